@@ -1,0 +1,165 @@
+// Heatmap: each fragment of the plot rectangle aggregates the grid cells
+// its pixel covers (src/scale/aggregate.rs is the CPU twin), normalises
+// the result and looks it up in the colormap. Needs colormap.wgsl first.
+
+struct HeatmapUniforms {
+    // Plot rectangle in target pixels: x, y, width, height.
+    rect: vec4<u32>,
+    // rows, cols, tile_rows, tile_cols.
+    grid: vec4<u32>,
+    // tiles_x, aggregate mode, transform, unused.
+    mode: vec4<u32>,
+    // offset, scale, linthresh, linscale_adj.
+    norm: vec4<f32>,
+    // centre (for signed extreme), unused x3.
+    misc: vec4<f32>,
+    // Colours (linear RGBA) for NaN, +inf and -inf.
+    nan_color: vec4<f32>,
+    pos_inf_color: vec4<f32>,
+    neg_inf_color: vec4<f32>,
+};
+
+const AGG_EXTREME: u32 = 0u;
+const AGG_MAX: u32 = 1u;
+const AGG_MIN: u32 = 2u;
+const AGG_MEAN: u32 = 3u;
+const AGG_NEAREST: u32 = 4u;
+
+@group(0) @binding(0) var<uniform> u: HeatmapUniforms;
+// The grid as R32Float tiles, one per layer, row-major over tiles.
+@group(0) @binding(1) var grid_tiles: texture_2d_array<f32>;
+// 256x1 colormap (sRGB texels, read back as linear).
+@group(0) @binding(2) var colormap: texture_2d<f32>;
+
+struct VertexOutput {
+    @builtin(position) position: vec4<f32>,
+};
+
+// One triangle that covers the viewport; the viewport is the plot rectangle.
+@vertex
+fn vs_main(@builtin(vertex_index) i: u32) -> VertexOutput {
+    let x = f32(i32(i & 1u) * 4 - 1);
+    let y = f32(i32(i & 2u) * 2 - 1);
+    var out: VertexOutput;
+    out.position = vec4<f32>(x, y, 0.0, 1.0);
+    return out;
+}
+
+fn load_cell(r: u32, c: u32) -> f32 {
+    let ty = r / u.grid.z;
+    let tx = c / u.grid.w;
+    let layer = ty * u.mode.x + tx;
+    let local = vec2<u32>(c - tx * u.grid.w, r - ty * u.grid.z);
+    return textureLoad(grid_tiles, local, layer, 0).x;
+}
+
+fn nearest_cell(p: u32, cells: u32, pixels: u32) -> u32 {
+    // floor((p + 0.5) * cells / pixels) without overflow for cells < 2^31.
+    let num_hi = 2u * p + 1u;
+    let q = cells / (2u * pixels);
+    let r = cells % (2u * pixels);
+    return num_hi * q + (num_hi * r) / (2u * pixels);
+}
+
+// Cells [x, y) of one axis that pixel p covers (cell_span in aggregate.rs).
+fn cell_span(p: u32, cells: u32, pixels: u32) -> vec2<u32> {
+    if cells < pixels {
+        let c = nearest_cell(p, cells, pixels);
+        return vec2<u32>(c, c + 1u);
+    }
+    let q = cells / pixels;
+    let r = cells % pixels;
+    let start = p * q + (p * r) / pixels;
+    let end = (p + 1u) * q + ((p + 1u) * r + pixels - 1u) / pixels;
+    return vec2<u32>(start, min(end, cells));
+}
+
+struct Aggregated {
+    kind: u32,
+    value: f32,
+};
+
+fn aggregate(px: u32, py: u32) -> Aggregated {
+    let rows = u.grid.x;
+    let cols = u.grid.y;
+    let width = u.rect.z;
+    let height = u.rect.w;
+    let mode = u.mode.y;
+    if mode == AGG_NEAREST {
+        let v = load_cell(nearest_cell(py, rows, height), nearest_cell(px, cols, width));
+        return Aggregated(classify(v), v);
+    }
+    let rs = cell_span(py, rows, height);
+    let cs = cell_span(px, cols, width);
+    let centre = u.misc.x;
+    var nan = false;
+    var pos_inf = false;
+    var neg_inf = false;
+    var n = 0u;
+    var best = 0.0;
+    var best_d = -1.0;
+    var mx = -3.4e38;
+    var mn = 3.4e38;
+    var sum = 0.0;
+    for (var r = rs.x; r < rs.y; r++) {
+        for (var c = cs.x; c < cs.y; c++) {
+            let v = load_cell(r, c);
+            let k = classify(v);
+            if k == VALUE_FINITE {
+                let d = abs(v - centre);
+                if d > best_d {
+                    best_d = d;
+                    best = v;
+                }
+                mx = max(mx, v);
+                mn = min(mn, v);
+                sum += v;
+                n += 1u;
+            } else if k == VALUE_NAN {
+                nan = true;
+            } else if k == VALUE_POS_INF {
+                pos_inf = true;
+            } else {
+                neg_inf = true;
+            }
+        }
+    }
+    if nan || (mode == AGG_MEAN && pos_inf && neg_inf) {
+        return Aggregated(VALUE_NAN, 0.0);
+    }
+    if pos_inf && (mode != AGG_MIN || n == 0u) && !(mode == AGG_MIN && neg_inf) {
+        return Aggregated(VALUE_POS_INF, 0.0);
+    }
+    if neg_inf && (mode != AGG_MAX || n == 0u) {
+        return Aggregated(VALUE_NEG_INF, 0.0);
+    }
+    if mode == AGG_MAX {
+        return Aggregated(VALUE_FINITE, mx);
+    }
+    if mode == AGG_MIN {
+        return Aggregated(VALUE_FINITE, mn);
+    }
+    if mode == AGG_MEAN {
+        return Aggregated(VALUE_FINITE, sum / f32(max(n, 1u)));
+    }
+    return Aggregated(VALUE_FINITE, best);
+}
+
+@fragment
+fn fs_main(in: VertexOutput) -> @location(0) vec4<f32> {
+    let px = u32(in.position.x) - u.rect.x;
+    let py = u32(in.position.y) - u.rect.y;
+    let a = aggregate(px, py);
+    if a.kind == VALUE_NAN {
+        return u.nan_color;
+    }
+    if a.kind == VALUE_POS_INF {
+        return u.pos_inf_color;
+    }
+    if a.kind == VALUE_NEG_INF {
+        return u.neg_inf_color;
+    }
+    let n = NormParams(u.mode.z, u.norm.x, u.norm.y, u.norm.z, u.norm.w);
+    let i = colormap_index(normalize(a.value, n));
+    return textureLoad(colormap, vec2<i32>(i, 0), 0);
+}

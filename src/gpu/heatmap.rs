@@ -1,0 +1,222 @@
+//! The heatmap renderer: pipeline (long-lived) and draw data (per view).
+
+use wgpu::util::DeviceExt;
+
+use super::shaders::HEATMAP_WGSL;
+use super::{GpuContext, GridTexture, linear_rgba};
+use crate::error::{Error, Result};
+use crate::scale::{Aggregate, Colormap, Norm};
+
+/// A rectangle in target pixels (origin top-left).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PixelRect {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl PixelRect {
+    /// The whole of a `width x height` target.
+    pub fn full(width: u32, height: u32) -> Self {
+        PixelRect { x: 0, y: 0, width, height }
+    }
+}
+
+/// Everything that decides how one heatmap view looks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HeatmapParams {
+    /// Where in the target the data goes.
+    pub rect: PixelRect,
+    /// Value -> colormap position.
+    pub norm: Norm,
+    /// The colormap.
+    pub colormap: Colormap,
+    /// How cells sharing a pixel combine.
+    pub aggregate: Aggregate,
+    /// Colour of NaN cells (sRGB RGBA).
+    pub nan_color: [u8; 4],
+    /// Colour of +inf cells.
+    pub pos_inf_color: [u8; 4],
+    /// Colour of -inf cells.
+    pub neg_inf_color: [u8; 4],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Uniforms {
+    rect: [u32; 4],
+    grid: [u32; 4],
+    mode: [u32; 4],
+    norm: [f32; 4],
+    misc: [f32; 4],
+    nan_color: [f32; 4],
+    pos_inf_color: [f32; 4],
+    neg_inf_color: [f32; 4],
+}
+
+/// The heatmap pipeline. Create once per target format, draw many.
+#[derive(Debug)]
+pub struct HeatmapRenderer {
+    pipeline: wgpu::RenderPipeline,
+    bind_group_layout: wgpu::BindGroupLayout,
+}
+
+/// One prepared heatmap view: uniforms and bindings for one grid texture.
+#[derive(Debug)]
+pub struct HeatmapDrawData {
+    bind_group: wgpu::BindGroup,
+    rect: PixelRect,
+}
+
+impl HeatmapRenderer {
+    /// Build the pipeline for targets of `format`.
+    pub fn new(ctx: &GpuContext, format: wgpu::TextureFormat) -> Self {
+        let device = &ctx.device;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("HeatmapRenderer::shader"),
+            source: wgpu::ShaderSource::Wgsl(HEATMAP_WGSL.into()),
+        });
+        let texture_entry = |binding, dim| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                view_dimension: dim,
+                multisampled: false,
+            },
+            count: None,
+        };
+        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("HeatmapRenderer::bind_group_layout"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+                texture_entry(1, wgpu::TextureViewDimension::D2Array),
+                texture_entry(2, wgpu::TextureViewDimension::D2),
+            ],
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("HeatmapRenderer::pipeline_layout"),
+            bind_group_layouts: &[Some(&bind_group_layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("HeatmapRenderer::render_pipeline"),
+            layout: Some(&layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        HeatmapRenderer { pipeline, bind_group_layout }
+    }
+
+    /// Prepare one view of `grid` with `params`.
+    pub fn prepare(&self, ctx: &GpuContext, grid: &GridTexture, params: &HeatmapParams) -> Result<HeatmapDrawData> {
+        let r = params.rect;
+        if r.width == 0 || r.height == 0 {
+            return Err(Error::Invalid(format!(
+                "the plot area is empty ({} x {} pixels)",
+                r.width, r.height
+            )));
+        }
+        let l = grid.layout;
+        let (offset, scale) = params.norm.offset_scale();
+        let u = Uniforms {
+            rect: [r.x, r.y, r.width, r.height],
+            grid: [l.rows, l.cols, l.tile_rows, l.tile_cols],
+            mode: [l.tiles_x, params.aggregate as u32, params.norm.transform as u32, 0],
+            norm: [offset, scale, params.norm.linthresh, params.norm.linscale_adj],
+            misc: [params.norm.centre, 0.0, 0.0, 0.0],
+            nan_color: linear_rgba(params.nan_color),
+            pos_inf_color: linear_rgba(params.pos_inf_color),
+            neg_inf_color: linear_rgba(params.neg_inf_color),
+        };
+        let device = &ctx.device;
+        let uniforms = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("HeatmapDrawData::uniforms"),
+            contents: bytemuck::bytes_of(&u),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let lut = params.colormap.lut();
+        let lut_texture = device.create_texture_with_data(
+            &ctx.queue,
+            &wgpu::TextureDescriptor {
+                label: Some("HeatmapDrawData::colormap"),
+                size: wgpu::Extent3d {
+                    width: 256,
+                    height: 1,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba8UnormSrgb,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            },
+            wgpu::util::TextureDataOrder::LayerMajor,
+            bytemuck::cast_slice(&lut),
+        );
+        let lut_view = lut_texture.create_view(&Default::default());
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("HeatmapDrawData::bind_group"),
+            layout: &self.bind_group_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniforms.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::TextureView(&grid.view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::TextureView(&lut_view),
+                },
+            ],
+        });
+        Ok(HeatmapDrawData { bind_group, rect: r })
+    }
+
+    /// Record `data` into `pass`, clipped to its rectangle.
+    pub fn draw(&self, pass: &mut wgpu::RenderPass<'_>, data: &HeatmapDrawData) {
+        let r = data.rect;
+        pass.set_viewport(r.x as f32, r.y as f32, r.width as f32, r.height as f32, 0.0, 1.0);
+        pass.set_scissor_rect(r.x, r.y, r.width, r.height);
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &data.bind_group, &[]);
+        pass.draw(0..3, 0..1);
+    }
+}

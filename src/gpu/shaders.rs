@@ -1,0 +1,15 @@
+//! WGSL sources, assembled from `shaders/` at compile time. Tests validate
+//! exactly these strings with naga.
+
+/// Shared normalisation and colormap functions.
+pub const COLORMAP_WGSL: &str = include_str!("../../shaders/colormap.wgsl");
+
+/// The heatmap pipeline (colormap.wgsl followed by heatmap.wgsl).
+pub const HEATMAP_WGSL: &str = concat!(
+    include_str!("../../shaders/colormap.wgsl"),
+    "\n",
+    include_str!("../../shaders/heatmap.wgsl")
+);
+
+/// Every pipeline's full source, by name, for validation.
+pub const ALL: &[(&str, &str)] = &[("heatmap", HEATMAP_WGSL)];

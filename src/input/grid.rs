@@ -1,0 +1,105 @@
+//! `Grid`: the 2-D f32 array every renderer draws.
+
+use crate::error::{Error, Result};
+
+/// A 2-D array of f32 values, row-major: `data[r * cols + c]`.
+///
+/// Row 0 is drawn at the top of a heatmap, column 0 at the left.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    rows: usize,
+    cols: usize,
+    data: Vec<f32>,
+    /// Optional labels for the rows (from a CSV row-label column).
+    pub row_labels: Option<Vec<String>>,
+    /// Optional labels for the columns (from a CSV header).
+    pub col_labels: Option<Vec<String>>,
+}
+
+impl Grid {
+    /// A grid of `rows x cols` values in row-major order.
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Result<Self> {
+        if rows == 0 || cols == 0 {
+            return Err(Error::Invalid(format!("empty grid: {rows} x {cols} has no cells")));
+        }
+        match rows.checked_mul(cols) {
+            Some(n) if n == data.len() => Ok(Grid {
+                rows,
+                cols,
+                data,
+                row_labels: None,
+                col_labels: None,
+            }),
+            _ => Err(Error::Invalid(format!(
+                "a {rows} x {cols} grid needs {} values, got {}",
+                rows.saturating_mul(cols),
+                data.len()
+            ))),
+        }
+    }
+
+    /// A grid whose cell `(r, c)` is `f(r, c)`.
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> f32) -> Result<Self> {
+        let mut data = Vec::with_capacity(rows.saturating_mul(cols));
+        for r in 0..rows {
+            for c in 0..cols {
+                data.push(f(r, c));
+            }
+        }
+        Grid::new(rows, cols, data)
+    }
+
+    /// Number of rows (drawn top to bottom).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns (drawn left to right).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// All values, row-major.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// One row.
+    pub fn row(&self, r: usize) -> &[f32] {
+        &self.data[r * self.cols..(r + 1) * self.cols]
+    }
+
+    /// The value at `(r, c)`, or `None` outside the grid.
+    pub fn get(&self, r: usize, c: usize) -> Option<f32> {
+        (r < self.rows && c < self.cols).then(|| self.data[r * self.cols + c])
+    }
+
+    /// Give back the values.
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// Rows and columns swapped (labels swap too).
+    pub fn transposed(&self) -> Grid {
+        let (rows, cols) = (self.rows, self.cols);
+        let mut out = vec![0.0f32; rows * cols];
+        // Blocked transpose: stays cache-friendly on large grids.
+        const B: usize = 64;
+        for r0 in (0..rows).step_by(B) {
+            for c0 in (0..cols).step_by(B) {
+                for r in r0..(r0 + B).min(rows) {
+                    for c in c0..(c0 + B).min(cols) {
+                        out[c * rows + r] = self.data[r * cols + c];
+                    }
+                }
+            }
+        }
+        Grid {
+            rows: cols,
+            cols: rows,
+            data: out,
+            row_labels: self.col_labels.clone(),
+            col_labels: self.row_labels.clone(),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! # actmap
+//!
+//! GPU-accelerated heatmaps of neural-network activations. Grids are
+//! uploaded as `R32Float` textures and colormapped in WGSL shaders, so a
+//! 20,000 x 4,096 activation dump draws as fast as a 12 x 33 one.
+//!
+//! Data flows through layers, each importing only those above it here:
+//!
+//! 1. [`input`]: files (`.npy`, CSV/TSV) -> [`Tensor`] -> [`Grid`] (f32, 2-D).
+//! 2. [`scale`]: statistics, normalisation ([`NormSpec`] -> [`Norm`]),
+//!    colormaps ([`Colormap`]) and aggregation ([`Aggregate`]); pure code,
+//!    the CPU twin of the shaders.
+//! 3. [`gpu`]: the shared [`gpu::GpuContext`], tiled grid textures, the
+//!    heatmap renderer (prepare, then draw into a render pass), and the
+//!    offscreen target with readback.
+//! 4. [`sink`]: PNG files, written atomically.
+//! 5. [`render`]: [`Renderer`], which ties them together.
+//!
+//! ```no_run
+//! use actmap::{input, RenderOptions, Renderer};
+//!
+//! let grid = input::load_grid("acts.npy".as_ref(), &Default::default(), &Default::default())?;
+//! let opts = RenderOptions { colormap: "viridis".parse()?, ..Default::default() };
+//! Renderer::new()?.render_png(&grid, &opts, "acts.png".as_ref())?;
+//! # Ok::<(), actmap::Error>(())
+//! ```
+//!
+//! When the grid has more cells than the image has pixels, each pixel
+//! shows an aggregate of every cell it covers ([`Aggregate::Extreme`] by
+//! default), so no spike is lost. NaN and ±inf get their own colours and
+//! never enter the automatic colour range.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod gpu;
+pub mod input;
+pub mod render;
+pub mod scale;
+pub mod sink;
+
+pub use error::{Error, Result};
+pub use input::{Grid, Tensor};
+pub use render::{RenderOptions, Rendered, Renderer, Rgba, parse_color};
+pub use scale::{Aggregate, Colormap, Norm, NormKind, NormSpec, Stats};

@@ -1,0 +1,215 @@
+//! The high-level entry point: a [`Renderer`] turns a [`Grid`] into pixels.
+//!
+//! ```no_run
+//! use actmap::{Grid, RenderOptions, Renderer};
+//!
+//! let grid = Grid::from_fn(12, 33, |r, c| (r * c) as f32).unwrap();
+//! let renderer = Renderer::new().unwrap();
+//! let out = renderer.render(&grid, &RenderOptions::default()).unwrap();
+//! actmap::sink::write_png("grid.png".as_ref(), &out.image).unwrap();
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+
+use image::RgbaImage;
+
+use crate::error::{Error, Result};
+use crate::gpu::target::TARGET_FORMAT;
+use crate::gpu::{GpuContext, GridTexture, HeatmapParams, HeatmapRenderer, OffscreenTarget, PixelRect};
+use crate::input::Grid;
+use crate::scale::{Aggregate, Colormap, Norm, NormSpec, Stats};
+
+/// An sRGB colour with alpha.
+pub type Rgba = [u8; 4];
+
+/// Parse `#rrggbb`, `#rrggbbaa`, `#rgb` or a few names (`white`, `black`,
+/// `magenta`, `cyan`, `gray`/`grey`, `transparent`).
+pub fn parse_color(s: &str) -> Result<Rgba> {
+    let named = match s.to_ascii_lowercase().as_str() {
+        "white" => Some([255, 255, 255, 255]),
+        "black" => Some([0, 0, 0, 255]),
+        "magenta" => Some([255, 0, 255, 255]),
+        "cyan" => Some([0, 255, 255, 255]),
+        "lime" | "green" => Some([0, 255, 0, 255]),
+        "gray" | "grey" => Some([128, 128, 128, 255]),
+        "transparent" | "none" => Some([0, 0, 0, 0]),
+        _ => None,
+    };
+    if let Some(c) = named {
+        return Ok(c);
+    }
+    let bad = || Error::Invalid(format!("'{s}' is not a colour: use #rrggbb, #rrggbbaa or #rgb"));
+    let hex = s.strip_prefix('#').ok_or_else(bad)?;
+    if !hex.is_ascii() {
+        return Err(bad());
+    }
+    let nib = |i: usize| u8::from_str_radix(&hex[i..i + 1], 16).map_err(|_| bad());
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+    match hex.len() {
+        3 => Ok([nib(0)? * 17, nib(1)? * 17, nib(2)? * 17, 255]),
+        6 => Ok([byte(0)?, byte(2)?, byte(4)?, 255]),
+        8 => Ok([byte(0)?, byte(2)?, byte(4)?, byte(6)?]),
+        _ => Err(bad()),
+    }
+}
+
+/// How to draw a grid. `Default` gives magma, automatic linear range,
+/// signed-extreme aggregation and a 1200x900 image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderOptions {
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// The colormap.
+    pub colormap: Colormap,
+    /// Normalisation and colour limits.
+    pub norm: NormSpec,
+    /// How cells sharing a pixel combine when the grid is larger than the image.
+    pub aggregate: Aggregate,
+    /// Colour of NaN cells (default magenta, in no built-in colormap).
+    pub nan_color: Rgba,
+    /// Colour of +inf cells (default white).
+    pub pos_inf_color: Rgba,
+    /// Colour of -inf cells (default black).
+    pub neg_inf_color: Rgba,
+    /// Colour behind the data.
+    pub background: Rgba,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            width: 1200,
+            height: 900,
+            colormap: Colormap::default(),
+            norm: NormSpec::default(),
+            aggregate: Aggregate::default(),
+            nan_color: [255, 0, 255, 255],
+            pos_inf_color: [255, 255, 255, 255],
+            neg_inf_color: [0, 0, 0, 255],
+            background: [255, 255, 255, 255],
+        }
+    }
+}
+
+/// A finished render: the pixels, and the statistics and norm used.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// The image.
+    pub image: RgbaImage,
+    /// Statistics of the grid.
+    pub stats: Stats,
+    /// The resolved normalisation (actual vmin/vmax).
+    pub norm: Norm,
+}
+
+/// Owns a GPU context and the pipelines; reuse one for many renders.
+#[derive(Debug)]
+pub struct Renderer {
+    ctx: Arc<GpuContext>,
+    heatmap: HeatmapRenderer,
+}
+
+impl Renderer {
+    /// A renderer on a new headless GPU context.
+    pub fn new() -> Result<Self> {
+        Ok(Self::with_context(Arc::new(GpuContext::new()?)))
+    }
+
+    /// A renderer on an existing context.
+    pub fn with_context(ctx: Arc<GpuContext>) -> Self {
+        let heatmap = HeatmapRenderer::new(&ctx, TARGET_FORMAT);
+        Renderer { ctx, heatmap }
+    }
+
+    /// The GPU context.
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    /// The heatmap pipeline.
+    pub fn heatmap(&self) -> &HeatmapRenderer {
+        &self.heatmap
+    }
+
+    /// Render `grid` filling the whole image (the data alone, no axes).
+    pub fn render(&self, grid: &Grid, opts: &RenderOptions) -> Result<Rendered> {
+        let stats = Stats::of(grid.data());
+        let norm = opts.norm.resolve(grid.data(), &stats)?;
+        let texture = GridTexture::upload(&self.ctx, grid)?;
+        let image = self.draw(&texture, &norm, opts)?;
+        Ok(Rendered { image, stats, norm })
+    }
+
+    /// Render an already uploaded grid with a resolved norm.
+    pub fn draw(&self, texture: &GridTexture, norm: &Norm, opts: &RenderOptions) -> Result<RgbaImage> {
+        let ctx = &self.ctx;
+        let target = OffscreenTarget::new(ctx, opts.width, opts.height)?;
+        let params = HeatmapParams {
+            rect: PixelRect::full(opts.width, opts.height),
+            norm: *norm,
+            colormap: opts.colormap,
+            aggregate: opts.aggregate,
+            nan_color: opts.nan_color,
+            pos_inf_color: opts.pos_inf_color,
+            neg_inf_color: opts.neg_inf_color,
+        };
+        let data = self.heatmap.prepare(ctx, texture, &params)?;
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("Renderer::encoder"),
+        });
+        {
+            let bg = crate::gpu::linear_rgba(opts.background);
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("Renderer::pass"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &target.view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color {
+                            r: bg[0] as f64,
+                            g: bg[1] as f64,
+                            b: bg[2] as f64,
+                            a: bg[3] as f64,
+                        }),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            self.heatmap.draw(&mut pass, &data);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        ctx.take_errors()?;
+        target.read_rgba(ctx)
+    }
+
+    /// Render `grid` and write it to `path` as PNG (atomically).
+    pub fn render_png(&self, grid: &Grid, opts: &RenderOptions, path: &Path) -> Result<Rendered> {
+        let out = self.render(grid, opts)?;
+        crate::sink::write_png(path, &out.image)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours() {
+        assert_eq!(parse_color("#ff0080").unwrap(), [255, 0, 128, 255]);
+        assert_eq!(parse_color("#f08").unwrap(), [255, 0, 136, 255]);
+        assert_eq!(parse_color("#11223344").unwrap(), [0x11, 0x22, 0x33, 0x44]);
+        assert_eq!(parse_color("Magenta").unwrap(), [255, 0, 255, 255]);
+        assert!(parse_color("red-ish").unwrap_err().to_string().contains("#rrggbb"));
+        assert!(parse_color("#12345").is_err());
+        assert!(parse_color("#ééé").is_err());
+    }
+}

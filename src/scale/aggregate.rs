@@ -1,0 +1,210 @@
+//! Aggregation: how the cells that fall into one output pixel become one
+//! value. This is the CPU twin of the loop in `shaders/heatmap.wgsl`; both
+//! use [`cell_span`] so that every cell lands in at least one pixel and no
+//! spike is lost when a 20000-row grid is drawn 1080 pixels tall.
+
+use crate::error::{Error, Result};
+use crate::input::Grid;
+
+/// How the cells covered by one pixel are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+#[repr(u32)]
+pub enum Aggregate {
+    /// The value farthest from the norm's centre, sign kept: a +28 spike and
+    /// a -35 dip both survive. The default.
+    #[default]
+    Extreme = 0,
+    /// The largest value.
+    Max = 1,
+    /// The smallest value.
+    Min = 2,
+    /// The mean of the covered cells.
+    Mean = 3,
+    /// The single cell under the pixel centre (what plain image resampling
+    /// does: fast, but can drop spikes).
+    Nearest = 4,
+}
+
+impl Aggregate {
+    /// All modes, in CLI order.
+    pub const ALL: [Aggregate; 5] = [
+        Aggregate::Extreme,
+        Aggregate::Max,
+        Aggregate::Min,
+        Aggregate::Mean,
+        Aggregate::Nearest,
+    ];
+
+    /// CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Extreme => "extreme",
+            Aggregate::Max => "max",
+            Aggregate::Min => "min",
+            Aggregate::Mean => "mean",
+            Aggregate::Nearest => "nearest",
+        }
+    }
+
+    /// Parse a CLI name.
+    pub fn parse(name: &str) -> Result<Aggregate> {
+        Aggregate::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown aggregation '{name}'; choose one of extreme, max, min, mean, nearest"
+                ))
+            })
+    }
+}
+
+/// The cells `[start, end)` along one axis that output pixel `p` of `pixels`
+/// covers, for an axis of `cells` cells.
+///
+/// Downsampling (`cells >= pixels`): every cell that overlaps the pixel,
+/// so each cell belongs to at least one pixel. Upsampling: the one cell
+/// under the pixel centre. Integer arithmetic, overflow-free for
+/// `pixels <= 65535`, identical in the shader.
+pub fn cell_span(p: u32, cells: u32, pixels: u32) -> (u32, u32) {
+    if cells < pixels {
+        let c = nearest_cell(p, cells, pixels);
+        return (c, c + 1);
+    }
+    let q = cells / pixels;
+    let r = cells % pixels;
+    let start = p * q + (p * r) / pixels;
+    let end = (p + 1) * q + ((p + 1) * r).div_ceil(pixels);
+    (start, end.min(cells))
+}
+
+/// The cell under the centre of pixel `p`: `floor((p + 0.5) * cells / pixels)`.
+pub fn nearest_cell(p: u32, cells: u32, pixels: u32) -> u32 {
+    ((2 * p as u64 + 1) * cells as u64 / (2 * pixels as u64)) as u32
+}
+
+/// Combine `values` with `mode`; `centre` is the norm's centre (for
+/// [`Aggregate::Extreme`]). NaN wins: a pixel covering any NaN is NaN, so
+/// numerical problems are never hidden. For `Nearest`, pass one value.
+pub fn combine(values: impl IntoIterator<Item = f32>, mode: Aggregate, centre: f32) -> f32 {
+    let mut acc: Option<f32> = None;
+    let mut sum = 0.0f32;
+    let mut n = 0u32;
+    for v in values {
+        if v.is_nan() {
+            return f32::NAN;
+        }
+        n += 1;
+        sum += v;
+        acc = Some(match (acc, mode) {
+            (None, _) => v,
+            (Some(a), Aggregate::Extreme) => {
+                if (v - centre).abs() > (a - centre).abs() {
+                    v
+                } else {
+                    a
+                }
+            }
+            (Some(a), Aggregate::Max) => a.max(v),
+            (Some(a), Aggregate::Min) => a.min(v),
+            (Some(a), Aggregate::Mean | Aggregate::Nearest) => a,
+        });
+    }
+    match mode {
+        Aggregate::Mean if n > 0 => sum / n as f32,
+        _ => acc.unwrap_or(f32::NAN),
+    }
+}
+
+/// Reduce `grid` to `width x height` values, one per output pixel, row-major
+/// (the CPU twin of what the heatmap shader draws).
+pub fn reduce(grid: &Grid, width: u32, height: u32, mode: Aggregate, centre: f32) -> Vec<f32> {
+    let (rows, cols) = (grid.rows() as u32, grid.cols() as u32);
+    let mut out = Vec::with_capacity(width as usize * height as usize);
+    for py in 0..height {
+        let (r0, r1) = cell_span(py, rows, height);
+        for px in 0..width {
+            let (c0, c1) = cell_span(px, cols, width);
+            let cells = (r0..r1).flat_map(|r| (c0..c1).map(move |c| (r, c)));
+            let v = if mode == Aggregate::Nearest {
+                let r = nearest_cell(py, rows, height);
+                let c = nearest_cell(px, cols, width);
+                grid.get(r as usize, c as usize).unwrap_or(f32::NAN)
+            } else {
+                combine(cells.map(|(r, c)| grid.data()[r as usize * cols as usize + c as usize]), mode, centre)
+            };
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_cover_every_cell_when_downsampling() {
+        for (cells, pixels) in [(20000u32, 1080u32), (4096, 1920), (13, 4), (1080, 1080), (7, 7), (100_000, 2160)] {
+            let mut covered = vec![false; cells as usize];
+            let mut last_end = 0;
+            for p in 0..pixels {
+                let (s, e) = cell_span(p, cells, pixels);
+                assert!(s < e && e <= cells, "p={p} {s}..{e} of {cells}");
+                assert!(s <= last_end, "gap before pixel {p}");
+                last_end = e;
+                covered[s as usize..e as usize].iter_mut().for_each(|c| *c = true);
+            }
+            assert!(covered.iter().all(|&c| c), "{cells} -> {pixels}");
+        }
+    }
+
+    #[test]
+    fn spans_when_upsampling_pick_the_cell_under_the_centre() {
+        // 4 cells over 10 pixels: pixel centres 0.5..9.5 -> cells 0,0,0,1,1,2,2,2,3,3
+        let got: Vec<u32> = (0..10).map(|p| cell_span(p, 4, 10).0).collect();
+        assert_eq!(got, [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]);
+        assert!((0..10).all(|p| cell_span(p, 4, 10).1 == cell_span(p, 4, 10).0 + 1));
+    }
+
+    #[test]
+    fn spans_table() {
+        // 10 cells over 4 pixels: [0,3) [2,5) [5,8) [7,10)
+        let got: Vec<(u32, u32)> = (0..4).map(|p| cell_span(p, 10, 4)).collect();
+        assert_eq!(got, [(0, 3), (2, 5), (5, 8), (7, 10)]);
+        assert_eq!(cell_span(0, 8, 4), (0, 2));
+        assert_eq!(cell_span(3, 8, 4), (6, 8));
+    }
+
+    #[test]
+    fn combine_modes() {
+        let v = [0.5, -35.0, 28.0, 1.0];
+        assert_eq!(combine(v, Aggregate::Extreme, 0.0), -35.0);
+        assert_eq!(combine(v, Aggregate::Extreme, -30.0), 28.0);
+        assert_eq!(combine(v, Aggregate::Max, 0.0), 28.0);
+        assert_eq!(combine(v, Aggregate::Min, 0.0), -35.0);
+        assert_eq!(combine(v, Aggregate::Mean, 0.0), (0.5 - 35.0 + 28.0 + 1.0) / 4.0);
+        assert!(combine([1.0, f32::NAN], Aggregate::Max, 0.0).is_nan());
+        assert_eq!(combine([1.0, f32::INFINITY], Aggregate::Extreme, 0.0), f32::INFINITY);
+        assert_eq!(combine([1.0, f32::NEG_INFINITY, 5.0], Aggregate::Min, 0.0), f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn one_hot_cell_survives_reduction() {
+        let mut g = vec![0.0f32; 2000 * 409];
+        g[1234 * 409 + 321] = 7.0;
+        let grid = Grid::new(2000, 409, g).unwrap();
+        let out = reduce(&grid, 192, 108, Aggregate::Extreme, 0.0);
+        assert!(out.contains(&7.0));
+        let out = reduce(&grid, 192, 108, Aggregate::Mean, 0.0);
+        assert!(out.iter().any(|&v| v > 0.0));
+    }
+
+    #[test]
+    fn parse_names() {
+        for a in Aggregate::ALL {
+            assert_eq!(Aggregate::parse(a.name()).unwrap(), a);
+        }
+        assert!(Aggregate::parse("median").unwrap_err().to_string().contains("extreme, max"));
+    }
+}
