@@ -1,1 +1,79 @@
-fn main() {}
+//! Phases of `actmap render` on a 20000 x 4096 f32 grid (328 MB) into a
+//! 1920x1080 image: load (.npy from disk), stats (range for the norm),
+//! upload (grid -> R32Float tiles), render+readback, PNG encode.
+//!
+//! Run: `cargo bench --bench phases` (set ACTMAP_BENCH_ROWS to change the size).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use actmap::gpu::GridTexture;
+use actmap::{Grid, NormSpec, RenderOptions, Renderer, Stats, input, sink};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn make_grid(rows: usize, cols: usize) -> Grid {
+    let mut rng = actmap::demo::Rng::new(42);
+    let mut g = Grid::from_fn(rows, cols, |_, _| rng.uniform() * 6.0 - 3.0).expect("shape");
+    let _ = &mut g;
+    let mut data = g.into_data();
+    // Six outlier neurons, as in the README's truthfulness example.
+    for (i, c) in [17usize, 900, 1555, 2450, 3001, 4000].into_iter().enumerate() {
+        data[(i * 3331 % rows) * cols + c] = if i % 2 == 0 { 28.0 } else { -35.0 };
+    }
+    Grid::new(rows, cols, data).expect("shape")
+}
+
+fn phases(c: &mut Criterion) {
+    let rows: usize = std::env::var("ACTMAP_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
+    let cols = 4096;
+    let grid = make_grid(rows, cols);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let npy = dir.path().join("grid.npy");
+    sink::write_npy_f32(&npy, &[rows, cols], grid.data()).expect("write npy");
+
+    let renderer = Renderer::new().expect("GPU adapter (install mesa-vulkan-drivers)");
+    eprintln!("adapter: {}", renderer.context().describe());
+    let opts = RenderOptions {
+        width: 1920,
+        height: 1080,
+        ..Default::default()
+    };
+    let stats = Stats::of(grid.data());
+    let norm = NormSpec::default().resolve(grid.data(), &stats).expect("norm");
+    let texture = GridTexture::upload(renderer.context(), &grid).expect("upload");
+    let image = renderer.draw(&texture, &norm, &opts).expect("draw");
+
+    let mut g = c.benchmark_group(format!("phases_{rows}x{cols}"));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(2));
+    g.bench_function("load_npy", |b| {
+        b.iter(|| black_box(input::load(&npy, &Default::default()).expect("load")))
+    });
+    g.bench_function("stats_and_norm", |b| {
+        b.iter(|| {
+            let s = Stats::of(grid.data());
+            black_box(NormSpec::default().resolve(grid.data(), &s).expect("norm"))
+        })
+    });
+    g.bench_function("upload", |b| {
+        b.iter(|| black_box(GridTexture::upload(renderer.context(), &grid).expect("upload")))
+    });
+    g.bench_function("render_readback_1920x1080", |b| {
+        b.iter(|| black_box(renderer.draw(&texture, &norm, &opts).expect("draw")))
+    });
+    g.bench_function("encode_png_1920x1080", |b| {
+        b.iter(|| {
+            let mut buf = Vec::with_capacity(4 << 20);
+            sink::encode_png(&image, &mut buf).expect("encode");
+            black_box(buf)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, phases);
+criterion_main!(benches);

@@ -31,6 +31,7 @@
 //! never enter the automatic colour range.
 #![warn(missing_docs)]
 
+pub mod demo;
 pub mod error;
 pub mod gpu;
 pub mod input;
@@ -42,3 +43,8 @@ pub use error::{Error, Result};
 pub use input::{Grid, Tensor};
 pub use render::{RenderOptions, Rendered, Renderer, Rgba, parse_color};
 pub use scale::{Aggregate, Colormap, Norm, NormKind, NormSpec, Stats};
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -157,9 +157,11 @@ impl Renderer {
             neg_inf_color: opts.neg_inf_color,
         };
         let data = self.heatmap.prepare(ctx, texture, &params)?;
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("Renderer::encoder"),
-        });
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("Renderer::encoder"),
+            });
         {
             let bg = crate::gpu::linear_rgba(opts.background);
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
@@ -208,7 +210,12 @@ mod tests {
         assert_eq!(parse_color("#f08").unwrap(), [255, 0, 136, 255]);
         assert_eq!(parse_color("#11223344").unwrap(), [0x11, 0x22, 0x33, 0x44]);
         assert_eq!(parse_color("Magenta").unwrap(), [255, 0, 255, 255]);
-        assert!(parse_color("red-ish").unwrap_err().to_string().contains("#rrggbb"));
+        assert!(
+            parse_color("red-ish")
+                .unwrap_err()
+                .to_string()
+                .contains("#rrggbb")
+        );
         assert!(parse_color("#12345").is_err());
         assert!(parse_color("#ééé").is_err());
     }

@@ -78,7 +78,10 @@ fn one_hot_cell_in_20000_x_4096_is_visible_at_1080p() {
     assert!(!hits.is_empty(), "the hot cell vanished");
     // It is where it should be: row 12345 of 20000 -> y ~ 666.5, col 2047 of 4096 -> x ~ 959.5.
     for &(x, y) in &hits {
-        assert!((958..=960).contains(&x) && (665..=668).contains(&y), "hot pixel at ({x},{y})");
+        assert!(
+            (958..=960).contains(&x) && (665..=668).contains(&y),
+            "hot pixel at ({x},{y})"
+        );
     }
     // And it really is the only one.
     assert!(hits.len() <= 2, "{} hot pixels", hits.len());
@@ -92,15 +95,24 @@ fn tiles_have_no_seam() {
     let stats = actmap::Stats::of(grid.data());
     let norm = NormSpec::default().resolve(grid.data(), &stats).unwrap();
     let o = opts(17 * 3, 23 * 3);
-    let whole = r.draw(&GridTexture::upload(r.context(), &grid).unwrap(), &norm, &o).unwrap();
+    let whole = r
+        .draw(&GridTexture::upload(r.context(), &grid).unwrap(), &norm, &o)
+        .unwrap();
     let tiled_tex = GridTexture::upload_tiled(r.context(), &grid, 7).unwrap();
     assert!(tiled_tex.layout.layers() > 1);
     let tiled = r.draw(&tiled_tex, &norm, &o).unwrap();
-    assert_eq!(whole.as_raw(), tiled.as_raw(), "tiled render differs from the untiled one");
+    assert_eq!(
+        whole.as_raw(),
+        tiled.as_raw(),
+        "tiled render differs from the untiled one"
+    );
     for row in 0..23u32 {
         for col in 0..17u32 {
             let v = ((row * 17 + col) % 256) as f32;
-            assert_eq!(px(&tiled, col * 3 + 1, row * 3 + 1), o.colormap.map(norm.normalize(v)));
+            assert_eq!(
+                px(&tiled, col * 3 + 1, row * 3 + 1),
+                o.colormap.map(norm.normalize(v))
+            );
         }
     }
 }
@@ -110,9 +122,17 @@ fn gpu_aggregation_matches_the_cpu_twin() {
     // 157 x 233 random-ish grid with spikes into 40 x 30 pixels, every mode.
     let mut x = 7u64;
     let grid = Grid::from_fn(157, 233, |_, _| {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let u = (x >> 40) as f32 / (1u64 << 24) as f32;
-        if u > 0.995 { 30.0 } else if u < 0.005 { -35.0 } else { u * 6.0 - 3.0 }
+        if u > 0.995 {
+            30.0
+        } else if u < 0.005 {
+            -35.0
+        } else {
+            u * 6.0 - 3.0
+        }
     })
     .unwrap();
     for mode in Aggregate::ALL {
@@ -137,23 +157,41 @@ fn gpu_aggregation_matches_the_cpu_twin() {
         }
         // Mean sums in a different order on the GPU: allow a rare 1-entry rounding step.
         let allowed = if mode == Aggregate::Mean { 6 } else { 0 };
-        assert!(mismatches <= allowed, "{}: {mismatches} pixels differ from the CPU twin", mode.name());
+        assert!(
+            mismatches <= allowed,
+            "{}: {mismatches} pixels differ from the CPU twin",
+            mode.name()
+        );
     }
 }
 
 #[test]
 fn log_and_symlog_on_the_gpu_match_the_cpu() {
     let grid = Grid::from_fn(1, 64, |_, c| 10f32.powf(c as f32 / 16.0 - 1.0)).unwrap();
-    for kind in [NormKind::Log, NormKind::SymLog { linthresh: Some(0.5), linscale: 1.0 }] {
+    for kind in [
+        NormKind::Log,
+        NormKind::SymLog {
+            linthresh: Some(0.5),
+            linscale: 1.0,
+        },
+    ] {
         let o = RenderOptions {
-            norm: NormSpec { kind, ..Default::default() },
+            norm: NormSpec {
+                kind,
+                ..Default::default()
+            },
             ..opts(64, 4)
         };
         let out = renderer().render(&grid, &o).unwrap();
         for c in 0..64u32 {
             let v = grid.get(0, c as usize).unwrap();
             let want = Colormap::index(out.norm.normalize(v)) as i32;
-            let got = o.colormap.lut().iter().position(|e| *e == px(&out.image, c, 1)).unwrap() as i32;
+            let got = o
+                .colormap
+                .lut()
+                .iter()
+                .position(|e| *e == px(&out.image, c, 1))
+                .unwrap() as i32;
             assert!((got - want).abs() <= 1, "{kind:?} col {c}: index {got} vs {want}");
         }
     }

@@ -76,7 +76,9 @@ impl GpuContext {
         instance
             .request_adapter(&options)
             .await
-            .map_err(|e| Error::NoAdapter { details: e.to_string() })
+            .map_err(|e| Error::NoAdapter {
+                details: e.to_string(),
+            })
     }
 
     async fn create(instance: wgpu::Instance, surface: Option<&wgpu::Surface<'_>>) -> Result<Self> {
@@ -115,7 +117,10 @@ impl GpuContext {
     /// Adapter name, backend and driver, for `--verbose` and bench reports.
     pub fn describe(&self) -> String {
         let i = self.adapter.get_info();
-        format!("{} ({:?}, {:?}, {} {})", i.name, i.backend, i.device_type, i.driver, i.driver_info)
+        format!(
+            "{} ({:?}, {:?}, {} {})",
+            i.name, i.backend, i.device_type, i.driver, i.driver_info
+        )
     }
 
     /// The adapter's backend.

@@ -79,7 +79,11 @@ impl GridTexture {
     /// (smaller than the device limit only to test tiling).
     pub fn upload_tiled(ctx: &GpuContext, grid: &Grid, max_tile: u32) -> Result<Self> {
         let limits = ctx.device.limits();
-        let layout = TileLayout::new(grid.rows(), grid.cols(), max_tile.min(limits.max_texture_dimension_2d))?;
+        let layout = TileLayout::new(
+            grid.rows(),
+            grid.cols(),
+            max_tile.min(limits.max_texture_dimension_2d),
+        )?;
         if layout.layers() > limits.max_texture_array_layers {
             return Err(Error::Invalid(format!(
                 "a {} x {} grid needs {} tiles of {} x {}, more than this GPU's {} texture layers",
@@ -92,7 +96,11 @@ impl GridTexture {
             )));
         }
         // The GL backend reads a one-layer 2-D array as zeros: give it two.
-        let layers = if ctx.backend() == wgpu::Backend::Gl { layout.layers().max(2) } else { layout.layers() };
+        let layers = if ctx.backend() == wgpu::Backend::Gl {
+            layout.layers().max(2)
+        } else {
+            layout.layers()
+        };
         let size = wgpu::Extent3d {
             width: layout.tile_cols,
             height: layout.tile_rows,
@@ -127,7 +135,7 @@ impl GridTexture {
     /// `k * cols` values, row-major. Only the tiles those rows touch change.
     pub fn write_rows(&self, ctx: &GpuContext, first_row: usize, cols: usize, data: &[f32]) -> Result<()> {
         let l = self.layout;
-        if cols != l.cols as usize || data.len() % cols != 0 {
+        if cols != l.cols as usize || !data.len().is_multiple_of(cols) {
             return Err(Error::Invalid(format!(
                 "row data of {} values does not fit rows of {} columns",
                 data.len(),
@@ -197,7 +205,10 @@ mod tests {
     #[test]
     fn tile_layouts() {
         let l = TileLayout::new(20000, 4096, 16384).unwrap();
-        assert_eq!((l.tiles_x, l.tiles_y, l.tile_rows, l.tile_cols), (1, 2, 10000, 4096));
+        assert_eq!(
+            (l.tiles_x, l.tiles_y, l.tile_rows, l.tile_cols),
+            (1, 2, 10000, 4096)
+        );
         let l = TileLayout::new(7, 5, 3).unwrap();
         assert_eq!((l.tiles_x, l.tiles_y, l.tile_rows, l.tile_cols), (2, 3, 3, 3));
         assert_eq!(l.layers(), 6);

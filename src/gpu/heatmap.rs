@@ -23,7 +23,12 @@ pub struct PixelRect {
 impl PixelRect {
     /// The whole of a `width x height` target.
     pub fn full(width: u32, height: u32) -> Self {
-        PixelRect { x: 0, y: 0, width, height }
+        PixelRect {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        }
     }
 }
 
@@ -138,11 +143,19 @@ impl HeatmapRenderer {
             multiview_mask: None,
             cache: None,
         });
-        HeatmapRenderer { pipeline, bind_group_layout }
+        HeatmapRenderer {
+            pipeline,
+            bind_group_layout,
+        }
     }
 
     /// Prepare one view of `grid` with `params`.
-    pub fn prepare(&self, ctx: &GpuContext, grid: &GridTexture, params: &HeatmapParams) -> Result<HeatmapDrawData> {
+    pub fn prepare(
+        &self,
+        ctx: &GpuContext,
+        grid: &GridTexture,
+        params: &HeatmapParams,
+    ) -> Result<HeatmapDrawData> {
         let r = params.rect;
         if r.width == 0 || r.height == 0 {
             return Err(Error::Invalid(format!(
@@ -155,7 +168,12 @@ impl HeatmapRenderer {
         let u = Uniforms {
             rect: [r.x, r.y, r.width, r.height],
             grid: [l.rows, l.cols, l.tile_rows, l.tile_cols],
-            mode: [l.tiles_x, params.aggregate as u32, params.norm.transform as u32, 0],
+            mode: [
+                l.tiles_x,
+                params.aggregate as u32,
+                params.norm.transform as u32,
+                0,
+            ],
             norm: [offset, scale, params.norm.linthresh, params.norm.linscale_adj],
             misc: [params.norm.centre, 0.0, 0.0, 0.0],
             nan_color: linear_rgba(params.nan_color),

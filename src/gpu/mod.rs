@@ -20,10 +20,19 @@ pub use target::OffscreenTarget;
 /// re-encodes to the same byte when writing to an sRGB target.
 pub(crate) fn srgb_to_linear(c: u8) -> f32 {
     let c = c as f32 / 255.0;
-    if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
 }
 
 /// An sRGB RGBA8 colour as linear floats for a shader (alpha stays linear).
 pub(crate) fn linear_rgba(c: [u8; 4]) -> [f32; 4] {
-    [srgb_to_linear(c[0]), srgb_to_linear(c[1]), srgb_to_linear(c[2]), c[3] as f32 / 255.0]
+    [
+        srgb_to_linear(c[0]),
+        srgb_to_linear(c[1]),
+        srgb_to_linear(c[2]),
+        c[3] as f32 / 255.0,
+    ]
 }

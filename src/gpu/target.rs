@@ -75,9 +75,11 @@ impl OffscreenTarget {
                 mapped_at_creation: false,
             })
         })?;
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("OffscreenTarget::readback_encoder"),
-        });
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("OffscreenTarget::readback_encoder"),
+            });
         encoder.copy_texture_to_buffer(
             self.texture.as_image_copy(),
             wgpu::TexelCopyBufferInfo {
@@ -104,7 +106,11 @@ impl OffscreenTarget {
         match rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(Error::Gpu(format!("reading the image back failed: {e}"))),
-            Err(_) => return Err(Error::Gpu("reading the image back failed: no answer from the GPU".into())),
+            Err(_) => {
+                return Err(Error::Gpu(
+                    "reading the image back failed: no answer from the GPU".into(),
+                ));
+            }
         }
         ctx.take_errors()?;
         let mapped = slice

@@ -20,7 +20,9 @@ impl Grid {
     /// A grid of `rows x cols` values in row-major order.
     pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Result<Self> {
         if rows == 0 || cols == 0 {
-            return Err(Error::Invalid(format!("empty grid: {rows} x {cols} has no cells")));
+            return Err(Error::Invalid(format!(
+                "empty grid: {rows} x {cols} has no cells"
+            )));
         }
         match rows.checked_mul(cols) {
             Some(n) if n == data.len() => Ok(Grid {

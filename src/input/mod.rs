@@ -34,7 +34,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Tensor> {
             path,
             format!(
                 "unsupported file type {:?}: expected .npy, .csv, .tsv or .txt",
-                if ext.is_empty() { "(no extension)".to_string() } else { format!(".{ext}") }
+                if ext.is_empty() {
+                    "(no extension)".to_string()
+                } else {
+                    format!(".{ext}")
+                }
             ),
         )),
     }

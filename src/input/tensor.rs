@@ -119,7 +119,12 @@ impl Tensor {
         if n != data.len() {
             return Err(Error::format(
                 source,
-                format!("shape {} needs {} values, got {}", shape_str(&shape), n, data.len()),
+                format!(
+                    "shape {} needs {} values, got {}",
+                    shape_str(&shape),
+                    n,
+                    data.len()
+                ),
             ));
         }
         Ok(Tensor {
@@ -188,7 +193,11 @@ impl Tensor {
             }
             offset += i * stride;
         }
-        let (rows, cols) = if nd == 1 { (1, self.shape[0]) } else { (self.shape[nd - 2], self.shape[nd - 1]) };
+        let (rows, cols) = if nd == 1 {
+            (1, self.shape[0])
+        } else {
+            (self.shape[nd - 2], self.shape[nd - 1])
+        };
         if rows == 0 || cols == 0 {
             return Err(Error::format(
                 &self.source,

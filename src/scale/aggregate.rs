@@ -131,7 +131,11 @@ pub fn reduce(grid: &Grid, width: u32, height: u32, mode: Aggregate, centre: f32
                 let c = nearest_cell(px, cols, width);
                 grid.get(r as usize, c as usize).unwrap_or(f32::NAN)
             } else {
-                combine(cells.map(|(r, c)| grid.data()[r as usize * cols as usize + c as usize]), mode, centre)
+                combine(
+                    cells.map(|(r, c)| grid.data()[r as usize * cols as usize + c as usize]),
+                    mode,
+                    centre,
+                )
             };
             out.push(v);
         }
@@ -145,7 +149,14 @@ mod tests {
 
     #[test]
     fn spans_cover_every_cell_when_downsampling() {
-        for (cells, pixels) in [(20000u32, 1080u32), (4096, 1920), (13, 4), (1080, 1080), (7, 7), (100_000, 2160)] {
+        for (cells, pixels) in [
+            (20000u32, 1080u32),
+            (4096, 1920),
+            (13, 4),
+            (1080, 1080),
+            (7, 7),
+            (100_000, 2160),
+        ] {
             let mut covered = vec![false; cells as usize];
             let mut last_end = 0;
             for p in 0..pixels {
@@ -161,9 +172,9 @@ mod tests {
 
     #[test]
     fn spans_when_upsampling_pick_the_cell_under_the_centre() {
-        // 4 cells over 10 pixels: pixel centres 0.5..9.5 -> cells 0,0,0,1,1,2,2,2,3,3
+        // 4 cells over 10 pixels: centres at (p + 0.5) * 0.4 = 0.2, 0.6, 1.0, 1.4, ... 3.8
         let got: Vec<u32> = (0..10).map(|p| cell_span(p, 4, 10).0).collect();
-        assert_eq!(got, [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]);
+        assert_eq!(got, [0, 0, 1, 1, 1, 2, 2, 3, 3, 3]);
         assert!((0..10).all(|p| cell_span(p, 4, 10).1 == cell_span(p, 4, 10).0 + 1));
     }
 
@@ -185,8 +196,14 @@ mod tests {
         assert_eq!(combine(v, Aggregate::Min, 0.0), -35.0);
         assert_eq!(combine(v, Aggregate::Mean, 0.0), (0.5 - 35.0 + 28.0 + 1.0) / 4.0);
         assert!(combine([1.0, f32::NAN], Aggregate::Max, 0.0).is_nan());
-        assert_eq!(combine([1.0, f32::INFINITY], Aggregate::Extreme, 0.0), f32::INFINITY);
-        assert_eq!(combine([1.0, f32::NEG_INFINITY, 5.0], Aggregate::Min, 0.0), f32::NEG_INFINITY);
+        assert_eq!(
+            combine([1.0, f32::INFINITY], Aggregate::Extreme, 0.0),
+            f32::INFINITY
+        );
+        assert_eq!(
+            combine([1.0, f32::NEG_INFINITY, 5.0], Aggregate::Min, 0.0),
+            f32::NEG_INFINITY
+        );
     }
 
     #[test]
@@ -205,6 +222,11 @@ mod tests {
         for a in Aggregate::ALL {
             assert_eq!(Aggregate::parse(a.name()).unwrap(), a);
         }
-        assert!(Aggregate::parse("median").unwrap_err().to_string().contains("extreme, max"));
+        assert!(
+            Aggregate::parse("median")
+                .unwrap_err()
+                .to_string()
+                .contains("extreme, max")
+        );
     }
 }

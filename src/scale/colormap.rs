@@ -153,9 +153,7 @@ impl Colormap {
         }
         // t * 256 is exact in f32 (power of two), so this agrees with
         // matplotlib's float64 computation for every f32 input.
-        (t * LUT_SIZE as f32)
-            .floor()
-            .clamp(0.0, (LUT_SIZE - 1) as f32) as usize
+        (t * LUT_SIZE as f32).floor().clamp(0.0, (LUT_SIZE - 1) as f32) as usize
     }
 
     /// The colour (RGBA, alpha 255) for the normalised value `t`: the CPU
@@ -300,11 +298,7 @@ mod tests {
         (ColormapKind::RdBu, 0, [0.403922, 0.000000, 0.121569]),
         (ColormapKind::RdBu, 255, [0.019608, 0.188235, 0.380392]),
         // coolwarm
-        (
-            ColormapKind::Coolwarm,
-            0,
-            [0.2298057, 0.298717966, 0.753683153],
-        ),
+        (ColormapKind::Coolwarm, 0, [0.2298057, 0.298717966, 0.753683153]),
         (
             ColormapKind::Coolwarm,
             255,
@@ -405,8 +399,8 @@ mod tests {
         assert_eq!(
             Colormap::names(),
             [
-                "magma", "inferno", "plasma", "viridis", "cividis", "turbo", "Blues", "Greys",
-                "RdBu", "coolwarm"
+                "magma", "inferno", "plasma", "viridis", "cividis", "turbo", "Blues", "Greys", "RdBu",
+                "coolwarm"
             ]
         );
     }
@@ -439,11 +433,7 @@ mod tests {
                 reversed: false,
             }
             .lut();
-            let rev = Colormap {
-                kind,
-                reversed: true,
-            }
-            .lut();
+            let rev = Colormap { kind, reversed: true }.lut();
             for i in 0..LUT_SIZE {
                 let [r, g, b] = kind.table()[i];
                 assert_eq!(fwd[i], [r, g, b, 255], "{} entry {i}", kind.name());

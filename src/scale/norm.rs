@@ -154,7 +154,11 @@ impl NormSpec {
                     )));
                 }
                 if vmin <= 0.0 {
-                    let what = if self.vmin.is_some() { "--vmin is" } else { "the data minimum is" };
+                    let what = if self.vmin.is_some() {
+                        "--vmin is"
+                    } else {
+                        "the data minimum is"
+                    };
                     return Err(Error::Invalid(format!(
                         "log norm needs a positive range, but {what} {vmin}; pass a positive --vmin to clip \
                          (smaller values then take the lowest colour) or use --norm symlog"
@@ -163,10 +167,15 @@ impl NormSpec {
                 transform = Transform::Log;
                 centre = vmin;
             }
-            NormKind::SymLog { linthresh: lt, linscale } => {
+            NormKind::SymLog {
+                linthresh: lt,
+                linscale,
+            } => {
                 check_finite("--linthresh", lt)?;
                 if !(linscale.is_finite() && linscale > 0.0) {
-                    return Err(Error::Invalid(format!("symlog linscale must be positive, got {linscale}")));
+                    return Err(Error::Invalid(format!(
+                        "symlog linscale must be positive, got {linscale}"
+                    )));
                 }
                 linthresh = match lt {
                     Some(t) if t > 0.0 => t,
@@ -221,7 +230,9 @@ impl Norm {
                 if a <= self.linthresh {
                     v * self.linscale_adj
                 } else {
-                    v.signum() * self.linthresh * (self.linscale_adj + (a / self.linthresh).ln() / std::f32::consts::LN_10)
+                    v.signum()
+                        * self.linthresh
+                        * (self.linscale_adj + (a / self.linthresh).ln() / std::f32::consts::LN_10)
                 }
             }
         }
@@ -261,7 +272,9 @@ impl Norm {
                 if tv.abs() <= lin {
                     tv / self.linscale_adj
                 } else {
-                    tv.signum() * self.linthresh * (std::f32::consts::LN_10 * (tv.abs() / self.linthresh - self.linscale_adj)).exp()
+                    tv.signum()
+                        * self.linthresh
+                        * (std::f32::consts::LN_10 * (tv.abs() / self.linthresh - self.linscale_adj)).exp()
                 }
             }
         }
@@ -289,44 +302,111 @@ mod tests {
     #[test]
     fn explicit_limits_and_clipping_flags() {
         let d = [-1.0, 0.0, 2.0];
-        let spec = NormSpec { vmin: Some(-0.5), vmax: Some(1.0), ..Default::default() };
+        let spec = NormSpec {
+            vmin: Some(-0.5),
+            vmax: Some(1.0),
+            ..Default::default()
+        };
         let n = resolve(spec, &d).unwrap();
         assert!(n.clipped_low && n.clipped_high);
         assert!(n.normalize(2.0) > 1.0 && n.normalize(-1.0) < 0.0);
-        let bad = NormSpec { vmin: Some(3.0), vmax: Some(1.0), ..Default::default() };
-        assert!(resolve(bad, &d).unwrap_err().to_string().contains("greater than vmax"));
+        let bad = NormSpec {
+            vmin: Some(3.0),
+            vmax: Some(1.0),
+            ..Default::default()
+        };
+        assert!(
+            resolve(bad, &d)
+                .unwrap_err()
+                .to_string()
+                .contains("greater than vmax")
+        );
     }
 
     #[test]
     fn robust_clips_to_percentiles() {
         let mut d: Vec<f32> = (0..=100).map(|i| i as f32).collect();
         d.push(1.0e6);
-        let n = resolve(NormSpec { robust: Some(99.0), ..Default::default() }, &d).unwrap();
+        let n = resolve(
+            NormSpec {
+                robust: Some(99.0),
+                ..Default::default()
+            },
+            &d,
+        )
+        .unwrap();
         assert!((n.vmin - 1.01).abs() < 1e-3, "{}", n.vmin);
         assert!(n.vmax < 101.0 && n.vmax > 98.0, "{}", n.vmax);
         assert!(n.clipped_high);
-        assert!(resolve(NormSpec { robust: Some(20.0), ..Default::default() }, &d).is_err());
+        assert!(
+            resolve(
+                NormSpec {
+                    robust: Some(20.0),
+                    ..Default::default()
+                },
+                &d
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn centered_is_symmetric_around_vcenter() {
-        let n = resolve(NormSpec { kind: NormKind::Centered { vcenter: 0.0 }, ..Default::default() }, &[-1.0, 3.0]).unwrap();
+        let n = resolve(
+            NormSpec {
+                kind: NormKind::Centered { vcenter: 0.0 },
+                ..Default::default()
+            },
+            &[-1.0, 3.0],
+        )
+        .unwrap();
         assert_eq!((n.vmin, n.vmax, n.centre), (-3.0, 3.0, 0.0));
         assert_eq!(n.normalize(0.0), 0.5);
-        let n = resolve(NormSpec { kind: NormKind::Centered { vcenter: 1.0 }, ..Default::default() }, &[0.0, 1.5]).unwrap();
+        let n = resolve(
+            NormSpec {
+                kind: NormKind::Centered { vcenter: 1.0 },
+                ..Default::default()
+            },
+            &[0.0, 1.5],
+        )
+        .unwrap();
         assert_eq!((n.vmin, n.vmax), (0.0, 2.0));
     }
 
     #[test]
     fn log_needs_positive_range_unless_clipped() {
         let d = [-1.0, 0.0, 10.0, 100.0];
-        let e = resolve(NormSpec { kind: NormKind::Log, ..Default::default() }, &d).unwrap_err();
+        let e = resolve(
+            NormSpec {
+                kind: NormKind::Log,
+                ..Default::default()
+            },
+            &d,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("positive --vmin"), "{e}");
-        let n = resolve(NormSpec { kind: NormKind::Log, vmin: Some(1.0), ..Default::default() }, &d).unwrap();
+        let n = resolve(
+            NormSpec {
+                kind: NormKind::Log,
+                vmin: Some(1.0),
+                ..Default::default()
+            },
+            &d,
+        )
+        .unwrap();
         assert!((n.normalize(10.0) - 0.5).abs() < 1e-6);
         assert_eq!(n.normalize(-1.0), f32::NEG_INFINITY);
         assert_eq!(n.normalize(0.0), f32::NEG_INFINITY);
-        assert!(resolve(NormSpec { kind: NormKind::Log, ..Default::default() }, &[-2.0, -1.0]).is_err());
+        assert!(
+            resolve(
+                NormSpec {
+                    kind: NormKind::Log,
+                    ..Default::default()
+                },
+                &[-2.0, -1.0]
+            )
+            .is_err()
+        );
     }
 
     /// Reference values from matplotlib:
@@ -334,18 +414,35 @@ mod tests {
     #[test]
     fn symlog_matches_matplotlib() {
         let spec = NormSpec {
-            kind: NormKind::SymLog { linthresh: Some(1.0), linscale: 1.0 },
+            kind: NormKind::SymLog {
+                linthresh: Some(1.0),
+                linscale: 1.0,
+            },
             vmin: Some(-100.0),
             vmax: Some(100.0),
             robust: None,
         };
         let n = resolve(spec, &[0.0]).unwrap();
-        for (x, want) in [(0.0, 0.5), (1.0, 0.6786), (10.0, 0.8393), (100.0, 1.0), (-10.0, 0.1607), (0.5, 0.5893)] {
+        for (x, want) in [
+            (0.0, 0.5),
+            (1.0, 0.6786),
+            (10.0, 0.8393),
+            (100.0, 1.0),
+            (-10.0, 0.1607),
+            (0.5, 0.5893),
+        ] {
             let got = n.normalize(x);
             assert!((got - want).abs() < 1e-3, "x={x}: got {got}, want {want}");
             assert!((n.inverse(got) - x).abs() < 1e-3 * x.abs().max(1.0));
         }
-        let auto = resolve(NormSpec { kind: NormKind::parse("symlog").unwrap(), ..Default::default() }, &[-30.0, 5.0]).unwrap();
+        let auto = resolve(
+            NormSpec {
+                kind: NormKind::parse("symlog").unwrap(),
+                ..Default::default()
+            },
+            &[-30.0, 5.0],
+        )
+        .unwrap();
         assert!((auto.linthresh - 0.3).abs() < 1e-6);
     }
 
@@ -360,9 +457,24 @@ mod tests {
     #[test]
     fn parse_names() {
         assert_eq!(NormKind::parse("LOG").unwrap(), NormKind::Log);
-        assert_eq!(NormKind::parse("centred").unwrap(), NormKind::Centered { vcenter: 0.0 });
-        assert!(NormKind::parse("sqrt").unwrap_err().to_string().contains("linear, log, symlog"));
-        let e = resolve(NormSpec { vmin: Some(f32::NAN), ..Default::default() }, &[1.0]).unwrap_err();
+        assert_eq!(
+            NormKind::parse("centred").unwrap(),
+            NormKind::Centered { vcenter: 0.0 }
+        );
+        assert!(
+            NormKind::parse("sqrt")
+                .unwrap_err()
+                .to_string()
+                .contains("linear, log, symlog")
+        );
+        let e = resolve(
+            NormSpec {
+                vmin: Some(f32::NAN),
+                ..Default::default()
+            },
+            &[1.0],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("--vmin"));
     }
 }

@@ -90,7 +90,9 @@ pub(crate) fn par_map_reduce<T: Send>(
     reduce: impl Fn(T, T) -> T,
 ) -> T {
     const MIN_CHUNK: usize = 1 << 20;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(16);
     if threads <= 1 || values.len() < 2 * MIN_CHUNK {
         return map(values);
     }
@@ -205,10 +207,13 @@ fn kth_finite(values: &[f32], k: usize, lo: f32, hi: f32) -> f32 {
             return *v;
         }
         // Narrow the range to this bucket's actual values and go again.
-        let (bmin, bmax) = values.iter().copied().filter(|&v| in_bin(v)).fold(
-            (f32::INFINITY, f32::NEG_INFINITY),
-            |(a, b), v| (a.min(v), b.max(v)),
-        );
+        let (bmin, bmax) = values
+            .iter()
+            .copied()
+            .filter(|&v| in_bin(v))
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
         let _ = in_bin;
         lo = bmin;
         hi = bmax;
@@ -222,7 +227,15 @@ mod tests {
 
     #[test]
     fn stats_exclude_non_finite() {
-        let v = [1.0, f32::NAN, -2.0, f32::INFINITY, 5.0, f32::NEG_INFINITY, f32::NAN];
+        let v = [
+            1.0,
+            f32::NAN,
+            -2.0,
+            f32::INFINITY,
+            5.0,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
         let s = Stats::of(&v);
         assert_eq!((s.count, s.finite, s.nan, s.pos_inf, s.neg_inf), (7, 3, 2, 1, 1));
         assert_eq!((s.min, s.max), (-2.0, 5.0));
@@ -240,7 +253,9 @@ mod tests {
 
     #[test]
     fn stats_parallel_matches_serial() {
-        let v: Vec<f32> = (0..3_000_001).map(|i| ((i * 7919) % 10007) as f32 - 5000.0).collect();
+        let v: Vec<f32> = (0..3_000_001i64)
+            .map(|i| ((i * 7919) % 10007) as f32 - 5000.0)
+            .collect();
         let s = Stats::of(&v);
         let p = Partial::of(&v);
         assert_eq!((s.min, s.max, s.finite), (p.min, p.max, p.finite));
@@ -252,7 +267,14 @@ mod tests {
     fn percentile_matches_numpy_linear() {
         let v: Vec<f32> = (0..11).map(|i| (i * i) as f32).collect();
         let s = Stats::of(&v);
-        for (q, want) in [(0.0, 0.0), (100.0, 100.0), (50.0, 25.0), (25.0, 6.5), (99.0, 98.1), (1.0, 0.1)] {
+        for (q, want) in [
+            (0.0, 0.0),
+            (100.0, 100.0),
+            (50.0, 25.0),
+            (25.0, 6.5),
+            (99.0, 98.1),
+            (1.0, 0.1),
+        ] {
             let got = percentile(&v, &s, q).unwrap();
             assert!((got - want).abs() < 1e-4, "q={q}: got {got}, want {want}");
         }
@@ -274,7 +296,9 @@ mod tests {
         let mut x = 12345u64;
         let v: Vec<f32> = (0..2_500_000)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect();

@@ -23,7 +23,10 @@ pub fn encode_png(image: &RgbaImage, out: &mut impl Write) -> std::result::Resul
 
 fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = format!(
         ".{name}.{}-{}.tmp",
         std::process::id(),

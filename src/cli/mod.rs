@@ -1,0 +1,74 @@
+//! Command-line interface: argument parsing and exit codes. All real work
+//! is in the library; errors are reported as one line on stderr.
+
+mod demo;
+mod info;
+mod json;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// GPU heatmaps of neural-network activations.
+#[derive(Parser, Debug)]
+#[command(name = "actmap", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Render a grid file (.npy, .csv, .tsv) to a PNG.
+    Render(Box<render::RenderArgs>),
+    /// Show shape, dtype and statistics of a file.
+    Info(info::InfoArgs),
+    /// Write the built-in reference datasets and their renders.
+    Demo {
+        /// Output directory.
+        #[arg(short, long, default_value = "figures")]
+        out: PathBuf,
+    },
+}
+
+/// Point Mesa at a private runtime directory when none is set, so it does
+/// not print "XDG_RUNTIME_DIR is invalid" on every run. Returns the
+/// directory it made, to be removed on exit.
+fn quiet_mesa_runtime_dir() -> Option<PathBuf> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("actmap-runtime-{}", std::process::id()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir(&dir).ok()?;
+    // SAFETY: called at the start of main, before any other thread exists.
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    Some(dir)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime_dir = quiet_mesa_runtime_dir();
+    let result = match cli.command {
+        Command::Render(args) => render::run(*args),
+        Command::Info(args) => info::run(args),
+        Command::Demo { out } => demo::run(&out),
+    };
+    if let Some(dir) = runtime_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("actmap: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

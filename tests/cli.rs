@@ -1,0 +1,326 @@
+//! The `actmap` binary as a user runs it: exit codes, one-line errors that
+//! name the file, no partial output, PNG pixels at known cells.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use actmap::{Colormap, sink};
+
+fn actmap(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_actmap"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run actmap")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn error_line(o: &Output) -> String {
+    let e = stderr(o);
+    e.lines()
+        .find(|l| l.starts_with("actmap: error:"))
+        .unwrap_or_else(|| panic!("no error line in stderr: {e}"))
+        .to_string()
+}
+
+/// A 3 x 4 grid with values 0..11 as .npy.
+fn small_npy(dir: &Path) -> PathBuf {
+    let p = dir.join("small.npy");
+    let data: Vec<f32> = (0..12).map(|v| v as f32).collect();
+    sink::write_npy_f32(&p, &[3, 4], &data).unwrap();
+    p
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn render_bare_npy_gives_exact_cell_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    small_npy(dir.path());
+    let o = actmap(
+        &[
+            "render",
+            "small.npy",
+            "-o",
+            "out.png",
+            "--bare",
+            "--size",
+            "40x30",
+            "--cmap",
+            "viridis",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(dir.path().join("out.png")).unwrap().to_rgba8();
+    assert_eq!(img.dimensions(), (40, 30));
+    let cmap: Colormap = "viridis".parse().unwrap();
+    for r in 0..3u32 {
+        for c in 0..4u32 {
+            let t = (r * 4 + c) as f32 / 11.0;
+            assert_eq!(
+                img.get_pixel(c * 10 + 5, r * 10 + 5).0,
+                cmap.map(t),
+                "cell ({r},{c})"
+            );
+        }
+    }
+}
+
+#[test]
+fn render_options_change_the_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    small_npy(dir.path());
+    // vmin/vmax clip: value 0..5 at the first colour, 6..11 at the last.
+    let o = actmap(
+        &[
+            "render",
+            "small.npy",
+            "-o",
+            "clip.png",
+            "--bare",
+            "--size",
+            "4x3",
+            "--vmin",
+            "5",
+            "--vmax",
+            "6",
+            "--cmap",
+            "Greys",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(dir.path().join("clip.png")).unwrap().to_rgba8();
+    let greys: Colormap = "Greys".parse().unwrap();
+    assert_eq!(img.get_pixel(0, 0).0, greys.map(0.0));
+    assert_eq!(img.get_pixel(3, 2).0, greys.map(1.0));
+    // --transpose swaps the axes of the output picture.
+    let o = actmap(
+        &[
+            "render",
+            "small.npy",
+            "-o",
+            "t.png",
+            "--bare",
+            "--size",
+            "3x4",
+            "--transpose",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(dir.path().join("t.png")).unwrap().to_rgba8();
+    let magma = Colormap::default();
+    assert_eq!(
+        img.get_pixel(2, 0).0,
+        magma.map(8.0 / 11.0),
+        "grid (2,0) is at x=2, y=0 after transpose"
+    );
+}
+
+#[test]
+fn default_output_name_and_directory_output() {
+    let dir = tempfile::tempdir().unwrap();
+    small_npy(dir.path());
+    let o = actmap(&["render", "small.npy", "--size", "8x6"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("small.png").exists());
+    std::fs::create_dir(dir.path().join("figs")).unwrap();
+    let o = actmap(
+        &["render", "small.npy", "-o", "figs", "--size", "8x6"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("figs/small.png").exists());
+}
+
+#[test]
+fn bad_options_fail_with_one_clear_line_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    small_npy(dir.path());
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--cmap", "magam"],
+            "unknown colormap 'magam' (did you mean 'magma'?)",
+        ),
+        (&["--size", "19x"], "bad --size '19x'"),
+        (&["--size", "0x10"], "bad --size '0x10'"),
+        (&["--size", "100000x10"], "image size 100000x10 is not possible"),
+        (&["--norm", "sqrt"], "unknown norm 'sqrt'"),
+        (&["--agg", "median"], "unknown aggregation 'median'"),
+        (&["--vmin", "3", "--vmax", "1"], "vmin 3 is greater than vmax 1"),
+        (&["--norm", "log"], "log norm needs a positive range"),
+        (&["--nan-color", "pink"], "'pink' is not a colour"),
+        (
+            &["--robust", "10"],
+            "--robust takes a percentile between 50 and 100",
+        ),
+        (
+            &["--index", "2"],
+            "--index applies only to arrays of 3 or more dimensions",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["render", "small.npy", "-o", "out.png"];
+        args.extend_from_slice(extra);
+        let o = actmap(&args, dir.path());
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", stderr(&o));
+        let line = error_line(&o);
+        assert!(line.contains(want), "{extra:?}: got {line:?}, want {want:?}");
+        assert_eq!(files_in(dir.path()), ["small.npy"], "{extra:?} left files behind");
+    }
+}
+
+#[test]
+fn bad_files_are_named_in_the_error_and_leave_no_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A good previous output must survive a failed render.
+    std::fs::write(d.join("out.png"), b"previous").unwrap();
+    std::fs::write(d.join("corrupt.npy"), b"not numpy at all").unwrap();
+    let good = small_npy(d);
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(d.join("truncated.npy"), &bytes[..bytes.len() - 7]).unwrap();
+    std::fs::write(d.join("ragged.csv"), "1,2,3\n4,5\n").unwrap();
+    std::fs::write(d.join("words.csv"), "1,2\n3,abc\n").unwrap();
+    std::fs::write(d.join("empty.csv"), "").unwrap();
+    std::fs::write(d.join("notes.json"), "{}").unwrap();
+    sink::write_npy_f32(&d.join("scalar.npy"), &[], &[1.0]).unwrap();
+    sink::write_npy_f32(&d.join("empty.npy"), &[0, 4], &[]).unwrap();
+    let cases = [
+        ("corrupt.npy", "corrupt.npy: "),
+        ("truncated.npy", "truncated.npy: "),
+        ("ragged.csv", "ragged.csv: "),
+        ("words.csv", "words.csv: "),
+        ("empty.csv", "empty.csv: "),
+        ("notes.json", "unsupported file type"),
+        ("scalar.npy", "0-d array"),
+        ("empty.npy", "empty grid"),
+        ("missing.npy", "missing.npy: "),
+    ];
+    for (file, want) in cases {
+        let o = actmap(&["render", file, "-o", "out.png"], d);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", stderr(&o));
+        let line = error_line(&o);
+        assert!(line.contains(want), "{file}: got {line:?}, want {want:?}");
+        assert!(!stderr(&o).contains("panicked"), "{file} panicked");
+        assert_eq!(
+            std::fs::read(d.join("out.png")).unwrap(),
+            b"previous",
+            "{file} clobbered out.png"
+        );
+    }
+    assert!(
+        !files_in(d).iter().any(|f| f.contains(".tmp")),
+        "temporary files left: {:?}",
+        files_in(d)
+    );
+}
+
+#[test]
+fn three_d_arrays_need_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<f32> = (0..24).map(|v| v as f32).collect();
+    sink::write_npy_f32(&dir.path().join("cube.npy"), &[2, 3, 4], &data).unwrap();
+    let o = actmap(&["render", "cube.npy", "-o", "c.png"], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        error_line(&o).contains("pick a 2-D slice with --index 0"),
+        "{}",
+        error_line(&o)
+    );
+    let o = actmap(
+        &[
+            "render", "cube.npy", "-o", "c.png", "--index", "1", "--bare", "--size", "4x3", "--vmin", "0",
+            "--vmax", "23",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(dir.path().join("c.png")).unwrap().to_rgba8();
+    // Slice 1 starts at value 12.
+    assert_eq!(img.get_pixel(0, 0).0, Colormap::default().map(12.0 / 23.0));
+    let o = actmap(&["render", "cube.npy", "-o", "c.png", "--index", "5"], dir.path());
+    assert!(
+        error_line(&o).contains("--index 5 is out of range for axis 0 of size 2"),
+        "{}",
+        error_line(&o)
+    );
+}
+
+#[test]
+fn info_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = [1.0, f32::NAN, -2.5, f32::INFINITY, 4.0, f32::NEG_INFINITY];
+    sink::write_npy_f32(&dir.path().join("v.npy"), &[2, 3], &data).unwrap();
+    let o = actmap(&["info", "v.npy"], dir.path());
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    for want in [
+        "float32",
+        "(2, 3)",
+        "min     -2.5",
+        "max     4",
+        "NaN     1",
+        "+inf    1",
+        "-inf    1",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    let o = actmap(&["info", "v.npy", "--json"], dir.path());
+    assert!(o.status.success());
+    let json = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        json.trim(),
+        r#"{"file": "v.npy", "dtype": "float32", "shape": [2, 3], "cells": 6, "finite": 3, "min": -2.5, "max": 4, "mean": 0.8333333333333334, "nan": 1, "pos_inf": 1, "neg_inf": 1}"#
+    );
+}
+
+#[test]
+fn demo_writes_data_that_render_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = actmap(&["demo", "-o", "figs"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in [
+        "000_layer_steps",
+        "001_layer_steps_long",
+        "003_accuracy_breakdown",
+        "004_neuron_activations",
+    ] {
+        assert!(dir.path().join(format!("figs/{name}.png")).exists(), "{name}.png");
+    }
+    let o = actmap(
+        &[
+            "render",
+            "figs/000_layer_steps.npy",
+            "-o",
+            "again.png",
+            "--size",
+            "120x330",
+            "--bare",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(dir.path().join("again.png")).unwrap().to_rgba8();
+    let data = actmap::demo::layer_steps();
+    let stats = actmap::Stats::of(data.grid.data());
+    let norm = actmap::Norm::linear(stats.min, stats.max);
+    // Cell (row 32 = step 20000, layer 8) is bright; layer 5 is dark.
+    for (r, c) in [(32usize, 7usize), (32, 4), (0, 0)] {
+        let v = data.grid.get(r, c).unwrap();
+        let got = img.get_pixel(c as u32 * 10 + 5, r as u32 * 10 + 5).0;
+        assert_eq!(got, Colormap::default().map(norm.normalize(v)), "cell ({r},{c})");
+    }
+}
