@@ -28,13 +28,9 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// No GPU adapter (not even a software one) could be found.
-    #[error(
-        "no GPU adapter found ({details}); on Debian/Ubuntu install the Vulkan software \
-         driver with `apt-get install mesa-vulkan-drivers libvulkan1`, or pick another \
-         backend with WGPU_BACKEND=vulkan|gl"
-    )]
+    #[error("no GPU adapter found: {details}")]
     NoAdapter {
-        /// What wgpu reported.
+        /// What wgpu reported, and what to do about it.
         details: String,
     },
     /// The GPU device reported an error (out of memory, validation, lost device).

@@ -324,3 +324,39 @@ fn demo_writes_data_that_render_reads_back() {
         assert_eq!(got, Colormap::default().map(norm.normalize(v)), "cell ({r},{c})");
     }
 }
+
+#[test]
+fn no_adapter_says_how_to_install_the_software_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    small_npy(dir.path());
+    // A Vulkan loader that finds no driver, and no other backend allowed.
+    let o = Command::new(env!("CARGO_BIN_EXE_actmap"))
+        .args(["render", "small.npy", "-o", "out.png"])
+        .current_dir(dir.path())
+        .env("WGPU_BACKEND", "vulkan")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let line = error_line(&o);
+    assert!(line.contains("no GPU adapter found"), "{line}");
+    assert!(
+        line.contains("apt-get install mesa-vulkan-drivers libvulkan1"),
+        "{line}"
+    );
+    assert!(!dir.path().join("out.png").exists());
+
+    let o = Command::new(env!("CARGO_BIN_EXE_actmap"))
+        .args(["render", "small.npy", "-o", "out.png"])
+        .current_dir(dir.path())
+        .env("WGPU_ADAPTER_NAME", "no-such-gpu-xyz")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let line = error_line(&o);
+    assert!(
+        line.contains("WGPU_ADAPTER_NAME=\"no-such-gpu-xyz\" matches none of the adapters found"),
+        "{line}"
+    );
+}

@@ -462,3 +462,39 @@ fn load_dispatches_by_extension() {
     let e = load(&fixture("", "gen_npy.py"), &opts).unwrap_err();
     assert!(e.to_string().contains("unsupported file type \".py\""), "{e}");
 }
+
+/// Every fixture, cut at every length and with bytes flipped, loads or fails
+/// with an error: never a panic, never a hang.
+#[test]
+fn damaged_files_never_panic() {
+    use actmap::input::csv::{CsvOptions, parse_csv};
+    use actmap::input::npy::parse_npy;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut checked = 0;
+    for sub in ["npy", "csv"] {
+        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let mut variants: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+            for i in (0..bytes.len()).step_by(3) {
+                for flip in [0x01u8, 0x80, 0xff] {
+                    let mut b = bytes.clone();
+                    b[i] ^= flip;
+                    variants.push(b);
+                }
+            }
+            for v in &variants {
+                let result = std::panic::catch_unwind(|| {
+                    if sub == "npy" {
+                        let _ = parse_npy(v, &path);
+                    } else {
+                        let _ = parse_csv(v, &path, &CsvOptions::default());
+                    }
+                });
+                assert!(result.is_ok(), "{} panicked on a damaged copy", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} variants");
+}
