@@ -77,7 +77,11 @@ impl GpuContext {
             .request_adapter(&options)
             .await
             .map_err(|e| Error::NoAdapter {
-                details: e.to_string(),
+                details: format!(
+                    "{e}. Without a GPU, install the Vulkan software driver (Debian/Ubuntu: \
+                     `apt-get install mesa-vulkan-drivers libvulkan1`), or pick another backend \
+                     with WGPU_BACKEND=vulkan|gl"
+                ),
             })
     }
 
