@@ -148,13 +148,11 @@ impl Renderer {
         let ctx = &self.ctx;
         let target = OffscreenTarget::new(ctx, opts.width, opts.height)?;
         let params = HeatmapParams {
-            rect: PixelRect::full(opts.width, opts.height),
-            norm: *norm,
-            colormap: opts.colormap,
             aggregate: opts.aggregate,
             nan_color: opts.nan_color,
             pos_inf_color: opts.pos_inf_color,
             neg_inf_color: opts.neg_inf_color,
+            ..HeatmapParams::new(PixelRect::full(opts.width, opts.height), *norm, opts.colormap)
         };
         let data = self.heatmap.prepare(ctx, texture, &params)?;
         let mut encoder = ctx

@@ -32,8 +32,24 @@ impl PixelRect {
     }
 }
 
+/// How the cells of one axis sit in data coordinates.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum AxisMapping {
+    /// Cells evenly spaced, the whole axis fills the rectangle.
+    #[default]
+    Uniform,
+    /// Cell `i` spans `[edges[i], edges[i + 1]]` (increasing, `cells + 1`
+    /// values), and the rectangle shows the data window `view` (low, high).
+    Edges {
+        /// Cell edges.
+        edges: Vec<f32>,
+        /// Data window across the rectangle.
+        view: (f32, f32),
+    },
+}
+
 /// Everything that decides how one heatmap view looks.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HeatmapParams {
     /// Where in the target the data goes.
     pub rect: PixelRect,
@@ -49,7 +65,39 @@ pub struct HeatmapParams {
     pub pos_inf_color: [u8; 4],
     /// Colour of -inf cells.
     pub neg_inf_color: [u8; 4],
+    /// Horizontal cell placement (columns).
+    pub x: AxisMapping,
+    /// Vertical cell placement (rows).
+    pub y: AxisMapping,
+    /// Draw the last column at the left.
+    pub flip_x: bool,
+    /// Draw the last row at the top (matplotlib's `origin="lower"`).
+    pub flip_y: bool,
 }
+
+impl HeatmapParams {
+    /// Uniform cells filling `rect`, row 0 at the top.
+    pub fn new(rect: PixelRect, norm: Norm, colormap: Colormap) -> Self {
+        HeatmapParams {
+            rect,
+            norm,
+            colormap,
+            aggregate: Aggregate::default(),
+            nan_color: [255, 0, 255, 255],
+            pos_inf_color: [255, 255, 255, 255],
+            neg_inf_color: [0, 0, 0, 255],
+            x: AxisMapping::Uniform,
+            y: AxisMapping::Uniform,
+            flip_x: false,
+            flip_y: false,
+        }
+    }
+}
+
+const FLAG_FLIP_X: u32 = 1;
+const FLAG_FLIP_Y: u32 = 2;
+const FLAG_EDGES_X: u32 = 4;
+const FLAG_EDGES_Y: u32 = 8;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -59,6 +107,7 @@ struct Uniforms {
     mode: [u32; 4],
     norm: [f32; 4],
     misc: [f32; 4],
+    view: [f32; 4],
     nan_color: [f32; 4],
     pos_inf_color: [f32; 4],
     neg_inf_color: [f32; 4],
@@ -111,6 +160,7 @@ impl HeatmapRenderer {
                 },
                 texture_entry(1, wgpu::TextureViewDimension::D2Array),
                 texture_entry(2, wgpu::TextureViewDimension::D2),
+                texture_entry(3, wgpu::TextureViewDimension::D2),
             ],
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -165,6 +215,49 @@ impl HeatmapRenderer {
         }
         let l = grid.layout;
         let (offset, scale) = params.norm.offset_scale();
+        let mut flags = 0;
+        flags |= if params.flip_x { FLAG_FLIP_X } else { 0 };
+        flags |= if params.flip_y { FLAG_FLIP_Y } else { 0 };
+        let mut view = [0.0f32; 4];
+        let mut edge_rows: [&[f32]; 2] = [&[], &[]];
+        let axes = [
+            (&params.x, l.cols, FLAG_EDGES_X),
+            (&params.y, l.rows, FLAG_EDGES_Y),
+        ];
+        for (axis, (mapping, cells, flag)) in axes.into_iter().enumerate() {
+            if let AxisMapping::Edges {
+                edges,
+                view: (lo, hi),
+            } = mapping
+            {
+                let name = if axis == 0 { "x" } else { "y" };
+                if edges.len() != cells as usize + 1 {
+                    return Err(Error::Invalid(format!(
+                        "{name} coordinates: {} cells need {} edges, got {}",
+                        cells,
+                        cells + 1,
+                        edges.len()
+                    )));
+                }
+                let increasing = edges.windows(2).all(|w| w[0] < w[1]) && edges.iter().all(|e| e.is_finite());
+                if !increasing || !(lo < hi) {
+                    return Err(Error::Invalid(format!(
+                        "{name} coordinates must be finite and strictly increasing"
+                    )));
+                }
+                if edges.len() as u32 > ctx.max_texture_dim() {
+                    return Err(Error::Invalid(format!(
+                        "{name} coordinates for {cells} cells exceed this GPU's texture size ({}); \
+                         draw that axis evenly (--coords index)",
+                        ctx.max_texture_dim()
+                    )));
+                }
+                view[axis * 2] = *lo;
+                view[axis * 2 + 1] = *hi;
+                edge_rows[axis] = edges;
+                flags |= flag;
+            }
+        }
         let u = Uniforms {
             rect: [r.x, r.y, r.width, r.height],
             grid: [l.rows, l.cols, l.tile_rows, l.tile_cols],
@@ -172,10 +265,11 @@ impl HeatmapRenderer {
                 l.tiles_x,
                 params.aggregate as u32,
                 params.norm.transform as u32,
-                0,
+                flags,
             ],
             norm: [offset, scale, params.norm.linthresh, params.norm.linscale_adj],
             misc: [params.norm.centre, 0.0, 0.0, 0.0],
+            view,
             nan_color: linear_rgba(params.nan_color),
             pos_inf_color: linear_rgba(params.pos_inf_color),
             neg_inf_color: linear_rgba(params.neg_inf_color),
@@ -207,6 +301,31 @@ impl HeatmapRenderer {
             bytemuck::cast_slice(&lut),
         );
         let lut_view = lut_texture.create_view(&Default::default());
+        let edges_width = edge_rows.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
+        let mut edge_texels = vec![0.0f32; edges_width * 2];
+        for (axis, row) in edge_rows.iter().enumerate() {
+            edge_texels[axis * edges_width..axis * edges_width + row.len()].copy_from_slice(row);
+        }
+        let edges_texture = device.create_texture_with_data(
+            &ctx.queue,
+            &wgpu::TextureDescriptor {
+                label: Some("HeatmapDrawData::edges"),
+                size: wgpu::Extent3d {
+                    width: edges_width as u32,
+                    height: 2,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::R32Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            },
+            wgpu::util::TextureDataOrder::LayerMajor,
+            bytemuck::cast_slice(&edge_texels),
+        );
+        let edges_view = edges_texture.create_view(&Default::default());
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("HeatmapDrawData::bind_group"),
             layout: &self.bind_group_layout,
@@ -222,6 +341,10 @@ impl HeatmapRenderer {
                 wgpu::BindGroupEntry {
                     binding: 2,
                     resource: wgpu::BindingResource::TextureView(&lut_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: wgpu::BindingResource::TextureView(&edges_view),
                 },
             ],
         });

@@ -13,7 +13,7 @@ pub mod target;
 
 pub use context::GpuContext;
 pub use grid_texture::GridTexture;
-pub use heatmap::{HeatmapDrawData, HeatmapParams, HeatmapRenderer, PixelRect};
+pub use heatmap::{AxisMapping, HeatmapDrawData, HeatmapParams, HeatmapRenderer, PixelRect};
 pub use target::OffscreenTarget;
 
 /// Linear-light value of an sRGB-encoded 8-bit channel: what the GPU

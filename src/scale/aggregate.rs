@@ -78,6 +78,65 @@ pub fn cell_span(p: u32, cells: u32, pixels: u32) -> (u32, u32) {
     (start, end.min(cells))
 }
 
+/// The cells `[start, end)` that pixel `p` of `pixels` covers on an axis
+/// whose cells have `edges` (increasing, cells + 1 values), the pixels
+/// showing the data window `[v0, v1]`. `None` when the pixel is outside the
+/// grid. A pixel straddling two cells that are both wider than it takes the
+/// one under its centre; otherwise every overlapped cell counts, so narrow
+/// cells are never lost. The twin of `edge_span` in the heatmap shader.
+pub fn edge_span(p: u32, edges: &[f32], pixels: u32, v0: f32, v1: f32) -> Option<(u32, u32)> {
+    let cells = edges.len().checked_sub(1)? as u32;
+    let step = (v1 - v0) / pixels as f32;
+    let a = v0 + p as f32 * step;
+    let b = v0 + (p + 1) as f32 * step;
+    let start = (edges.partition_point(|&e| e <= a) as u32).max(1) - 1;
+    let end = (edges.partition_point(|&e| e < b) as u32).min(cells);
+    if start >= end {
+        return None;
+    }
+    if end - start == 2 {
+        let mid = edges[start as usize + 1];
+        let wide = mid - edges[start as usize] > step && edges[end as usize] - mid > step;
+        if wide {
+            return Some(if (a + b) * 0.5 < mid {
+                (start, start + 1)
+            } else {
+                (start + 1, end)
+            });
+        }
+    }
+    Some((start, end))
+}
+
+/// Cell edges for cells centred on `coords` (like matplotlib's pcolormesh
+/// with `shading="nearest"`): midpoints between neighbours, the outer edges
+/// half a step beyond the first and last coordinate. `None` unless the
+/// coordinates are finite and strictly monotonic; decreasing coordinates give
+/// decreasing edges.
+pub fn edges_from_centres(coords: &[f64]) -> Option<Vec<f64>> {
+    if coords.iter().any(|c| !c.is_finite()) {
+        return None;
+    }
+    let n = coords.len();
+    match n {
+        0 => return None,
+        1 => return Some(vec![coords[0] - 0.5, coords[0] + 0.5]),
+        _ => {}
+    }
+    let increasing = coords[1] > coords[0];
+    if coords
+        .windows(2)
+        .any(|w| if increasing { w[1] <= w[0] } else { w[1] >= w[0] })
+    {
+        return None;
+    }
+    let mut e = Vec::with_capacity(n + 1);
+    e.push(coords[0] - (coords[1] - coords[0]) / 2.0);
+    e.extend(coords.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+    e.push(coords[n - 1] + (coords[n - 1] - coords[n - 2]) / 2.0);
+    Some(e)
+}
+
 /// The cell under the centre of pixel `p`: `floor((p + 0.5) * cells / pixels)`.
 pub fn nearest_cell(p: u32, cells: u32, pixels: u32) -> u32 {
     ((2 * p as u64 + 1) * cells as u64 / (2 * pixels as u64)) as u32
@@ -215,6 +274,38 @@ mod tests {
         assert!(out.contains(&7.0));
         let out = reduce(&grid, 192, 108, Aggregate::Mean, 0.0);
         assert!(out.iter().any(|&v| v > 0.0));
+    }
+
+    #[test]
+    fn edge_spans_keep_narrow_cells_and_split_wide_ones_at_the_centre() {
+        // Cells [0,10) [10,11) [11,21): 21 units over 7 pixels of 3 units.
+        let edges = [0.0, 10.0, 11.0, 21.0];
+        let spans: Vec<_> = (0..7).map(|p| edge_span(p, &edges, 7, 0.0, 21.0)).collect();
+        assert_eq!(
+            spans[3],
+            Some((0, 3)),
+            "pixel 9..12 holds the narrow cell and both neighbours"
+        );
+        assert_eq!(spans[0], Some((0, 1)));
+        assert_eq!(spans[6], Some((2, 3)));
+        // A view wider than the grid: pixels beyond it are outside.
+        assert_eq!(edge_span(0, &edges, 10, -30.0, 21.0), None);
+        // Two wide cells straddled: the centre decides.
+        let e2 = [0.0, 10.0, 20.0];
+        // Pixel 8..12 has its centre on the edge at 10: it belongs to the upper cell.
+        assert_eq!(edge_span(2, &e2, 5, 0.0, 20.0), Some((1, 2)));
+        assert_eq!(edge_span(1, &e2, 5, 0.0, 20.0), Some((0, 1)));
+    }
+
+    #[test]
+    fn edges_from_centres_matches_pcolormesh_nearest() {
+        let e = edges_from_centres(&[0.0, 150.0, 300.0, 500.0, 1000.0]).unwrap();
+        assert_eq!(e, [-75.0, 75.0, 225.0, 400.0, 750.0, 1250.0]);
+        assert_eq!(edges_from_centres(&[3.0]).unwrap(), [2.5, 3.5]);
+        assert_eq!(edges_from_centres(&[2.0, 1.0]).unwrap(), [2.5, 1.5, 0.5]);
+        assert!(edges_from_centres(&[1.0, 1.0]).is_none());
+        assert!(edges_from_centres(&[1.0, f64::NAN]).is_none());
+        assert!(edges_from_centres(&[]).is_none());
     }
 
     #[test]
