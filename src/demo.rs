@@ -252,3 +252,138 @@ mod tests {
         assert_eq!(all().len(), 8);
     }
 }
+
+/// The five reference figures (seeds 000-004) at `width x height`.
+pub fn figures(width: u32, height: u32) -> Vec<(&'static str, crate::layout::Figure)> {
+    use crate::layout::{
+        Axis, ColorbarMode, CoordMode, Figure, HeatmapLayer, LineLayer, Panel, Series, ticks::TickFormat,
+    };
+    use crate::scale::{NormKind, NormSpec};
+    use std::sync::Arc;
+
+    let heat = |d: &DemoData| {
+        let mut h = HeatmapLayer::new(d.grid.clone());
+        h.colormap = d.cmap.parse().unwrap_or_default();
+        h
+    };
+    let mut out = Vec::new();
+
+    // 000: layer (x) vs uneven training steps (y), magma, 0.05..0.30.
+    let d = layer_steps();
+    let mut h = heat(&d);
+    h.norm = NormSpec {
+        vmin: Some(0.05),
+        vmax: Some(0.30),
+        ..Default::default()
+    };
+    let mut p = Panel::heatmap(h);
+    p.title = Some(d.title.into());
+    p.x = Axis {
+        label: Some("Layer".into()),
+        coords: d.col_coords.clone(),
+        ..Default::default()
+    };
+    p.y = Axis {
+        label: Some("Steps".into()),
+        coords: d.row_coords.clone(),
+        mode: CoordMode::True,
+        ..Default::default()
+    };
+    out.push((d.name, Figure::single(p, width, height)));
+
+    // 001: layer vs 30k..300k steps, magma, 0..0.008, thousands as k.
+    let d = layer_steps_long();
+    let mut h = heat(&d);
+    h.norm = NormSpec {
+        vmin: Some(0.0),
+        vmax: Some(0.008),
+        ..Default::default()
+    };
+    let mut p = Panel::heatmap(h);
+    p.title = Some(d.title.into());
+    p.x = Axis {
+        label: Some("Layer".into()),
+        coords: d.col_coords.clone(),
+        ..Default::default()
+    };
+    p.y = Axis {
+        label: Some("Steps".into()),
+        coords: d.row_coords.clone(),
+        mode: CoordMode::Index,
+        format: TickFormat::Thousands,
+        ..Default::default()
+    };
+    out.push((d.name, Figure::single(p, width, height)));
+
+    // 002: 2x2 panels, time x location, blue-to-red, shared colorbar.
+    let panels = ntm_panels();
+    let ylabels = ["Location", "Location", "Adds", "Reads"];
+    let figure_panels = panels
+        .iter()
+        .zip(ylabels)
+        .map(|(d, yl)| {
+            let mut h = heat(d);
+            h.norm = NormSpec {
+                vmin: Some(0.0),
+                vmax: Some(1.0),
+                ..Default::default()
+            };
+            let mut p = Panel::heatmap(h);
+            p.title = Some(d.title.into());
+            p.x = Axis::labelled("Time");
+            p.y = Axis::labelled(yl);
+            p
+        })
+        .collect();
+    out.push((
+        "002_ntm_panels",
+        Figure {
+            grid: (2, 2),
+            panels: figure_panels,
+            colorbar: ColorbarMode::Shared,
+            ..Figure::single(Panel::lines(LineLayer::default()), width, height)
+        },
+    ));
+
+    // 003: accuracy breakdown, layer 0..28 vs digit scale 1..4, Blues, annotated.
+    let d = accuracy_breakdown();
+    let mut h = heat(&d);
+    h.norm = NormSpec {
+        vmin: Some(0.0),
+        vmax: Some(0.8),
+        ..Default::default()
+    };
+    h.annotate = Some(".1f".into());
+    let mut p = Panel::heatmap(h);
+    p.title = Some(d.title.into());
+    p.x = Axis {
+        label: Some("layer".into()),
+        coords: d.col_coords.clone(),
+        ..Default::default()
+    };
+    p.y = Axis {
+        label: Some("Digit Scale".into()),
+        coords: d.row_coords.clone(),
+        ..Default::default()
+    };
+    out.push((d.name, Figure::single(p, width, height)));
+
+    // 004: 4096 neuron activations as a line, spikes marked.
+    let d = neuron_activations();
+    let layer = LineLayer {
+        series: vec![Series {
+            label: None,
+            values: Arc::new(d.grid.data().to_vec()),
+            color: Some([0x17, 0xbe, 0xcf, 255]),
+        }],
+        mark_top: 0,
+        line_width: Some(1.0),
+    };
+    let mut p = Panel::lines(layer);
+    p.title = Some(d.title.into());
+    p.x = Axis::labelled("Neuron Indexes");
+    p.y = Axis::labelled("Neuron Activations");
+    out.push((d.name, Figure::single(p, width, height)));
+    let _ = NormKind::Linear;
+    out
+}

@@ -35,9 +35,12 @@ pub mod demo;
 pub mod error;
 pub mod gpu;
 pub mod input;
+pub mod layout;
 pub mod render;
 pub mod scale;
 pub mod sink;
+pub mod spec;
+pub mod text;
 
 pub use error::{Error, Result};
 pub use input::{Grid, Tensor};

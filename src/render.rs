@@ -16,7 +16,12 @@ use image::RgbaImage;
 
 use crate::error::{Error, Result};
 use crate::gpu::target::TARGET_FORMAT;
-use crate::gpu::{GpuContext, GridTexture, HeatmapParams, HeatmapRenderer, OffscreenTarget, PixelRect};
+use crate::gpu::text::TextRenderer;
+use crate::gpu::{
+    GpuContext, GridTexture, HeatmapParams, HeatmapRenderer, OffscreenTarget, PixelRect, ShapeBatch, ShapeRenderer,
+};
+use crate::layout::{Figure, FigureLayout, HeatmapLayer, Panel, Scene, layout_figure};
+use crate::text::Font;
 use crate::input::Grid;
 use crate::scale::{Aggregate, Colormap, Norm, NormSpec, Stats};
 
@@ -105,11 +110,22 @@ pub struct Rendered {
     pub norm: Norm,
 }
 
+/// A rendered figure: pixels plus where everything went.
+#[derive(Clone, Debug)]
+pub struct RenderedFigure {
+    /// The image.
+    pub image: RgbaImage,
+    /// The layout (panel rectangles, ticks, norms, the scene).
+    pub layout: FigureLayout,
+}
+
 /// Owns a GPU context and the pipelines; reuse one for many renders.
 #[derive(Debug)]
 pub struct Renderer {
     ctx: Arc<GpuContext>,
     heatmap: HeatmapRenderer,
+    shapes: ShapeRenderer,
+    text: std::sync::Mutex<TextRenderer>,
 }
 
 impl Renderer {
@@ -121,7 +137,14 @@ impl Renderer {
     /// A renderer on an existing context.
     pub fn with_context(ctx: Arc<GpuContext>) -> Self {
         let heatmap = HeatmapRenderer::new(&ctx, TARGET_FORMAT);
-        Renderer { ctx, heatmap }
+        let shapes = ShapeRenderer::new(&ctx, TARGET_FORMAT);
+        let text = std::sync::Mutex::new(TextRenderer::new(&ctx, TARGET_FORMAT));
+        Renderer {
+            ctx,
+            heatmap,
+            shapes,
+            text,
+        }
     }
 
     /// The GPU context.
@@ -134,13 +157,26 @@ impl Renderer {
         &self.heatmap
     }
 
-    /// Render `grid` filling the whole image (the data alone, no axes).
+    /// Render `grid` filling the whole image (the data alone, no axes):
+    /// a bare one-panel figure.
     pub fn render(&self, grid: &Grid, opts: &RenderOptions) -> Result<Rendered> {
-        let stats = Stats::of(grid.data());
-        let norm = opts.norm.resolve(grid.data(), &stats)?;
-        let texture = GridTexture::upload(&self.ctx, grid)?;
-        let image = self.draw(&texture, &norm, opts)?;
-        Ok(Rendered { image, stats, norm })
+        let mut layer = HeatmapLayer::new(Arc::new(grid.clone()));
+        layer.colormap = opts.colormap;
+        layer.norm = opts.norm;
+        layer.aggregate = opts.aggregate;
+        layer.special_colors = [opts.nan_color, opts.pos_inf_color, opts.neg_inf_color];
+        let fig = Figure {
+            background: opts.background,
+            bare: true,
+            ..Figure::single(Panel::heatmap(layer), opts.width, opts.height)
+        };
+        let out = self.render_figure(&fig)?;
+        let panel = &out.layout.panels[0];
+        Ok(Rendered {
+            image: out.image,
+            stats: panel.stats,
+            norm: panel.norm.unwrap_or_else(|| Norm::linear(0.0, 1.0)),
+        })
     }
 
     /// Render an already uploaded grid with a resolved norm.
@@ -188,6 +224,101 @@ impl Renderer {
         ctx.queue.submit([encoder.finish()]);
         ctx.take_errors()?;
         target.read_rgba(ctx)
+    }
+
+    /// Lay out and render a whole figure (axes, ticks, colorbars, text).
+    pub fn render_figure(&self, fig: &Figure) -> Result<RenderedFigure> {
+        OffscreenTarget::check_size(&self.ctx, fig.width, fig.height)?;
+        let layout = layout_figure(fig, Font::default_sans())?;
+        let textures = layout
+            .grids
+            .iter()
+            .map(|g| GridTexture::upload(&self.ctx, g))
+            .collect::<Result<Vec<_>>>()?;
+        let image = self.draw_scene(&layout.scene, &textures)?;
+        Ok(RenderedFigure { image, layout })
+    }
+
+    /// Draw a laid-out scene whose heatmaps refer to `textures` by index.
+    pub fn draw_scene(&self, scene: &Scene, textures: &[GridTexture]) -> Result<RgbaImage> {
+        let ctx = &self.ctx;
+        let target = OffscreenTarget::new(ctx, scene.width, scene.height)?;
+        let heatmaps = scene
+            .heatmaps
+            .iter()
+            .map(|h| {
+                let tex = textures
+                    .get(h.grid)
+                    .ok_or_else(|| Error::Invalid(format!("scene refers to missing grid {}", h.grid)))?;
+                let params = HeatmapParams {
+                    rect: h.rect,
+                    norm: h.norm,
+                    colormap: h.colormap,
+                    aggregate: h.aggregate,
+                    nan_color: h.special_colors[0],
+                    pos_inf_color: h.special_colors[1],
+                    neg_inf_color: h.special_colors[2],
+                    x: h.x.clone(),
+                    y: h.y.clone(),
+                    flip_x: h.flip_x,
+                    flip_y: h.flip_y,
+                };
+                self.heatmap.prepare(ctx, tex, &params)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let shapes = self.shapes.prepare(
+            ctx,
+            &ShapeBatch::from_primitives(&scene.shapes),
+            scene.width,
+            scene.height,
+        );
+        let mut text = match self.text.lock() {
+            Ok(t) => t,
+            Err(p) => p.into_inner(),
+        };
+        let texts = text.prepare(ctx, &scene.texts, scene.width, scene.height)?;
+        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("Renderer::scene_encoder"),
+        });
+        {
+            let bg = crate::gpu::linear_rgba(scene.background);
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("Renderer::scene_pass"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &target.view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color {
+                            r: bg[0] as f64,
+                            g: bg[1] as f64,
+                            b: bg[2] as f64,
+                            a: bg[3] as f64,
+                        }),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            for h in &heatmaps {
+                self.heatmap.draw(&mut pass, h);
+            }
+            self.shapes.draw(&mut pass, &shapes);
+            text.draw(&mut pass, &texts);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        ctx.take_errors()?;
+        target.read_rgba(ctx)
+    }
+
+    /// Render a figure and write it to `path` as PNG (atomically).
+    pub fn render_figure_png(&self, fig: &Figure, path: &Path) -> Result<RenderedFigure> {
+        let out = self.render_figure(fig)?;
+        crate::sink::write_png(path, &out.image)?;
+        Ok(out)
     }
 
     /// Render `grid` and write it to `path` as PNG (atomically).

@@ -133,12 +133,12 @@ fn render_options_change_the_picture() {
 fn default_output_name_and_directory_output() {
     let dir = tempfile::tempdir().unwrap();
     small_npy(dir.path());
-    let o = actmap(&["render", "small.npy", "--size", "8x6"], dir.path());
+    let o = actmap(&["render", "small.npy", "--size", "8x6", "--bare"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.path().join("small.png").exists());
     std::fs::create_dir(dir.path().join("figs")).unwrap();
     let o = actmap(
-        &["render", "small.npy", "-o", "figs", "--size", "8x6"],
+        &["render", "small.npy", "-o", "figs", "--size", "8x6", "--bare"],
         dir.path(),
     );
     assert!(o.status.success(), "{}", stderr(&o));

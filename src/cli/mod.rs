@@ -30,6 +30,9 @@ enum Command {
         /// Output directory.
         #[arg(short, long, default_value = "figures")]
         out: PathBuf,
+        /// Figure size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1200x900")]
+        size: String,
     },
 }
 
@@ -59,7 +62,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(*args),
         Command::Info(args) => info::run(args),
-        Command::Demo { out } => demo::run(&out),
+        Command::Demo { out, size } => render::parse_size(&size).and_then(|(w, h)| demo::run(&out, w, h)),
     };
     if let Some(dir) = runtime_dir {
         let _ = std::fs::remove_dir_all(dir);

@@ -1,31 +1,38 @@
-//! `actmap render FILE -o OUT.png`.
+//! `actmap render FILE... -o OUT.png`: one figure from one or more files
+//! (panels with --grid), or from a TOML spec.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use actmap::input::{self, CsvOptions, GridSelect, LoadOptions};
-use actmap::{Aggregate, Colormap, NormKind, NormSpec, RenderOptions, Renderer, parse_color};
-use anyhow::Context;
+use actmap::Renderer;
+use actmap::input::{CsvOptions, LoadOptions};
+use actmap::spec::{AxisSpec, CoordsSpec, FigureSpec, PanelSpec};
 use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct RenderArgs {
-    /// Input file: .npy (any numeric dtype), .csv, .tsv.
-    input: PathBuf,
-    /// Output PNG (default: the input's name with .png, in the current
-    /// directory). A directory puts <stem>.png inside it.
+    /// Input files: .npy (any numeric dtype), .csv, .tsv. Several need --grid.
+    inputs: Vec<PathBuf>,
+    /// A TOML figure spec (see README) instead of input files.
+    #[arg(long, conflicts_with = "inputs")]
+    spec: Option<PathBuf>,
+    /// Output PNG (default: the first input's name with .png). A directory
+    /// puts <stem>.png inside it.
     #[arg(short, long)]
     out: Option<PathBuf>,
     /// Colormap: magma inferno plasma viridis cividis turbo Blues Greys RdBu
     /// coolwarm; append _r to reverse.
-    #[arg(long, default_value = "magma")]
-    cmap: String,
-    /// Image size, WIDTHxHEIGHT.
-    #[arg(long, default_value = "1200x900")]
-    size: String,
+    #[arg(long)]
+    cmap: Option<String>,
+    /// Image size, WIDTHxHEIGHT [default: 1200x900].
+    #[arg(long)]
+    size: Option<String>,
+    /// Text and line scale (default: from the size; 2 for high-DPI output).
+    #[arg(long)]
+    scale: Option<f32>,
     /// Normalisation: linear, log, symlog, centered.
-    #[arg(long, default_value = "linear")]
-    norm: String,
+    #[arg(long)]
+    norm: Option<String>,
     /// Lower colour limit (default: smallest finite value).
     #[arg(long, allow_hyphen_values = true)]
     vmin: Option<f32>,
@@ -42,18 +49,18 @@ pub struct RenderArgs {
     #[arg(long, value_name = "P")]
     robust: Option<f32>,
     /// How cells sharing a pixel combine: extreme (keeps every spike), max, min, mean, nearest.
-    #[arg(long, default_value = "extreme")]
-    agg: String,
-    /// Colour of NaN cells.
-    #[arg(long, default_value = "#ff00ff")]
-    nan_color: String,
-    /// Colour of +inf cells.
-    #[arg(long, default_value = "#ffffff")]
-    posinf_color: String,
-    /// Colour of -inf cells.
-    #[arg(long, default_value = "#000000")]
-    neginf_color: String,
-    /// Data only, filling the whole image: no axes, no colorbar.
+    #[arg(long)]
+    agg: Option<String>,
+    /// Colour of NaN cells [default: #ff00ff].
+    #[arg(long)]
+    nan_color: Option<String>,
+    /// Colour of +inf cells [default: #ffffff].
+    #[arg(long)]
+    posinf_color: Option<String>,
+    /// Colour of -inf cells [default: #000000].
+    #[arg(long)]
+    neginf_color: Option<String>,
+    /// Data only, filling the whole image: no axes, text or colorbar.
     #[arg(long)]
     bare: bool,
     /// Swap rows and columns.
@@ -62,6 +69,64 @@ pub struct RenderArgs {
     /// Pick a 2-D slice of a 3-D or higher array: one index per leading axis, e.g. 3 or 3,0.
     #[arg(long, value_delimiter = ',')]
     index: Vec<usize>,
+    /// Title (the panel's; with several panels, the figure's).
+    #[arg(long)]
+    title: Option<String>,
+    /// Panel titles, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    titles: Vec<String>,
+    /// Horizontal axis label.
+    #[arg(long)]
+    xlabel: Option<String>,
+    /// Vertical axis label.
+    #[arg(long)]
+    ylabel: Option<String>,
+    /// Column coordinates: a file (.npy/.csv) or a list like 1,2,4,8.
+    #[arg(long, allow_hyphen_values = true)]
+    x_coords: Option<String>,
+    /// Row coordinates (e.g. training steps): a file or a list.
+    #[arg(long, allow_hyphen_values = true)]
+    y_coords: Option<String>,
+    /// true: cells at their coordinates (edges halfway between); index:
+    /// evenly spaced, coordinates as tick labels.
+    #[arg(long, value_name = "true|index")]
+    coords: Option<String>,
+    /// Tick numbers on the x axis: plain or k (30k, 1.5M).
+    #[arg(long)]
+    x_format: Option<String>,
+    /// Tick numbers on the y axis: plain or k.
+    #[arg(long)]
+    y_format: Option<String>,
+    /// Panel grid ROWSxCOLS for several inputs, e.g. 2x2.
+    #[arg(long)]
+    grid: Option<String>,
+    /// Colorbars: per-panel, shared, none.
+    #[arg(long)]
+    colorbar: Option<String>,
+    /// Colorbar label.
+    #[arg(long)]
+    cbar_label: Option<String>,
+    /// Print each cell's value (format like .2f, .1e, d, .0%): --annotate or --annotate=.1f.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = ".2f", value_name = "FMT")]
+    annotate: Option<String>,
+    /// Row 0 at the top (upper, default) or the bottom (lower).
+    #[arg(long)]
+    origin: Option<String>,
+    /// heatmap (default) or line (1-D data, or --rows of a grid).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Line charts: rows of the grid to draw.
+    #[arg(long, value_delimiter = ',')]
+    rows: Vec<usize>,
+    /// Line charts: legend labels, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// Line charts: mark the K largest |values| with their index.
+    #[arg(long, value_name = "K")]
+    mark_top: Option<usize>,
+    /// Line charts: y range LOW,HIGH.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 2)]
+    ylim: Vec<f64>,
     /// CSV delimiter (default: tab for .tsv, else detected).
     #[arg(long)]
     delimiter: Option<char>,
@@ -100,11 +165,8 @@ pub fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
     Ok((w, h))
 }
 
-fn output_path(input: &Path, out: Option<&Path>) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_os_string())
-        .unwrap_or_else(|| "out".into());
+fn output_path(first: &Path, out: Option<&Path>) -> PathBuf {
+    let stem = first.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "out".into());
     let mut file = PathBuf::from(stem);
     file.set_extension("png");
     match out {
@@ -114,39 +176,83 @@ fn output_path(input: &Path, out: Option<&Path>) -> PathBuf {
     }
 }
 
-pub fn run(a: RenderArgs) -> anyhow::Result<()> {
-    let t0 = Instant::now();
-    // Validate every option before touching the file or the GPU.
-    let colormap: Colormap = a.cmap.parse()?;
-    let (width, height) = parse_size(&a.size)?;
-    let mut kind = NormKind::parse(&a.norm)?;
-    match (&mut kind, a.vcenter) {
-        (NormKind::Centered { vcenter }, Some(c)) => *vcenter = c,
-        (NormKind::Linear, Some(c)) => kind = NormKind::Centered { vcenter: c },
-        (_, Some(_)) => anyhow::bail!("--vcenter applies to --norm centered, not --norm {}", a.norm),
-        _ => {}
+/// The figure the flags describe, as a spec (one panel per input).
+fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
+    if a.inputs.is_empty() {
+        anyhow::bail!("no input: give one or more files, or --spec FIGURE.toml");
     }
-    if let NormKind::SymLog { linthresh, .. } = &mut kind {
-        *linthresh = a.linthresh;
-    } else if a.linthresh.is_some() {
-        anyhow::bail!("--linthresh applies to --norm symlog");
+    if a.inputs.len() > 1 && a.grid.is_none() {
+        anyhow::bail!(
+            "{} inputs: pass --grid ROWSxCOLS (e.g. --grid 1x{}) to draw them as panels of one figure",
+            a.inputs.len(),
+            a.inputs.len()
+        );
     }
-    let opts = RenderOptions {
-        width,
-        height,
-        colormap,
-        norm: NormSpec {
-            kind,
+    if !a.titles.is_empty() && a.titles.len() != a.inputs.len() {
+        anyhow::bail!("--titles has {} names for {} inputs", a.titles.len(), a.inputs.len());
+    }
+    let axis = |label: &Option<String>, coords: &Option<String>, format: &Option<String>, limits: Option<[f64; 2]>| {
+        AxisSpec {
+            label: label.clone(),
+            coords: coords.as_deref().map(CoordsSpec::from_arg),
+            mode: a.coords.clone(),
+            format: format.clone(),
+            categories: None,
+            limits,
+        }
+    };
+    let ylim = match a.ylim.as_slice() {
+        [lo, hi] => Some([*lo, *hi]),
+        _ => None,
+    };
+    let several = a.inputs.len() > 1;
+    let panels = a
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| PanelSpec {
+            input: input.to_string_lossy().into_owned(),
+            kind: a.kind.clone(),
+            index: (!a.index.is_empty()).then(|| a.index.clone()),
+            transpose: Some(a.transpose),
+            title: a.titles.get(i).cloned().or_else(|| if several { None } else { a.title.clone() }),
+            cmap: a.cmap.clone(),
+            norm: a.norm.clone(),
             vmin: a.vmin,
             vmax: a.vmax,
+            vcenter: a.vcenter,
+            linthresh: a.linthresh,
             robust: a.robust,
-        },
-        aggregate: Aggregate::parse(&a.agg)?,
-        nan_color: parse_color(&a.nan_color).context("--nan-color")?,
-        pos_inf_color: parse_color(&a.posinf_color).context("--posinf-color")?,
-        neg_inf_color: parse_color(&a.neginf_color).context("--neginf-color")?,
-        ..Default::default()
-    };
+            agg: a.agg.clone(),
+            annotate: a.annotate.clone(),
+            origin: a.origin.clone(),
+            nan_color: a.nan_color.clone(),
+            posinf_color: a.posinf_color.clone(),
+            neginf_color: a.neginf_color.clone(),
+            colorbar_label: a.cbar_label.clone(),
+            rows: (!a.rows.is_empty()).then(|| a.rows.clone()),
+            labels: (!a.labels.is_empty()).then(|| a.labels.clone()),
+            colors: None,
+            mark_top: a.mark_top,
+            x: Some(axis(&a.xlabel, &a.x_coords, &a.x_format, None)),
+            y: Some(axis(&a.ylabel, &a.y_coords, &a.y_format, ylim)),
+        })
+        .collect();
+    Ok(FigureSpec {
+        width: None,
+        height: None,
+        scale: a.scale,
+        title: if several { a.title.clone() } else { None },
+        grid: a.grid.clone(),
+        colorbar: a.colorbar.clone(),
+        background: None,
+        bare: Some(a.bare),
+        panels,
+    })
+}
+
+pub fn run(a: RenderArgs) -> anyhow::Result<()> {
+    let t0 = Instant::now();
     let delimiter = match a.delimiter {
         Some(c) if c.is_ascii() => Some(c as u8),
         Some(c) => anyhow::bail!("--delimiter must be an ASCII character, got '{c}'"),
@@ -159,31 +265,43 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
             row_labels: a.row_labels.map(Into::into),
         },
     };
-    let select = GridSelect {
-        index: a.index.clone(),
-        transpose: a.transpose,
+    let size = a.size.as_deref().map(parse_size).transpose()?;
+    let (mut spec, base, first) = match &a.spec {
+        Some(path) => {
+            let spec = FigureSpec::from_file(path)?;
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (spec, base, path.clone())
+        }
+        None => (spec_from_args(&a)?, PathBuf::new(), a.inputs[0].clone()),
     };
-    let out = output_path(&a.input, a.out.as_deref());
-    let grid = input::load_grid(&a.input, &load, &select)?;
+    if let Some((w, h)) = size {
+        spec.width = Some(w);
+        spec.height = Some(h);
+    }
+    if a.scale.is_some() {
+        spec.scale = a.scale;
+    }
+    let out = output_path(&first, a.out.as_deref());
+    let figure = spec.build(&base, &load)?;
     let t_load = t0.elapsed();
     let renderer = Renderer::new()?;
     let t_gpu = t0.elapsed();
-    // Until figure layout lands, every render is the data alone (--bare).
-    let _ = a.bare;
-    let rendered = renderer.render_png(&grid, &opts, &out)?;
+    let rendered = renderer.render_figure_png(&figure, &out)?;
     if a.verbose {
         eprintln!("adapter: {}", renderer.context().describe());
-        eprintln!(
-            "grid {} x {}, colour range {} .. {} ({:?}), NaN {}, +inf {}, -inf {}",
-            grid.rows(),
-            grid.cols(),
-            rendered.norm.vmin,
-            rendered.norm.vmax,
-            rendered.norm.transform,
-            rendered.stats.nan,
-            rendered.stats.pos_inf,
-            rendered.stats.neg_inf
-        );
+        for (i, p) in rendered.layout.panels.iter().enumerate() {
+            let range = p.norm.map(|n| format!(", colour range {} .. {} ({:?})", n.vmin, n.vmax, n.transform));
+            eprintln!(
+                "panel {}: plot {}x{} px{}, NaN {}, +inf {}, -inf {}",
+                i + 1,
+                p.plot.width,
+                p.plot.height,
+                range.unwrap_or_default(),
+                p.stats.nan,
+                p.stats.pos_inf,
+                p.stats.neg_inf
+            );
+        }
         eprintln!(
             "load {:.0} ms, GPU init {:.0} ms, render+write {:.0} ms",
             t_load.as_secs_f64() * 1e3,

@@ -5,48 +5,8 @@ use wgpu::util::DeviceExt;
 use super::shaders::HEATMAP_WGSL;
 use super::{GpuContext, GridTexture, linear_rgba};
 use crate::error::{Error, Result};
+pub use crate::layout::scene::{AxisMapping, PixelRect};
 use crate::scale::{Aggregate, Colormap, Norm};
-
-/// A rectangle in target pixels (origin top-left).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct PixelRect {
-    /// Left edge.
-    pub x: u32,
-    /// Top edge.
-    pub y: u32,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-}
-
-impl PixelRect {
-    /// The whole of a `width x height` target.
-    pub fn full(width: u32, height: u32) -> Self {
-        PixelRect {
-            x: 0,
-            y: 0,
-            width,
-            height,
-        }
-    }
-}
-
-/// How the cells of one axis sit in data coordinates.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub enum AxisMapping {
-    /// Cells evenly spaced, the whole axis fills the rectangle.
-    #[default]
-    Uniform,
-    /// Cell `i` spans `[edges[i], edges[i + 1]]` (increasing, `cells + 1`
-    /// values), and the rectangle shows the data window `view` (low, high).
-    Edges {
-        /// Cell edges.
-        edges: Vec<f32>,
-        /// Data window across the rectangle.
-        view: (f32, f32),
-    },
-}
 
 /// Everything that decides how one heatmap view looks.
 #[derive(Clone, Debug, PartialEq)]

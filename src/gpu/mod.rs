@@ -9,10 +9,13 @@ pub mod context;
 pub mod grid_texture;
 pub mod heatmap;
 pub mod shaders;
+pub mod shapes;
 pub mod target;
+pub mod text;
 
 pub use context::GpuContext;
 pub use grid_texture::GridTexture;
+pub use shapes::{ShapeBatch, ShapeDrawData, ShapeRenderer};
 pub use heatmap::{AxisMapping, HeatmapDrawData, HeatmapParams, HeatmapRenderer, PixelRect};
 pub use target::OffscreenTarget;
 

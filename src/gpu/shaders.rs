@@ -11,5 +11,8 @@ pub const HEATMAP_WGSL: &str = concat!(
     include_str!("../../shaders/heatmap.wgsl")
 );
 
+/// Lines, rectangles and triangles with analytic antialiasing.
+pub const SHAPES_WGSL: &str = include_str!("../../shaders/shapes.wgsl");
+
 /// Every pipeline's full source, by name, for validation.
-pub const ALL: &[(&str, &str)] = &[("heatmap", HEATMAP_WGSL)];
+pub const ALL: &[(&str, &str)] = &[("heatmap", HEATMAP_WGSL), ("shapes", SHAPES_WGSL)];

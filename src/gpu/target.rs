@@ -21,12 +21,7 @@ pub struct OffscreenTarget {
 impl OffscreenTarget {
     /// A `width x height` target; errors if the GPU cannot make one that size.
     pub fn new(ctx: &GpuContext, width: u32, height: u32) -> Result<Self> {
-        let max = ctx.max_texture_dim();
-        if width == 0 || height == 0 || width > max || height > max {
-            return Err(Error::Invalid(format!(
-                "image size {width}x{height} is not possible: each side must be 1..={max} pixels on this GPU"
-            )));
-        }
+        Self::check_size(ctx, width, height)?;
         let texture = ctx.scoped("allocating the output image", || {
             ctx.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("OffscreenTarget::texture"),
@@ -50,6 +45,17 @@ impl OffscreenTarget {
             width,
             height,
         })
+    }
+
+    /// An error unless this GPU can render a `width x height` image.
+    pub fn check_size(ctx: &GpuContext, width: u32, height: u32) -> Result<()> {
+        let max = ctx.max_texture_dim();
+        if width == 0 || height == 0 || width > max || height > max {
+            return Err(Error::Invalid(format!(
+                "image size {width}x{height} is not possible: each side must be 1..={max} pixels on this GPU"
+            )));
+        }
+        Ok(())
     }
 
     /// Width in pixels.

@@ -1,0 +1,219 @@
+//! Figure description: what to draw, independent of pixels. A [`Figure`] is
+//! a grid of [`Panel`]s; each panel is a heatmap or a line chart with two
+//! [`Axis`] descriptions. [`crate::layout::layout_figure`] turns it into a
+//! [`crate::layout::Scene`].
+
+use std::sync::Arc;
+
+use super::ticks::TickFormat;
+use crate::input::Grid;
+use crate::scale::{Aggregate, Colormap, NormSpec};
+
+/// An sRGB colour with alpha.
+pub type Rgba = [u8; 4];
+
+/// How cell coordinates are used on a heatmap axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CoordMode {
+    /// Cells at their true positions, edges halfway between coordinates
+    /// (matplotlib's `pcolormesh(shading="nearest")`); numeric ticks.
+    #[default]
+    True,
+    /// Cells evenly spaced, coordinates written as tick labels (seaborn's
+    /// `heatmap(xticklabels=...)`).
+    Index,
+}
+
+/// One axis of a panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Axis {
+    /// Axis label.
+    pub label: Option<String>,
+    /// Coordinates of the cells (heatmap) or points (line chart); `None`
+    /// means 0, 1, 2, ...
+    pub coords: Option<Vec<f64>>,
+    /// How heatmap coordinates are used.
+    pub mode: CoordMode,
+    /// Text labels for the cells (categorical axis; wins over `coords`).
+    pub categories: Option<Vec<String>>,
+    /// Number formatting of tick labels.
+    pub format: TickFormat,
+    /// Data range to show (line charts: y limits); `None` = automatic.
+    pub limits: Option<(f64, f64)>,
+}
+
+impl Axis {
+    /// An axis with a label.
+    pub fn labelled(label: impl Into<String>) -> Self {
+        Axis {
+            label: Some(label.into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// A colormapped grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeatmapLayer {
+    /// The data (rows drawn top to bottom unless `origin_lower`).
+    pub grid: Arc<Grid>,
+    /// Colormap.
+    pub colormap: Colormap,
+    /// Normalisation.
+    pub norm: NormSpec,
+    /// Aggregation when cells outnumber pixels.
+    pub aggregate: Aggregate,
+    /// NaN, +inf and -inf colours.
+    pub special_colors: [Rgba; 3],
+    /// Print each cell's value in it with this format (`.2f`, `.1e`, `d`,
+    /// `.0%`), when the cells are large enough.
+    pub annotate: Option<String>,
+    /// Row 0 at the bottom (matplotlib `origin="lower"`).
+    pub origin_lower: bool,
+}
+
+impl HeatmapLayer {
+    /// A heatmap of `grid` with default styling (magma, linear auto range).
+    pub fn new(grid: impl Into<Arc<Grid>>) -> Self {
+        HeatmapLayer {
+            grid: grid.into(),
+            colormap: Colormap::default(),
+            norm: NormSpec::default(),
+            aggregate: Aggregate::default(),
+            special_colors: [[255, 0, 255, 255], [255, 255, 255, 255], [0, 0, 0, 255]],
+            annotate: None,
+            origin_lower: false,
+        }
+    }
+}
+
+/// One line of a line chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend entry.
+    pub label: Option<String>,
+    /// Values.
+    pub values: Arc<Vec<f32>>,
+    /// Line colour; `None` takes the next of matplotlib's tab10 colours.
+    pub color: Option<Rgba>,
+}
+
+/// Line chart content.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LineLayer {
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Mark the k points of largest |value| (over all series) with their index.
+    pub mark_top: usize,
+    /// Line width in pixels at scale 1.
+    pub line_width: Option<f32>,
+}
+
+/// What a panel shows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PanelContent {
+    /// A heatmap.
+    Heatmap(HeatmapLayer),
+    /// Line chart.
+    Lines(LineLayer),
+}
+
+/// One panel: content, axes, title.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    /// Title above the panel.
+    pub title: Option<String>,
+    /// Content.
+    pub content: PanelContent,
+    /// Horizontal axis (heatmap columns).
+    pub x: Axis,
+    /// Vertical axis (heatmap rows).
+    pub y: Axis,
+    /// Label beside the colorbar.
+    pub colorbar_label: Option<String>,
+}
+
+impl Panel {
+    /// A heatmap panel with default axes.
+    pub fn heatmap(layer: HeatmapLayer) -> Self {
+        Panel {
+            title: None,
+            content: PanelContent::Heatmap(layer),
+            x: Axis::default(),
+            y: Axis::default(),
+            colorbar_label: None,
+        }
+    }
+
+    /// A line chart panel with default axes.
+    pub fn lines(layer: LineLayer) -> Self {
+        Panel {
+            title: None,
+            content: PanelContent::Lines(layer),
+            x: Axis::default(),
+            y: Axis::default(),
+            colorbar_label: None,
+        }
+    }
+}
+
+/// Colorbars of a figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ColorbarMode {
+    /// One colorbar beside each heatmap panel.
+    #[default]
+    PerPanel,
+    /// One colorbar for the whole figure; the colour range covers every
+    /// heatmap panel (which then share it), colormap of the first.
+    Shared,
+    /// No colorbar.
+    None,
+}
+
+/// A whole figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Size of text and lines relative to a 1280x960 figure; `None` picks
+    /// `max(1, min(width / 1280, height / 960))`, so a 4K export looks like
+    /// the HD one, only sharper.
+    pub scale: Option<f32>,
+    /// Title over all panels.
+    pub title: Option<String>,
+    /// Panel rows and columns.
+    pub grid: (usize, usize),
+    /// Panels, row-major.
+    pub panels: Vec<Panel>,
+    /// Colorbars.
+    pub colorbar: ColorbarMode,
+    /// Background colour.
+    pub background: Rgba,
+    /// Draw the data alone, filling the image: no axes, text or colorbar.
+    pub bare: bool,
+}
+
+impl Figure {
+    /// A one-panel figure.
+    pub fn single(panel: Panel, width: u32, height: u32) -> Self {
+        Figure {
+            width,
+            height,
+            scale: None,
+            title: None,
+            grid: (1, 1),
+            panels: vec![panel],
+            colorbar: ColorbarMode::PerPanel,
+            background: [255, 255, 255, 255],
+            bare: false,
+        }
+    }
+
+    /// The text/line scale in effect.
+    pub fn effective_scale(&self) -> f32 {
+        self.scale
+            .unwrap_or_else(|| (self.width as f32 / 1280.0).min(self.height as f32 / 960.0).max(1.0))
+    }
+}
