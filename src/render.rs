@@ -18,12 +18,13 @@ use crate::error::{Error, Result};
 use crate::gpu::target::TARGET_FORMAT;
 use crate::gpu::text::TextRenderer;
 use crate::gpu::{
-    GpuContext, GridTexture, HeatmapParams, HeatmapRenderer, OffscreenTarget, PixelRect, ShapeBatch, ShapeRenderer,
+    GpuContext, GridTexture, HeatmapParams, HeatmapRenderer, OffscreenTarget, PixelRect, ShapeBatch,
+    ShapeRenderer,
 };
-use crate::layout::{Figure, FigureLayout, HeatmapLayer, Panel, Scene, layout_figure};
-use crate::text::Font;
 use crate::input::Grid;
+use crate::layout::{Figure, FigureLayout, HeatmapLayer, Panel, Scene, layout_figure};
 use crate::scale::{Aggregate, Colormap, Norm, NormSpec, Stats};
+use crate::text::Font;
 
 /// An sRGB colour with alpha.
 pub type Rgba = [u8; 4];
@@ -277,9 +278,11 @@ impl Renderer {
             Err(p) => p.into_inner(),
         };
         let texts = text.prepare(ctx, &scene.texts, scene.width, scene.height)?;
-        let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("Renderer::scene_encoder"),
-        });
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("Renderer::scene_encoder"),
+            });
         {
             let bg = crate::gpu::linear_rgba(scene.background);
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {

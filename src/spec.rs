@@ -154,7 +154,11 @@ pub fn parse_grid(s: &str) -> Result<(usize, usize)> {
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
     let path = Path::new(p);
-    if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
 }
 
 impl CoordsSpec {
@@ -183,7 +187,9 @@ fn tick_format(s: Option<&str>) -> Result<TickFormat> {
         None => Ok(TickFormat::Plain),
         Some(s) if s == "plain" => Ok(TickFormat::Plain),
         Some(s) if s == "k" || s == "thousands" => Ok(TickFormat::Thousands),
-        Some(s) => Err(Error::Invalid(format!("unknown tick format '{s}'; use plain or k"))),
+        Some(s) => Err(Error::Invalid(format!(
+            "unknown tick format '{s}'; use plain or k"
+        ))),
     }
 }
 
@@ -193,11 +199,19 @@ impl AxisSpec {
             None => CoordMode::True,
             Some(m) if m == "true" => CoordMode::True,
             Some(m) if m == "index" => CoordMode::Index,
-            Some(m) => return Err(Error::Invalid(format!("unknown coords mode '{m}'; use true or index"))),
+            Some(m) => {
+                return Err(Error::Invalid(format!(
+                    "unknown coords mode '{m}'; use true or index"
+                )));
+            }
         };
         let limits = match self.limits {
             Some([lo, hi]) if lo.is_finite() && hi.is_finite() && lo < hi => Some((lo, hi)),
-            Some([lo, hi]) => return Err(Error::Invalid(format!("limits {lo},{hi} must be finite, low < high"))),
+            Some([lo, hi]) => {
+                return Err(Error::Invalid(format!(
+                    "limits {lo},{hi} must be finite, low < high"
+                )));
+            }
             None => None,
         };
         Ok(Axis {
@@ -257,9 +271,16 @@ impl PanelSpec {
                 h.origin_lower = match self.origin.as_deref() {
                     None | Some("upper") => false,
                     Some("lower") => true,
-                    Some(o) => return Err(Error::Invalid(format!("unknown origin '{o}'; use upper or lower"))),
+                    Some(o) => {
+                        return Err(Error::Invalid(format!(
+                            "unknown origin '{o}'; use upper or lower"
+                        )));
+                    }
                 };
-                for (i, c) in [&self.nan_color, &self.posinf_color, &self.neginf_color].into_iter().enumerate() {
+                for (i, c) in [&self.nan_color, &self.posinf_color, &self.neginf_color]
+                    .into_iter()
+                    .enumerate()
+                {
                     if let Some(c) = c {
                         h.special_colors[i] = parse_color(c)?;
                     }
@@ -304,7 +325,11 @@ impl PanelSpec {
                     line_width: None,
                 })
             }
-            k => return Err(Error::Invalid(format!("unknown panel kind '{k}'; use heatmap or line"))),
+            k => {
+                return Err(Error::Invalid(format!(
+                    "unknown panel kind '{k}'; use heatmap or line"
+                )));
+            }
         };
         panel.title = self.title.clone();
         panel.x = x;
@@ -324,7 +349,9 @@ impl FigureSpec {
     /// Build the figure; relative paths are resolved against `base`.
     pub fn build(&self, base: &Path, load: &LoadOptions) -> Result<Figure> {
         if self.panels.is_empty() {
-            return Err(Error::Invalid("the figure has no panels ([[panel]] tables)".into()));
+            return Err(Error::Invalid(
+                "the figure has no panels ([[panel]] tables)".into(),
+            ));
         }
         let grid = match &self.grid {
             Some(g) => parse_grid(g)?,
@@ -338,12 +365,20 @@ impl FigureSpec {
                 self.panels.len()
             )));
         }
-        let panels = self.panels.iter().map(|p| p.build(base, load)).collect::<Result<Vec<_>>>()?;
+        let panels = self
+            .panels
+            .iter()
+            .map(|p| p.build(base, load))
+            .collect::<Result<Vec<_>>>()?;
         let colorbar = match self.colorbar.as_deref() {
             None | Some("per-panel") | Some("panel") => ColorbarMode::PerPanel,
             Some("shared") => ColorbarMode::Shared,
             Some("none") => ColorbarMode::None,
-            Some(c) => return Err(Error::Invalid(format!("unknown colorbar '{c}'; use per-panel, shared or none"))),
+            Some(c) => {
+                return Err(Error::Invalid(format!(
+                    "unknown colorbar '{c}'; use per-panel, shared or none"
+                )));
+            }
         };
         let (width, height) = (self.width.unwrap_or(1200), self.height.unwrap_or(900));
         Ok(Figure {

@@ -166,7 +166,10 @@ pub fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 }
 
 fn output_path(first: &Path, out: Option<&Path>) -> PathBuf {
-    let stem = first.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "out".into());
+    let stem = first
+        .file_stem()
+        .map(|s| s.to_os_string())
+        .unwrap_or_else(|| "out".into());
     let mut file = PathBuf::from(stem);
     file.set_extension("png");
     match out {
@@ -189,9 +192,16 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
         );
     }
     if !a.titles.is_empty() && a.titles.len() != a.inputs.len() {
-        anyhow::bail!("--titles has {} names for {} inputs", a.titles.len(), a.inputs.len());
+        anyhow::bail!(
+            "--titles has {} names for {} inputs",
+            a.titles.len(),
+            a.inputs.len()
+        );
     }
-    let axis = |label: &Option<String>, coords: &Option<String>, format: &Option<String>, limits: Option<[f64; 2]>| {
+    let axis = |label: &Option<String>,
+                coords: &Option<String>,
+                format: &Option<String>,
+                limits: Option<[f64; 2]>| {
         AxisSpec {
             label: label.clone(),
             coords: coords.as_deref().map(CoordsSpec::from_arg),
@@ -215,7 +225,11 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
             kind: a.kind.clone(),
             index: (!a.index.is_empty()).then(|| a.index.clone()),
             transpose: Some(a.transpose),
-            title: a.titles.get(i).cloned().or_else(|| if several { None } else { a.title.clone() }),
+            title: a
+                .titles
+                .get(i)
+                .cloned()
+                .or_else(|| if several { None } else { a.title.clone() }),
             cmap: a.cmap.clone(),
             norm: a.norm.clone(),
             vmin: a.vmin,
@@ -290,7 +304,9 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     if a.verbose {
         eprintln!("adapter: {}", renderer.context().describe());
         for (i, p) in rendered.layout.panels.iter().enumerate() {
-            let range = p.norm.map(|n| format!(", colour range {} .. {} ({:?})", n.vmin, n.vmax, n.transform));
+            let range = p
+                .norm
+                .map(|n| format!(", colour range {} .. {} ({:?})", n.vmin, n.vmax, n.transform));
             eprintln!(
                 "panel {}: plot {}x{} px{}, NaN {}, +inf {}, -inf {}",
                 i + 1,

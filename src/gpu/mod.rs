@@ -15,8 +15,8 @@ pub mod text;
 
 pub use context::GpuContext;
 pub use grid_texture::GridTexture;
-pub use shapes::{ShapeBatch, ShapeDrawData, ShapeRenderer};
 pub use heatmap::{AxisMapping, HeatmapDrawData, HeatmapParams, HeatmapRenderer, PixelRect};
+pub use shapes::{ShapeBatch, ShapeDrawData, ShapeRenderer};
 pub use target::OffscreenTarget;
 
 /// Linear-light value of an sRGB-encoded 8-bit channel: what the GPU

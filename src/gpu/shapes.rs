@@ -54,7 +54,11 @@ impl ShapeBatch {
         if self.segments.is_empty() {
             self.segments.push((None, 0));
         }
-        self.vertices.push(Vertex { position: p, color, aa });
+        self.vertices.push(Vertex {
+            position: p,
+            color,
+            aa,
+        });
     }
 
     /// A filled triangle (not antialiased: for arrows and markers whose

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::figure::{Axis, ColorbarMode, CoordMode, Figure, HeatmapLayer, LineLayer, Panel, PanelContent, Rgba};
+use super::figure::{
+    Axis, ColorbarMode, CoordMode, Figure, HeatmapLayer, LineLayer, Panel, PanelContent, Rgba,
+};
 use super::format::NumberFormat;
 use super::scene::{AxisMapping, HeatmapItem, PixelRect, Primitive, Scene};
 use super::ticks::{self, Tick, TickFormat};
@@ -112,6 +114,8 @@ struct AxisModel {
     ticks: TickSource,
     mapping: AxisMapping,
     flip: bool,
+    /// The axis runs over discrete heatmap cells.
+    cells: bool,
 }
 
 impl AxisModel {
@@ -126,11 +130,20 @@ impl AxisModel {
     fn make_ticks(&self, max: usize) -> Vec<Tick> {
         let (lo, hi) = self.lo_hi();
         match &self.ticks {
-            TickSource::Numeric { integer: true, format } => ticks::integer_ticks(lo, hi, max, *format),
-            TickSource::Numeric { integer: false, format } => ticks::linear_ticks(lo, hi, max, *format),
+            TickSource::Numeric {
+                integer: true,
+                format,
+            } => ticks::integer_ticks(lo, hi, max, *format),
+            TickSource::Numeric {
+                integer: false,
+                format,
+            } => ticks::linear_ticks(lo, hi, max, *format),
             TickSource::Categories(labels) => ticks::category_ticks(labels, max)
                 .into_iter()
-                .map(|(i, label)| Tick { value: i as f64, label })
+                .map(|(i, label)| Tick {
+                    value: i as f64,
+                    label,
+                })
                 .collect(),
         }
         .into_iter()
@@ -144,7 +157,10 @@ fn coord_label(v: f64, all: &[f64], format: TickFormat) -> String {
     let step = if integral {
         1.0
     } else {
-        all.windows(2).map(|w| (w[1] - w[0]).abs()).filter(|d| *d > 0.0).fold(f64::INFINITY, f64::min)
+        all.windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .filter(|d| *d > 0.0)
+            .fold(f64::INFINITY, f64::min)
     };
     let step = if step.is_finite() { step } else { 1.0 };
     // Categories print every coordinate as it is: 150 stays 150 even in a
@@ -159,6 +175,7 @@ fn heatmap_axis(axis: &Axis, n: usize, name: &str, reversed: bool) -> Result<Axi
         ticks,
         mapping: AxisMapping::Uniform,
         flip: false,
+        cells: true,
     };
     let mut m = if let Some(cats) = &axis.categories {
         if cats.len() != n {
@@ -176,11 +193,16 @@ fn heatmap_axis(axis: &Axis, n: usize, name: &str, reversed: bool) -> Result<Axi
             )));
         }
         if coords.iter().any(|c| !c.is_finite()) {
-            return Err(Error::Invalid(format!("{name} coordinates must be finite numbers")));
+            return Err(Error::Invalid(format!(
+                "{name} coordinates must be finite numbers"
+            )));
         }
         match axis.mode {
             CoordMode::Index => uniform(TickSource::Categories(
-                coords.iter().map(|&c| coord_label(c, coords, axis.format)).collect(),
+                coords
+                    .iter()
+                    .map(|&c| coord_label(c, coords, axis.format))
+                    .collect(),
             )),
             CoordMode::True => {
                 let edges = edges_from_centres(coords)
@@ -207,6 +229,7 @@ fn heatmap_axis(axis: &Axis, n: usize, name: &str, reversed: bool) -> Result<Axi
                         edges: edges.iter().map(|&e| e as f32).collect(),
                     },
                     flip: false,
+                    cells: integer,
                 }
             }
         }
@@ -269,18 +292,27 @@ fn line_axes(panel: &Panel, layer: &LineLayer, stats: &Stats) -> Result<(AxisMod
         }
         None => (0.0, (n - 1) as f64, true),
     };
-    let (x0, x1) = panel.x.limits.unwrap_or(if x0 == x1 { (x0 - 0.5, x1 + 0.5) } else { (x0, x1) });
+    let (x0, x1) = panel
+        .x
+        .limits
+        .unwrap_or(if x0 == x1 { (x0 - 0.5, x1 + 0.5) } else { (x0, x1) });
     let (lo, hi) = match panel.y.limits {
         Some(l) => l,
         None if stats.finite == 0 => (0.0, 1.0),
         None => {
             let (lo, hi) = (stats.min as f64, stats.max as f64);
-            let m = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1.0) * 0.05 };
+            let m = if hi > lo {
+                (hi - lo) * 0.05
+            } else {
+                lo.abs().max(1.0) * 0.05
+            };
             (lo - m, hi + m)
         }
     };
     if !(lo < hi) || !(x0 < x1) || !lo.is_finite() || !hi.is_finite() {
-        return Err(Error::Invalid(format!("axis limits must be finite and increasing, got {lo}..{hi}")));
+        return Err(Error::Invalid(format!(
+            "axis limits must be finite and increasing, got {lo}..{hi}"
+        )));
     }
     let x = AxisModel {
         start: x0,
@@ -291,6 +323,7 @@ fn line_axes(panel: &Panel, layer: &LineLayer, stats: &Stats) -> Result<(AxisMod
         },
         mapping: AxisMapping::Uniform,
         flip: false,
+        cells: false,
     };
     let y = AxisModel {
         start: hi,
@@ -301,6 +334,7 @@ fn line_axes(panel: &Panel, layer: &LineLayer, stats: &Stats) -> Result<(AxisMod
         },
         mapping: AxisMapping::Uniform,
         flip: false,
+        cells: false,
     };
     Ok((x, y))
 }
@@ -317,7 +351,11 @@ struct Prepared<'a> {
 fn prepare_panels(fig: &Figure) -> Result<Vec<Prepared<'_>>> {
     let mut out = Vec::with_capacity(fig.panels.len());
     for (i, panel) in fig.panels.iter().enumerate() {
-        let which = if fig.panels.len() > 1 { format!("panel {}: ", i + 1) } else { String::new() };
+        let which = if fig.panels.len() > 1 {
+            format!("panel {}: ", i + 1)
+        } else {
+            String::new()
+        };
         let with_panel = |e: Error| match e {
             Error::Invalid(m) => Error::Invalid(format!("{which}{m}")),
             e => e,
@@ -355,7 +393,10 @@ fn prepare_panels(fig: &Figure) -> Result<Vec<Prepared<'_>>> {
         if let Some(first) = norms.first() {
             let vmin = norms.iter().map(|n| n.vmin).fold(f32::INFINITY, f32::min);
             let vmax = norms.iter().map(|n| n.vmax).fold(f32::NEG_INFINITY, f32::max);
-            let (lo, hi) = (norms.iter().any(|n| n.clipped_low), norms.iter().any(|n| n.clipped_high));
+            let (lo, hi) = (
+                norms.iter().any(|n| n.clipped_low),
+                norms.iter().any(|n| n.clipped_high),
+            );
             let shared = Norm {
                 vmin,
                 vmax,
@@ -409,11 +450,24 @@ struct Builder<'f> {
 }
 
 fn snap(v: f32, width: f32) -> f32 {
-    if (width.round() as i32) % 2 == 1 { v.floor() + 0.5 } else { v.round() }
+    if (width.round() as i32) % 2 == 1 {
+        v.floor() + 0.5
+    } else {
+        v.round()
+    }
 }
 
 impl Builder<'_> {
-    fn text(&mut self, text: impl Into<String>, x: f32, y: f32, size: f32, h: HAlign, v: VAlign, rot: Rotation) {
+    fn text(
+        &mut self,
+        text: impl Into<String>,
+        x: f32,
+        y: f32,
+        size: f32,
+        h: HAlign,
+        v: VAlign,
+        rot: Rotation,
+    ) {
         self.text_colored(text, x, y, size, h, v, rot, TEXT);
     }
 
@@ -462,19 +516,24 @@ impl Builder<'_> {
         let st = self.st;
         let lh = self.line_h(st.tick_px);
         let gap = if vertical { st.pad * 0.5 } else { st.pad * 1.5 };
-        // Numbers: about one label per 3.5 font sizes vertically, 7
-        // horizontally, as matplotlib's auto locator does. Categories: all
-        // that fit.
+        // matplotlib's tick space: one label per 3 font sizes across, 2 up.
+        let space = ((len / (if vertical { 2.0 } else { 3.0 } * st.tick_px)).floor() as usize).max(2);
         let cap = match m.ticks {
-            TickSource::Numeric { .. } => {
-                let per = if vertical { 3.5 } else { 7.0 } * st.tick_px;
-                ((len / per).floor() as usize).max(2)
-            }
+            // Discrete cells (Layer 1..12): as many as the tick space allows.
+            TickSource::Numeric { integer: true, .. } if m.cells => space,
+            // Continuous axes: a few round numbers.
+            TickSource::Numeric { .. } => space.min(if vertical { 10 } else { 6 }),
             TickSource::Categories(_) => usize::MAX,
         };
         ticks::fit_ticks(
             |k| m.make_ticks(k.min(cap)),
-            |label| if vertical { lh as f64 } else { self.width(label, st.tick_px) as f64 },
+            |label| {
+                if vertical {
+                    lh as f64
+                } else {
+                    self.width(label, st.tick_px) as f64
+                }
+            },
             len as f64,
             gap as f64,
             |v| m.frac(v) * len as f64,
@@ -483,13 +542,15 @@ impl Builder<'_> {
 
     fn colorbar_ticks(&self, norm: &Norm, len: f32) -> Vec<Tick> {
         let lh = self.line_h(self.st.tick_px) as f64;
-        let (lo, hi) = (norm.vmin as f64, norm.vmax as f64);
+        // Via the shortest decimal: 0.05f32 is 0.05, not 0.0500000007.
+        let widen = |v: f32| format!("{v}").parse::<f64>().unwrap_or(v as f64);
+        let (lo, hi) = (widen(norm.vmin), widen(norm.vmax));
         let make = |k: usize| match norm.transform {
             Transform::Linear => ticks::linear_ticks(lo, hi, k, TickFormat::Plain),
             Transform::Log => ticks::log_ticks(lo, hi, k),
             Transform::SymLog => ticks::symlog_ticks(lo, hi, norm.linthresh as f64, k),
         };
-        let cap = ((len / (3.5 * self.st.tick_px)).floor() as usize).max(2);
+        let cap = ((len / (2.0 * self.st.tick_px)).floor() as usize).clamp(2, 10);
         ticks::fit_ticks(
             |k| {
                 make(k.min(cap))
@@ -508,7 +569,10 @@ impl Builder<'_> {
     }
 
     fn max_width(&self, ticks: &[Tick]) -> f32 {
-        ticks.iter().map(|t| self.width(&t.label, self.st.tick_px)).fold(0.0, f32::max)
+        ticks
+            .iter()
+            .map(|t| self.width(&t.label, self.st.tick_px))
+            .fold(0.0, f32::max)
     }
 }
 
@@ -522,7 +586,8 @@ fn cbar_extras(st: &Style, norm: &Norm, has_nan: bool) -> CbarExtras {
     let arrow = st.cbar_w * 0.8;
     CbarExtras {
         top: if norm.clipped_high { arrow } else { 0.0 },
-        bottom: if norm.clipped_low { arrow } else { 0.0 } + if has_nan { st.cbar_w + st.pad * 1.5 } else { 0.0 },
+        bottom: if norm.clipped_low { arrow } else { 0.0 }
+            + if has_nan { st.cbar_w + st.pad * 1.5 } else { 0.0 },
     }
 }
 
@@ -530,7 +595,15 @@ fn cbar_extras(st: &Style, norm: &Norm, has_nan: bool) -> CbarExtras {
 fn cbar_column_width(b: &Builder, label: bool, tick_w: f32, has_nan: bool) -> f32 {
     let st = b.st;
     let nan_w = if has_nan { b.width("NaN", st.tick_px) } else { 0.0 };
-    st.cbar_w + st.tick_len + st.pad * 0.5 + tick_w.max(nan_w) + if label { st.pad + b.line_h(st.label_px) } else { 0.0 }
+    st.cbar_w
+        + st.tick_len
+        + st.pad * 0.5
+        + tick_w.max(nan_w)
+        + if label {
+            st.pad + b.line_h(st.label_px)
+        } else {
+            0.0
+        }
 }
 
 struct Colorbar<'a> {
@@ -561,33 +634,115 @@ fn draw_colorbar(b: &mut Builder, bar: Area, cb: &Colorbar, ticks: &[Tick]) -> P
     let arrow = st.cbar_w * 0.8;
     if cb.norm.clipped_high {
         let pts = [[x, y], [x + w, y], [x + w / 2.0, y - arrow]];
-        b.shape(None, Primitive::Triangle { points: pts, color: lut[255] });
-        b.shape(None, Primitive::Line { p0: pts[0], p1: pts[2], width: st.line, color: edge });
-        b.shape(None, Primitive::Line { p0: pts[1], p1: pts[2], width: st.line, color: edge });
+        b.shape(
+            None,
+            Primitive::Triangle {
+                points: pts,
+                color: lut[255],
+            },
+        );
+        b.shape(
+            None,
+            Primitive::Line {
+                p0: pts[0],
+                p1: pts[2],
+                width: st.line,
+                color: edge,
+            },
+        );
+        b.shape(
+            None,
+            Primitive::Line {
+                p0: pts[1],
+                p1: pts[2],
+                width: st.line,
+                color: edge,
+            },
+        );
     }
     if cb.norm.clipped_low {
         let pts = [[x, y + h], [x + w, y + h], [x + w / 2.0, y + h + arrow]];
-        b.shape(None, Primitive::Triangle { points: pts, color: lut[0] });
-        b.shape(None, Primitive::Line { p0: pts[0], p1: pts[2], width: st.line, color: edge });
-        b.shape(None, Primitive::Line { p0: pts[1], p1: pts[2], width: st.line, color: edge });
+        b.shape(
+            None,
+            Primitive::Triangle {
+                points: pts,
+                color: lut[0],
+            },
+        );
+        b.shape(
+            None,
+            Primitive::Line {
+                p0: pts[0],
+                p1: pts[2],
+                width: st.line,
+                color: edge,
+            },
+        );
+        b.shape(
+            None,
+            Primitive::Line {
+                p0: pts[1],
+                p1: pts[2],
+                width: st.line,
+                color: edge,
+            },
+        );
     }
     outline(b, x, y, w, h, st.line);
     let lx = x + w + st.tick_len + st.pad * 0.5;
     for t in ticks {
         let ty = snap(y + h - cb.norm.normalize(t.value as f32) * h, st.line);
-        b.shape(None, Primitive::Line { p0: [x + w, ty], p1: [x + w + st.tick_len, ty], width: st.line, color: edge });
-        b.text(t.label.clone(), lx, ty, st.tick_px, HAlign::Left, VAlign::Middle, Rotation::None);
+        b.shape(
+            None,
+            Primitive::Line {
+                p0: [x + w, ty],
+                p1: [x + w + st.tick_len, ty],
+                width: st.line,
+                color: edge,
+            },
+        );
+        b.text(
+            t.label.clone(),
+            lx,
+            ty,
+            st.tick_px,
+            HAlign::Left,
+            VAlign::Middle,
+            Rotation::None,
+        );
     }
     if let Some(nan) = cb.nan {
         let top = y + h + if cb.norm.clipped_low { arrow } else { 0.0 } + st.pad * 1.5;
-        b.shape(None, Primitive::Rect { rect: [x, top, w, w], color: nan });
+        b.shape(
+            None,
+            Primitive::Rect {
+                rect: [x, top, w, w],
+                color: nan,
+            },
+        );
         outline(b, x, top, w, w, st.line);
-        b.text("NaN", lx, top + w / 2.0, st.tick_px, HAlign::Left, VAlign::Middle, Rotation::None);
+        b.text(
+            "NaN",
+            lx,
+            top + w / 2.0,
+            st.tick_px,
+            HAlign::Left,
+            VAlign::Middle,
+            Rotation::None,
+        );
     }
     if let Some(label) = cb.label {
         let tw = b.max_width(ticks);
         let cx = lx + tw + st.pad + b.line_h(st.label_px) / 2.0;
-        b.text(label, cx, y + h / 2.0, st.label_px, HAlign::Center, VAlign::Middle, Rotation::Ccw90);
+        b.text(
+            label,
+            cx,
+            y + h / 2.0,
+            st.label_px,
+            HAlign::Center,
+            VAlign::Middle,
+            Rotation::Ccw90,
+        );
     }
     PixelRect {
         x: x as u32,
@@ -601,10 +756,42 @@ fn outline(b: &mut Builder, x: f32, y: f32, w: f32, h: f32, lw: f32) {
     // Lines just outside the rectangle, so they never cover data.
     let (x0, y0, x1, y1) = (x - lw / 2.0, y - lw / 2.0, x + w + lw / 2.0, y + h + lw / 2.0);
     let c = [0, 0, 0, 255];
-    b.shape(None, Primitive::Line { p0: [x0 - lw / 2.0, y0], p1: [x1 + lw / 2.0, y0], width: lw, color: c });
-    b.shape(None, Primitive::Line { p0: [x0 - lw / 2.0, y1], p1: [x1 + lw / 2.0, y1], width: lw, color: c });
-    b.shape(None, Primitive::Line { p0: [x0, y0], p1: [x0, y1], width: lw, color: c });
-    b.shape(None, Primitive::Line { p0: [x1, y0], p1: [x1, y1], width: lw, color: c });
+    b.shape(
+        None,
+        Primitive::Line {
+            p0: [x0 - lw / 2.0, y0],
+            p1: [x1 + lw / 2.0, y0],
+            width: lw,
+            color: c,
+        },
+    );
+    b.shape(
+        None,
+        Primitive::Line {
+            p0: [x0 - lw / 2.0, y1],
+            p1: [x1 + lw / 2.0, y1],
+            width: lw,
+            color: c,
+        },
+    );
+    b.shape(
+        None,
+        Primitive::Line {
+            p0: [x0, y0],
+            p1: [x0, y1],
+            width: lw,
+            color: c,
+        },
+    );
+    b.shape(
+        None,
+        Primitive::Line {
+            p0: [x1, y0],
+            p1: [x1, y1],
+            width: lw,
+            color: c,
+        },
+    );
 }
 
 /// The space a panel needs around its plot area.
@@ -623,14 +810,27 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
     let has_nan = p.stats.nan > 0;
     let cbar = own_cbar.then_some(p.norm).flatten();
     let fixed = Reserve {
-        top: st.pad + if panel.title.is_some() { b.line_h(st.title_px) + st.pad } else { th / 2.0 },
-        bottom: st.pad + st.tick_len + st.pad * 0.5 + th + if panel.x.label.is_some() { st.pad + lh } else { 0.0 },
+        top: st.pad
+            + if panel.title.is_some() {
+                b.line_h(st.title_px) + st.pad
+            } else {
+                th / 2.0
+            },
+        bottom: st.pad
+            + st.tick_len
+            + st.pad * 0.5
+            + th
+            + if panel.x.label.is_some() { st.pad + lh } else { 0.0 },
         left: st.pad + if panel.y.label.is_some() { lh + st.pad } else { 0.0 } + st.tick_len + st.pad * 0.5,
         right: st.pad,
     };
     let (mut yw, mut cbw, mut over_r, mut over_l) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    let mut plot = Area { x: 0.0, y: 0.0, w: 0.0, h: 0.0 };
-    let (mut xt, mut yt, mut cbt) = (Vec::new(), Vec::new(), Vec::new());
+    let mut plot = Area {
+        x: 0.0,
+        y: 0.0,
+        w: 0.0,
+        h: 0.0,
+    };
     for _ in 0..5 {
         let cb_col = match cbar {
             Some(_) => st.cbar_gap + cbar_column_width(b, panel.colorbar_label.is_some(), cbw, has_nan),
@@ -649,14 +849,13 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
                 cell.w, cell.h
             )));
         }
-        yt = b.fit(&p.y, plot.h, true);
-        xt = b.fit(&p.x, plot.w, false);
+        let yt = b.fit(&p.y, plot.h, true);
+        let xt = b.fit(&p.x, plot.w, false);
         let (mut new_cbw, mut cb_len) = (0.0, 0.0);
         if let Some(norm) = &cbar {
             let ex = cbar_extras(&st, norm, has_nan);
             cb_len = plot.h - ex.top - ex.bottom;
-            cbt = b.colorbar_ticks(norm, cb_len.max(1.0));
-            new_cbw = b.max_width(&cbt);
+            new_cbw = b.max_width(&b.colorbar_ticks(norm, cb_len.max(1.0)));
         }
         let new_yw = b.max_width(&yt);
         // x labels are centred on their ticks: the outer ones may stick out.
@@ -693,8 +892,8 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
     let (pw, ph) = (rect.width as f32, rect.height as f32);
     let (rx, ry) = (rect.x as f32, rect.y as f32);
     // Ticks may shift slightly after rounding: recompute for the final size.
-    yt = b.fit(&p.y, ph, true);
-    xt = b.fit(&p.x, pw, false);
+    let yt = b.fit(&p.y, ph, true);
+    let xt = b.fit(&p.x, pw, false);
 
     match &panel.content {
         PanelContent::Heatmap(h) => heatmap_content(b, rect, p, h)?,
@@ -707,27 +906,83 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
     for t in &xt {
         let x = snap(rx + p.x.frac(t.value) as f32 * pw, st.line);
         let y = ry + ph + st.line;
-        b.shape(None, Primitive::Line { p0: [x, y], p1: [x, y + st.tick_len], width: st.line, color: black });
+        b.shape(
+            None,
+            Primitive::Line {
+                p0: [x, y],
+                p1: [x, y + st.tick_len],
+                width: st.line,
+                color: black,
+            },
+        );
         let ly = ry + ph + st.line + st.tick_len + st.pad * 0.5;
-        b.text(t.label.clone(), x, ly, st.tick_px, HAlign::Center, VAlign::Top, Rotation::None);
+        b.text(
+            t.label.clone(),
+            x,
+            ly,
+            st.tick_px,
+            HAlign::Center,
+            VAlign::Top,
+            Rotation::None,
+        );
     }
     for t in &yt {
         let y = snap(ry + p.y.frac(t.value) as f32 * ph, st.line);
         let x = rx - st.line;
-        b.shape(None, Primitive::Line { p0: [x, y], p1: [x - st.tick_len, y], width: st.line, color: black });
+        b.shape(
+            None,
+            Primitive::Line {
+                p0: [x, y],
+                p1: [x - st.tick_len, y],
+                width: st.line,
+                color: black,
+            },
+        );
         let lx = rx - st.line - st.tick_len - st.pad * 0.5;
-        b.text(t.label.clone(), lx, y, st.tick_px, HAlign::Right, VAlign::Middle, Rotation::None);
+        b.text(
+            t.label.clone(),
+            lx,
+            y,
+            st.tick_px,
+            HAlign::Right,
+            VAlign::Middle,
+            Rotation::None,
+        );
     }
     if let Some(title) = &panel.title {
-        b.text(title.clone(), rx + pw / 2.0, ry - st.pad, st.title_px, HAlign::Center, VAlign::Bottom, Rotation::None);
+        b.text(
+            title.clone(),
+            rx + pw / 2.0,
+            ry - st.pad,
+            st.title_px,
+            HAlign::Center,
+            VAlign::Bottom,
+            Rotation::None,
+        );
     }
     if let Some(label) = &panel.x.label {
         let y = ry + ph + st.line + st.tick_len + st.pad * 0.5 + th + st.pad;
-        b.text(label.clone(), rx + pw / 2.0, y, st.label_px, HAlign::Center, VAlign::Top, Rotation::None);
+        b.text(
+            label.clone(),
+            rx + pw / 2.0,
+            y,
+            st.label_px,
+            HAlign::Center,
+            VAlign::Top,
+            Rotation::None,
+        );
     }
     if let Some(label) = &panel.y.label {
         let x = rx - st.line - st.tick_len - st.pad * 0.5 - b.max_width(&yt) - st.pad - lh / 2.0;
-        b.text(label.clone(), x, ry + ph / 2.0, st.label_px, HAlign::Center, VAlign::Middle, Rotation::Ccw90);
+        b.text(
+            label.clone(),
+            x,
+            ry + ph / 2.0,
+            st.label_px,
+            HAlign::Center,
+            VAlign::Middle,
+            Rotation::Ccw90,
+        );
     }
     let mut colorbar = None;
     if let Some(norm) = &cbar {
@@ -752,7 +1007,6 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
         let r = draw_colorbar(b, bar, &cb, &cbt);
         colorbar = Some((r, cbt));
     }
-    let _ = cbt;
     Ok(PanelInfo {
         plot: rect,
         x_ticks: xt,
@@ -766,7 +1020,9 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
 }
 
 fn heatmap_content(b: &mut Builder, rect: PixelRect, p: &Prepared, h: &HeatmapLayer) -> Result<()> {
-    let norm = p.norm.ok_or_else(|| Error::Invalid("heatmap without a norm".into()))?;
+    let norm = p
+        .norm
+        .ok_or_else(|| Error::Invalid("heatmap without a norm".into()))?;
     b.grids.push(h.grid.clone());
     b.scene.heatmaps.push(HeatmapItem {
         grid: b.grids.len() - 1,
@@ -790,7 +1046,11 @@ fn heatmap_content(b: &mut Builder, rect: PixelRect, p: &Prepared, h: &HeatmapLa
 pub fn luminance(c: Rgba) -> f32 {
     let lin = |v: u8| {
         let v = v as f32 / 255.0;
-        if v <= 0.04045 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
     };
     0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2])
 }
@@ -802,14 +1062,32 @@ fn cell_edges(m: &AxisModel, n: usize) -> Vec<f64> {
     }
 }
 
-fn annotate(b: &mut Builder, rect: PixelRect, p: &Prepared, h: &HeatmapLayer, norm: &Norm, fmt: &NumberFormat) {
+fn annotate(
+    b: &mut Builder,
+    rect: PixelRect,
+    p: &Prepared,
+    h: &HeatmapLayer,
+    norm: &Norm,
+    fmt: &NumberFormat,
+) {
     let g = &h.grid;
     if g.rows() * g.cols() > 10_000 {
         return;
     }
-    let (rx, ry, pw, ph) = (rect.x as f32, rect.y as f32, rect.width as f32, rect.height as f32);
-    let xe: Vec<f32> = cell_edges(&p.x, g.cols()).iter().map(|&v| rx + p.x.frac(v) as f32 * pw).collect();
-    let ye: Vec<f32> = cell_edges(&p.y, g.rows()).iter().map(|&v| ry + p.y.frac(v) as f32 * ph).collect();
+    let (rx, ry, pw, ph) = (
+        rect.x as f32,
+        rect.y as f32,
+        rect.width as f32,
+        rect.height as f32,
+    );
+    let xe: Vec<f32> = cell_edges(&p.x, g.cols())
+        .iter()
+        .map(|&v| rx + p.x.frac(v) as f32 * pw)
+        .collect();
+    let ye: Vec<f32> = cell_edges(&p.y, g.rows())
+        .iter()
+        .map(|&v| ry + p.y.frac(v) as f32 * ph)
+        .collect();
     let labels: Vec<String> = g.data().iter().map(|&v| fmt.format(v as f64)).collect();
     // One size for all cells: the largest that fits every label, down to 60%.
     let mut size = b.st.annot_px;
@@ -841,7 +1119,11 @@ fn annotate(b: &mut Builder, rect: PixelRect, p: &Prepared, h: &HeatmapLayer, no
             } else {
                 h.colormap.map(norm.normalize(v))
             };
-            let color = if luminance(cell) > 0.408 { [0, 0, 0, 255] } else { [255, 255, 255, 255] };
+            let color = if luminance(cell) > 0.408 {
+                [0, 0, 0, 255]
+            } else {
+                [255, 255, 255, 255]
+            };
             let (cx, cy) = ((xe[c] + xe[c + 1]) / 2.0, (ye[r] + ye[r + 1]) / 2.0);
             b.text_colored(
                 labels[r * g.cols() + c].clone(),
@@ -860,9 +1142,20 @@ fn annotate(b: &mut Builder, rect: PixelRect, p: &Prepared, h: &HeatmapLayer, no
 /// Points of one series in pixels: a plain polyline when there are fewer
 /// points than pixel columns, else for each column its first, min, max
 /// and last value, so no spike is lost. NaN breaks the line.
-pub fn series_polylines(values: &[f32], xs: &dyn Fn(usize) -> f32, ys: &dyn Fn(f32) -> f32, width_px: u32) -> Vec<Vec<[f32; 2]>> {
+pub fn series_polylines(
+    values: &[f32],
+    xs: &dyn Fn(usize) -> f32,
+    ys: &dyn Fn(f32) -> f32,
+    width_px: u32,
+) -> Vec<Vec<[f32; 2]>> {
     let mut lines: Vec<Vec<[f32; 2]>> = vec![Vec::new()];
-    let y_of = |v: f32| if v.is_infinite() { ys(v.signum() * f32::MAX) } else { ys(v) };
+    let y_of = |v: f32| {
+        if v.is_infinite() {
+            ys(v.signum() * f32::MAX)
+        } else {
+            ys(v)
+        }
+    };
     if values.len() <= width_px as usize {
         for (i, &v) in values.iter().enumerate() {
             if v.is_nan() {
@@ -909,7 +1202,12 @@ pub fn series_polylines(values: &[f32], xs: &dyn Fn(usize) -> f32, ys: &dyn Fn(f
 
 fn line_content(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer) {
     let st = b.st;
-    let (rx, ry, pw, ph) = (rect.x as f32, rect.y as f32, rect.width as f32, rect.height as f32);
+    let (rx, ry, pw, ph) = (
+        rect.x as f32,
+        rect.y as f32,
+        rect.width as f32,
+        rect.height as f32,
+    );
     let xs_coords = p.panel.x.coords.as_ref();
     let x_of = |i: usize| -> f32 {
         let v = xs_coords.and_then(|c| c.get(i)).copied().unwrap_or(i as f64);
@@ -923,9 +1221,22 @@ fn line_content(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer) {
         for line in series_polylines(&s.values, &x_of, &y_of, rect.width) {
             if line.len() == 1 {
                 let [x, y] = line[0];
-                b.shape(Some(rect), Primitive::Rect { rect: [x - width, y - width, 2.0 * width, 2.0 * width], color });
+                b.shape(
+                    Some(rect),
+                    Primitive::Rect {
+                        rect: [x - width, y - width, 2.0 * width, 2.0 * width],
+                        color,
+                    },
+                );
             } else {
-                b.shape(Some(rect), Primitive::Polyline { points: line, width, color });
+                b.shape(
+                    Some(rect),
+                    Primitive::Polyline {
+                        points: line,
+                        width,
+                        color,
+                    },
+                );
             }
         }
         if let Some(label) = &s.label {
@@ -938,24 +1249,64 @@ fn line_content(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer) {
     if !legend.is_empty() {
         let lh = b.line_h(st.tick_px);
         let sw = 24.0 * st.tick_px / 13.0;
-        let w = legend.iter().map(|(t, _)| b.width(t, st.tick_px)).fold(0.0, f32::max) + sw + st.pad * 3.0;
+        let w = legend
+            .iter()
+            .map(|(t, _)| b.width(t, st.tick_px))
+            .fold(0.0, f32::max)
+            + sw
+            + st.pad * 3.0;
         let h = legend.len() as f32 * (lh + st.pad * 0.5) + st.pad * 1.5;
         let (x0, y0) = (rx + pw - w - st.pad, ry + st.pad);
-        b.shape(Some(rect), Primitive::Rect { rect: [x0, y0, w, h], color: [255, 255, 255, 230] });
+        b.shape(
+            Some(rect),
+            Primitive::Rect {
+                rect: [x0, y0, w, h],
+                color: [255, 255, 255, 230],
+            },
+        );
         for (i, (text, color)) in legend.into_iter().enumerate() {
             let cy = y0 + st.pad + i as f32 * (lh + st.pad * 0.5) + lh / 2.0;
-            b.shape(Some(rect), Primitive::Line { p0: [x0 + st.pad, cy], p1: [x0 + st.pad + sw, cy], width, color });
-            b.text(text, x0 + st.pad * 2.0 + sw, cy, st.tick_px, HAlign::Left, VAlign::Middle, Rotation::None);
+            b.shape(
+                Some(rect),
+                Primitive::Line {
+                    p0: [x0 + st.pad, cy],
+                    p1: [x0 + st.pad + sw, cy],
+                    width,
+                    color,
+                },
+            );
+            b.text(
+                text,
+                x0 + st.pad * 2.0 + sw,
+                cy,
+                st.tick_px,
+                HAlign::Left,
+                VAlign::Middle,
+                Rotation::None,
+            );
         }
     }
 }
 
-fn mark_top(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer, x_of: &dyn Fn(usize) -> f32, y_of: &dyn Fn(f32) -> f32) {
+fn mark_top(
+    b: &mut Builder,
+    rect: PixelRect,
+    p: &Prepared,
+    l: &LineLayer,
+    x_of: &dyn Fn(usize) -> f32,
+    y_of: &dyn Fn(f32) -> f32,
+) {
     let st = b.st;
     let mut all: Vec<(f32, usize)> = l
         .series
         .iter()
-        .flat_map(|s| s.values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, &v)| (v, i)))
+        .flat_map(|s| {
+            s.values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(i, &v)| (v, i))
+        })
         .collect();
     let k = l.mark_top.min(all.len());
     if k == 0 {
@@ -969,8 +1320,20 @@ fn mark_top(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer, x_of:
         let (x, y) = (x_of(i), y_of(v));
         // A diamond marker.
         let red = [214, 39, 40, 255];
-        b.shape(Some(rect), Primitive::Triangle { points: [[x - r, y], [x, y - r], [x + r, y]], color: red });
-        b.shape(Some(rect), Primitive::Triangle { points: [[x - r, y], [x, y + r], [x + r, y]], color: red });
+        b.shape(
+            Some(rect),
+            Primitive::Triangle {
+                points: [[x - r, y], [x, y - r], [x + r, y]],
+                color: red,
+            },
+        );
+        b.shape(
+            Some(rect),
+            Primitive::Triangle {
+                points: [[x - r, y], [x, y + r], [x + r, y]],
+                color: red,
+            },
+        );
         let label = format!("{i}");
         let w = b.width(&label, st.tick_px * 0.9);
         let lh = b.line_h(st.tick_px * 0.9);
@@ -979,11 +1342,22 @@ fn mark_top(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer, x_of:
         let lx = (x - w / 2.0).clamp(rect.x as f32 + 2.0, (rect.x + rect.width) as f32 - w - 2.0);
         let ly = ly.clamp(rect.y as f32 + 2.0, (rect.y + rect.height) as f32 - lh - 2.0);
         let bx = [lx, ly, lx + w, ly + lh];
-        if placed.iter().any(|o| bx[0] < o[2] && o[0] < bx[2] && bx[1] < o[3] && o[1] < bx[3]) {
+        if placed
+            .iter()
+            .any(|o| bx[0] < o[2] && o[0] < bx[2] && bx[1] < o[3] && o[1] < bx[3])
+        {
             continue;
         }
         placed.push(bx);
-        b.text(label, lx, ly, st.tick_px * 0.9, HAlign::Left, VAlign::Top, Rotation::None);
+        b.text(
+            label,
+            lx,
+            ly,
+            st.tick_px * 0.9,
+            HAlign::Left,
+            VAlign::Top,
+            Rotation::None,
+        );
     }
     let _ = p;
 }
@@ -991,7 +1365,10 @@ fn mark_top(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer, x_of:
 /// Lay out `fig`: pick ticks, measure text, place panels, colorbars and titles.
 pub fn layout_figure(fig: &Figure, font: &Font) -> Result<FigureLayout> {
     if fig.width == 0 || fig.height == 0 {
-        return Err(Error::Invalid(format!("figure size {}x{} is empty", fig.width, fig.height)));
+        return Err(Error::Invalid(format!(
+            "figure size {}x{} is empty",
+            fig.width, fig.height
+        )));
     }
     let (rows, cols) = fig.grid;
     if rows == 0 || cols == 0 || rows * cols < fig.panels.len() {
@@ -1060,19 +1437,31 @@ pub fn layout_figure(fig: &Figure, font: &Font) -> Result<FigureLayout> {
 
     let mut top = 0.0;
     if let Some(title) = &fig.title {
-        b.text(title.clone(), fw / 2.0, st.pad * 1.5, st.suptitle_px, HAlign::Center, VAlign::Top, Rotation::None);
+        b.text(
+            title.clone(),
+            fw / 2.0,
+            st.pad * 1.5,
+            st.suptitle_px,
+            HAlign::Center,
+            VAlign::Top,
+            Rotation::None,
+        );
         top = st.pad * 1.5 + b.line_h(st.suptitle_px);
     }
     let shared = fig.colorbar == ColorbarMode::Shared;
-    let shared_norm = if shared { prepared.iter().find_map(|p| p.norm) } else { None };
+    let shared_norm = if shared {
+        prepared.iter().find_map(|p| p.norm)
+    } else {
+        None
+    };
     let shared_nan = shared && prepared.iter().any(|p| p.norm.is_some() && p.stats.nan > 0);
     let shared_label = prepared.iter().find_map(|p| p.panel.colorbar_label.as_deref());
     let mut right_col = 0.0;
-    let mut shared_ticks = Vec::new();
     if let Some(norm) = &shared_norm {
-        let est = (fh - top) * 0.8;
-        shared_ticks = b.colorbar_ticks(norm, est);
-        right_col = st.cbar_gap + cbar_column_width(&b, shared_label.is_some(), b.max_width(&shared_ticks), shared_nan) + st.pad;
+        let est = b.colorbar_ticks(norm, (fh - top) * 0.8);
+        right_col = st.cbar_gap
+            + cbar_column_width(&b, shared_label.is_some(), b.max_width(&est), shared_nan)
+            + st.pad;
     }
     let area = Area {
         x: 0.0,
@@ -1103,7 +1492,7 @@ pub fn layout_figure(fig: &Figure, font: &Font) -> Result<FigureLayout> {
             w: st.cbar_w,
             h: (y1 - y0 - ex.top - ex.bottom).max(8.0),
         };
-        shared_ticks = b.colorbar_ticks(norm, bar.h.round());
+        let shared_ticks = b.colorbar_ticks(norm, bar.h.round());
         let (cmap, nan) = prepared
             .iter()
             .find_map(|p| match &p.panel.content {
@@ -1135,8 +1524,15 @@ pub fn text_problems(scene: &Scene, font: &Font) -> Vec<String> {
     let mut problems = Vec::new();
     let boxes: Vec<_> = scene.texts.iter().map(|t| (t, font.bounds(t))).collect();
     for (t, r) in &boxes {
-        if r.x < -0.5 || r.y < -0.5 || r.x + r.w > scene.width as f32 + 0.5 || r.y + r.h > scene.height as f32 + 0.5 {
-            problems.push(format!("'{}' at {:?} leaves the {}x{} image", t.text, r, scene.width, scene.height));
+        if r.x < -0.5
+            || r.y < -0.5
+            || r.x + r.w > scene.width as f32 + 0.5
+            || r.y + r.h > scene.height as f32 + 0.5
+        {
+            problems.push(format!(
+                "'{}' at {:?} leaves the {}x{} image",
+                t.text, r, scene.width, scene.height
+            ));
         }
     }
     for i in 0..boxes.len() {

@@ -213,7 +213,10 @@ impl Figure {
 
     /// The text/line scale in effect.
     pub fn effective_scale(&self) -> f32 {
-        self.scale
-            .unwrap_or_else(|| (self.width as f32 / 1280.0).min(self.height as f32 / 960.0).max(1.0))
+        self.scale.unwrap_or_else(|| {
+            (self.width as f32 / 1280.0)
+                .min(self.height as f32 / 960.0)
+                .max(1.0)
+        })
     }
 }

@@ -21,7 +21,11 @@ pub enum NumberFormat {
 impl NumberFormat {
     /// Parse `.2f`, `.1e`, `d`, `.0%`, `g`, `.3g` (a leading `:` or `{:...}` is accepted).
     pub fn parse(spec: &str) -> Result<Self> {
-        let s = spec.trim().trim_start_matches('{').trim_end_matches('}').trim_start_matches(':');
+        let s = spec
+            .trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .trim_start_matches(':');
         let bad = || {
             Error::Invalid(format!(
                 "bad number format '{spec}': use .2f, .1e, d, .0% or .3g (Python style)"
@@ -52,7 +56,11 @@ impl NumberFormat {
             return "nan".into();
         }
         if v.is_infinite() {
-            return if v > 0.0 { "inf".into() } else { "\u{2212}inf".into() };
+            return if v > 0.0 {
+                "inf".into()
+            } else {
+                "\u{2212}inf".into()
+            };
         }
         let s = match *self {
             NumberFormat::Fixed(d) => format!("{v:.d$}"),
@@ -80,7 +88,11 @@ impl NumberFormat {
                     } else {
                         let decimals = (d as i32 - 1 - mag).max(0) as usize;
                         let s = format!("{v:.decimals$}");
-                        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+                        if s.contains('.') {
+                            s.trim_end_matches('0').trim_end_matches('.').to_string()
+                        } else {
+                            s
+                        }
                     }
                 }
             }

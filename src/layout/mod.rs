@@ -8,5 +8,7 @@ pub mod scene;
 pub mod ticks;
 
 pub use engine::{FigureLayout, PanelInfo, layout_figure, text_problems};
-pub use figure::{Axis, ColorbarMode, CoordMode, Figure, HeatmapLayer, LineLayer, Panel, PanelContent, Series};
+pub use figure::{
+    Axis, ColorbarMode, CoordMode, Figure, HeatmapLayer, LineLayer, Panel, PanelContent, Series,
+};
 pub use scene::{AxisMapping, HeatmapItem, PixelRect, Primitive, Scene};
