@@ -229,30 +229,6 @@ pub fn all() -> Vec<DemoData> {
     v
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shapes_and_ranges_follow_the_seeds() {
-        let d = layer_steps();
-        assert_eq!((d.grid.rows(), d.grid.cols()), (33, 12));
-        assert_eq!(
-            d.row_coords.as_ref().unwrap()[..5],
-            [0.0, 150.0, 300.0, 500.0, 1000.0]
-        );
-        assert_eq!(*d.row_coords.as_ref().unwrap().last().unwrap(), 20000.0);
-        let s = crate::Stats::of(d.grid.data());
-        assert!(s.min >= 0.05 && s.max <= 0.30 && s.max > 0.28);
-        let n = neuron_activations();
-        let s = crate::Stats::of(n.grid.data());
-        assert_eq!((s.min, s.max), (-35.0, 28.0));
-        assert_eq!(n.grid.cols(), 4096);
-        assert_eq!(accuracy_breakdown().grid.cols(), 29);
-        assert_eq!(all().len(), 8);
-    }
-}
-
 /// The five reference figures (seeds 000-004) at `width x height`.
 pub fn figures(width: u32, height: u32) -> Vec<(&'static str, crate::layout::Figure)> {
     use crate::layout::{
@@ -386,4 +362,28 @@ pub fn figures(width: u32, height: u32) -> Vec<(&'static str, crate::layout::Fig
     out.push((d.name, Figure::single(p, width, height)));
     let _ = NormKind::Linear;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_ranges_follow_the_seeds() {
+        let d = layer_steps();
+        assert_eq!((d.grid.rows(), d.grid.cols()), (33, 12));
+        assert_eq!(
+            d.row_coords.as_ref().unwrap()[..5],
+            [0.0, 150.0, 300.0, 500.0, 1000.0]
+        );
+        assert_eq!(*d.row_coords.as_ref().unwrap().last().unwrap(), 20000.0);
+        let s = crate::Stats::of(d.grid.data());
+        assert!(s.min >= 0.05 && s.max <= 0.30 && s.max > 0.28);
+        let n = neuron_activations();
+        let s = crate::Stats::of(n.grid.data());
+        assert_eq!((s.min, s.max), (-35.0, 28.0));
+        assert_eq!(n.grid.cols(), 4096);
+        assert_eq!(accuracy_breakdown().grid.cols(), 29);
+        assert_eq!(all().len(), 8);
+    }
 }

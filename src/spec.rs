@@ -109,6 +109,8 @@ pub struct PanelSpec {
     pub colors: Option<Vec<String>>,
     /// Line charts: mark the k largest |values| with their index.
     pub mark_top: Option<usize>,
+    /// Line charts: line width in pixels at scale 1 (default 1.5).
+    pub line_width: Option<f32>,
     /// Horizontal axis.
     pub x: Option<AxisSpec>,
     /// Vertical axis.
@@ -322,7 +324,12 @@ impl PanelSpec {
                 Panel::lines(LineLayer {
                     series,
                     mark_top: self.mark_top.unwrap_or(0),
-                    line_width: None,
+                    line_width: match self.line_width {
+                        Some(w) if !(w.is_finite() && w > 0.0) => {
+                            return Err(Error::Invalid(format!("line width must be positive, got {w}")));
+                        }
+                        w => w,
+                    },
                 })
             }
             k => {

@@ -40,6 +40,18 @@ fn demo_datasets_match_their_references() {
     }
 }
 
+/// The five reference figures (text, axes, colorbars): the README gallery.
+/// Text antialiasing may differ slightly between GPUs, hence a looser
+/// tolerance than the bare data renders: mean ΔE <= 1.0, at most 0.5% of
+/// pixels with ΔE > 10.
+#[test]
+fn reference_figures_match_their_references() {
+    for (name, fig) in demo::figures(1200, 900) {
+        let out = renderer().render_figure(&fig).unwrap();
+        golden::check(&format!("fig_{name}"), &out.image, 1.0, 0.005);
+    }
+}
+
 #[test]
 fn golden_check_detects_a_changed_picture() {
     // The comparison itself must be able to fail: a different colormap is

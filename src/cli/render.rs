@@ -124,6 +124,9 @@ pub struct RenderArgs {
     /// Line charts: mark the K largest |values| with their index.
     #[arg(long, value_name = "K")]
     mark_top: Option<usize>,
+    /// Line charts: line width in pixels at scale 1 [default: 1.5].
+    #[arg(long)]
+    line_width: Option<f32>,
     /// Line charts: y range LOW,HIGH.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 2)]
     ylim: Vec<f64>,
@@ -248,6 +251,7 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
             labels: (!a.labels.is_empty()).then(|| a.labels.clone()),
             colors: None,
             mark_top: a.mark_top,
+            line_width: a.line_width,
             x: Some(axis(&a.xlabel, &a.x_coords, &a.x_format, None)),
             y: Some(axis(&a.ylabel, &a.y_coords, &a.y_format, ylim)),
         })

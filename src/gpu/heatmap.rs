@@ -200,7 +200,7 @@ impl HeatmapRenderer {
                     )));
                 }
                 let increasing = edges.windows(2).all(|w| w[0] < w[1]) && edges.iter().all(|e| e.is_finite());
-                if !increasing || !(lo < hi) {
+                if !increasing || lo.partial_cmp(hi) != Some(std::cmp::Ordering::Less) {
                     return Err(Error::Invalid(format!(
                         "{name} coordinates must be finite and strictly increasing"
                     )));

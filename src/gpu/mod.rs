@@ -18,6 +18,7 @@ pub use grid_texture::GridTexture;
 pub use heatmap::{AxisMapping, HeatmapDrawData, HeatmapParams, HeatmapRenderer, PixelRect};
 pub use shapes::{ShapeBatch, ShapeDrawData, ShapeRenderer};
 pub use target::OffscreenTarget;
+pub use text::{TextDrawData, TextRenderer};
 
 /// Linear-light value of an sRGB-encoded 8-bit channel: what the GPU
 /// re-encodes to the same byte when writing to an sRGB target.

@@ -14,5 +14,12 @@ pub const HEATMAP_WGSL: &str = concat!(
 /// Lines, rectangles and triangles with analytic antialiasing.
 pub const SHAPES_WGSL: &str = include_str!("../../shaders/shapes.wgsl");
 
+/// The text pipeline (glyph quads from the coverage atlas).
+pub const TEXT_WGSL: &str = include_str!("../../shaders/text.wgsl");
+
 /// Every pipeline's full source, by name, for validation.
-pub const ALL: &[(&str, &str)] = &[("heatmap", HEATMAP_WGSL), ("shapes", SHAPES_WGSL)];
+pub const ALL: &[(&str, &str)] = &[
+    ("heatmap", HEATMAP_WGSL),
+    ("shapes", SHAPES_WGSL),
+    ("text", TEXT_WGSL),
+];

@@ -309,7 +309,8 @@ fn line_axes(panel: &Panel, layer: &LineLayer, stats: &Stats) -> Result<(AxisMod
             (lo - m, hi + m)
         }
     };
-    if !(lo < hi) || !(x0 < x1) || !lo.is_finite() || !hi.is_finite() {
+    let ordered = |a: f64, b: f64| a.is_finite() && b.is_finite() && a < b;
+    if !ordered(lo, hi) || !ordered(x0, x1) {
         return Err(Error::Invalid(format!(
             "axis limits must be finite and increasing, got {lo}..{hi}"
         )));
@@ -442,6 +443,9 @@ struct Area {
     h: f32,
 }
 
+/// How a text run hangs off its anchor point.
+type Anchor = (HAlign, VAlign, Rotation);
+
 struct Builder<'f> {
     font: &'f Font,
     st: Style,
@@ -458,31 +462,20 @@ fn snap(v: f32, width: f32) -> f32 {
 }
 
 impl Builder<'_> {
-    fn text(
-        &mut self,
-        text: impl Into<String>,
-        x: f32,
-        y: f32,
-        size: f32,
-        h: HAlign,
-        v: VAlign,
-        rot: Rotation,
-    ) {
-        self.text_colored(text, x, y, size, h, v, rot, TEXT);
+    fn text(&mut self, text: impl Into<String>, x: f32, y: f32, size: f32, anchor: Anchor) {
+        self.text_colored(text, x, y, size, anchor, TEXT);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn text_colored(
         &mut self,
         text: impl Into<String>,
         x: f32,
         y: f32,
         size: f32,
-        h: HAlign,
-        v: VAlign,
-        rot: Rotation,
+        anchor: Anchor,
         color: Rgba,
     ) {
+        let (h, v, rot) = anchor;
         let text = text.into();
         if text.is_empty() {
             return;
@@ -619,14 +612,14 @@ fn draw_colorbar(b: &mut Builder, bar: Area, cb: &Colorbar, ticks: &[Tick]) -> P
     let lut = cb.cmap.lut();
     let (x, y, w, h) = (bar.x.round(), bar.y.round(), bar.w.round(), bar.h.round());
     // 256 bands, the first colour at the bottom.
-    for i in 0..256 {
+    for (i, &color) in lut.iter().enumerate() {
         let y0 = y + h - (i + 1) as f32 * h / 256.0;
         let y1 = y + h - i as f32 * h / 256.0;
         b.shape(
             None,
             Primitive::Rect {
                 rect: [x, y0, w, y1 - y0],
-                color: lut[i],
+                color,
             },
         );
     }
@@ -706,9 +699,7 @@ fn draw_colorbar(b: &mut Builder, bar: Area, cb: &Colorbar, ticks: &[Tick]) -> P
             lx,
             ty,
             st.tick_px,
-            HAlign::Left,
-            VAlign::Middle,
-            Rotation::None,
+            (HAlign::Left, VAlign::Middle, Rotation::None),
         );
     }
     if let Some(nan) = cb.nan {
@@ -726,9 +717,7 @@ fn draw_colorbar(b: &mut Builder, bar: Area, cb: &Colorbar, ticks: &[Tick]) -> P
             lx,
             top + w / 2.0,
             st.tick_px,
-            HAlign::Left,
-            VAlign::Middle,
-            Rotation::None,
+            (HAlign::Left, VAlign::Middle, Rotation::None),
         );
     }
     if let Some(label) = cb.label {
@@ -739,9 +728,7 @@ fn draw_colorbar(b: &mut Builder, bar: Area, cb: &Colorbar, ticks: &[Tick]) -> P
             cx,
             y + h / 2.0,
             st.label_px,
-            HAlign::Center,
-            VAlign::Middle,
-            Rotation::Ccw90,
+            (HAlign::Center, VAlign::Middle, Rotation::Ccw90),
         );
     }
     PixelRect {
@@ -921,9 +908,7 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
             x,
             ly,
             st.tick_px,
-            HAlign::Center,
-            VAlign::Top,
-            Rotation::None,
+            (HAlign::Center, VAlign::Top, Rotation::None),
         );
     }
     for t in &yt {
@@ -944,9 +929,7 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
             lx,
             y,
             st.tick_px,
-            HAlign::Right,
-            VAlign::Middle,
-            Rotation::None,
+            (HAlign::Right, VAlign::Middle, Rotation::None),
         );
     }
     if let Some(title) = &panel.title {
@@ -955,9 +938,7 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
             rx + pw / 2.0,
             ry - st.pad,
             st.title_px,
-            HAlign::Center,
-            VAlign::Bottom,
-            Rotation::None,
+            (HAlign::Center, VAlign::Bottom, Rotation::None),
         );
     }
     if let Some(label) = &panel.x.label {
@@ -967,9 +948,7 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
             rx + pw / 2.0,
             y,
             st.label_px,
-            HAlign::Center,
-            VAlign::Top,
-            Rotation::None,
+            (HAlign::Center, VAlign::Top, Rotation::None),
         );
     }
     if let Some(label) = &panel.y.label {
@@ -979,9 +958,7 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
             x,
             ry + ph / 2.0,
             st.label_px,
-            HAlign::Center,
-            VAlign::Middle,
-            Rotation::Ccw90,
+            (HAlign::Center, VAlign::Middle, Rotation::Ccw90),
         );
     }
     let mut colorbar = None;
@@ -1130,9 +1107,7 @@ fn annotate(
                 cx,
                 cy,
                 size,
-                HAlign::Center,
-                VAlign::Middle,
-                Rotation::None,
+                (HAlign::Center, VAlign::Middle, Rotation::None),
                 color,
             );
         }
@@ -1280,9 +1255,7 @@ fn line_content(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer) {
                 x0 + st.pad * 2.0 + sw,
                 cy,
                 st.tick_px,
-                HAlign::Left,
-                VAlign::Middle,
-                Rotation::None,
+                (HAlign::Left, VAlign::Middle, Rotation::None),
             );
         }
     }
@@ -1354,9 +1327,7 @@ fn mark_top(
             lx,
             ly,
             st.tick_px * 0.9,
-            HAlign::Left,
-            VAlign::Top,
-            Rotation::None,
+            (HAlign::Left, VAlign::Top, Rotation::None),
         );
     }
     let _ = p;
@@ -1442,9 +1413,7 @@ pub fn layout_figure(fig: &Figure, font: &Font) -> Result<FigureLayout> {
             fw / 2.0,
             st.pad * 1.5,
             st.suptitle_px,
-            HAlign::Center,
-            VAlign::Top,
-            Rotation::None,
+            (HAlign::Center, VAlign::Top, Rotation::None),
         );
         top = st.pad * 1.5 + b.line_h(st.suptitle_px);
     }

@@ -83,8 +83,7 @@ impl NumberFormat {
                 } else {
                     let mag = v.abs().log10().floor() as i32;
                     if mag < -4 || mag >= d as i32 {
-                        let s = format!("{:.*e}", d.saturating_sub(1), v);
-                        s.replace("e", "e")
+                        format!("{:.*e}", d.saturating_sub(1), v)
                     } else {
                         let decimals = (d as i32 - 1 - mag).max(0) as usize;
                         let s = format!("{v:.decimals$}");
@@ -123,7 +122,7 @@ mod tests {
             (".1e", 0.00012, "1.2e-04"),
             ("g", 0.5, "0.5"),
             (".3g", 12345.0, "1.23e4"),
-            (".3g", 3.14159, "3.14"),
+            (".3g", 1.23456, "1.23"),
             ("{:.1f}", 2.0, "2.0"),
         ];
         for (spec, v, want) in cases {
