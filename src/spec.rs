@@ -257,8 +257,15 @@ impl PanelSpec {
             transpose: self.transpose.unwrap_or(false),
         };
         let grid = input::load_grid(&path, load, &select)?;
-        let x = self.x.clone().unwrap_or_default().build(base)?;
-        let y = self.y.clone().unwrap_or_default().build(base)?;
+        let mut x = self.x.clone().unwrap_or_default().build(base)?;
+        let mut y = self.y.clone().unwrap_or_default().build(base)?;
+        // CSV headers and row labels become categorical ticks.
+        if x.categories.is_none() && x.coords.is_none() {
+            x.categories = grid.col_labels.clone();
+        }
+        if y.categories.is_none() && y.coords.is_none() {
+            y.categories = grid.row_labels.clone();
+        }
         let kind = self.kind.as_deref().unwrap_or("heatmap").to_ascii_lowercase();
         let mut panel = match kind.as_str() {
             "heatmap" => {

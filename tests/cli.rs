@@ -360,3 +360,186 @@ fn no_adapter_says_how_to_install_the_software_driver() {
         "{line}"
     );
 }
+
+/// The figure commands, end to end: panels, annotations, lines,
+/// coordinates, specs. Each must succeed and produce the size asked for.
+#[test]
+fn figure_commands_work_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = actmap(&["demo", "-o", "f", "--size", "640x480"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    sink::write_npy_f32(&d.join("steps.npy"), &[33], &demo_steps()).unwrap();
+    let runs: &[&[&str]] = &[
+        &[
+            "render",
+            "f/000_layer_steps.npy",
+            "--title",
+            "Layer activation",
+            "--xlabel",
+            "Layer",
+            "--ylabel",
+            "Steps",
+            "--y-coords",
+            "steps.npy",
+            "-o",
+            "a.png",
+        ],
+        &[
+            "render",
+            "f/000_layer_steps.npy",
+            "--y-coords",
+            "steps.npy",
+            "--coords",
+            "index",
+            "-o",
+            "b.png",
+        ],
+        &[
+            "render",
+            "f/002_ntm_inputs.npy",
+            "f/002_ntm_outputs.npy",
+            "f/002_ntm_write.npy",
+            "f/002_ntm_read.npy",
+            "--grid",
+            "2x2",
+            "--titles",
+            "Inputs,Outputs,Write Weightings,Read Weightings",
+            "--colorbar",
+            "shared",
+            "-o",
+            "c.png",
+        ],
+        &[
+            "render",
+            "f/003_accuracy_breakdown.npy",
+            "--cmap",
+            "Blues",
+            "--annotate",
+            "--title",
+            "Accuracy Breakdown",
+            "-o",
+            "d.png",
+        ],
+        &[
+            "render",
+            "f/003_accuracy_breakdown.npy",
+            "--annotate=.0%",
+            "-o",
+            "e.png",
+        ],
+        &[
+            "render",
+            "f/004_neuron_activations.npy",
+            "--kind",
+            "line",
+            "--mark-top",
+            "3",
+            "-o",
+            "g.png",
+        ],
+        &[
+            "render",
+            "f/003_accuracy_breakdown.npy",
+            "--kind",
+            "line",
+            "--rows",
+            "0,1",
+            "--labels",
+            "one,two",
+            "--ylim",
+            "-0.1,1",
+            "-o",
+            "h.png",
+        ],
+        &[
+            "render",
+            "f/001_layer_steps_long.npy",
+            "--y-coords",
+            "30000,60000,90000,120000,150000,180000,210000,240000,270000,300000",
+            "--coords",
+            "index",
+            "--y-format",
+            "k",
+            "--scale",
+            "2",
+            "--size",
+            "2400x1800",
+            "-o",
+            "i.png",
+        ],
+    ];
+    for args in runs {
+        let o = actmap(args, d);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let out = args[args.iter().position(|a| *a == "-o").unwrap() + 1];
+        let img = image::open(d.join(out)).unwrap();
+        let want = if args.contains(&"2400x1800") {
+            (2400, 1800)
+        } else {
+            (1200, 900)
+        };
+        assert_eq!((img.width(), img.height()), want, "{args:?}");
+    }
+    // A spec file, with relative paths resolved against it.
+    std::fs::write(
+        d.join("f/fig.toml"),
+        "width = 800\nheight = 600\n[[panel]]\ninput = \"003_accuracy_breakdown.npy\"\ncmap = \"Blues\"\n",
+    )
+    .unwrap();
+    let o = actmap(&["render", "--spec", "f/fig.toml", "-o", "spec.png"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(image::open(d.join("spec.png")).unwrap().width(), 800);
+}
+
+fn demo_steps() -> Vec<f32> {
+    actmap::demo::steps_000().iter().map(|&v| v as f32).collect()
+}
+
+#[test]
+fn figure_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    small_npy(d);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["render", "small.npy", "small.npy"],
+            "2 inputs: pass --grid ROWSxCOLS",
+        ),
+        (
+            &["render", "small.npy", "small.npy", "--grid", "1x1"],
+            "a 1x1 grid cannot hold 2 panels",
+        ),
+        (
+            &["render", "small.npy", "--x-coords", "1,2"],
+            "x coordinates: 2 values for 4 cells",
+        ),
+        (
+            &["render", "small.npy", "--y-coords", "3,2,1"],
+            "must be strictly increasing",
+        ),
+        (
+            &["render", "small.npy", "--annotate=.2q"],
+            "bad number format '.2q'",
+        ),
+        (
+            &["render", "small.npy", "--kind", "pie"],
+            "unknown panel kind 'pie'",
+        ),
+        (
+            &["render", "small.npy", "--kind", "line", "--rows", "7"],
+            "row 7 is out of range",
+        ),
+        (
+            &["render", "small.npy", "--size", "60x40"],
+            "too small for its labels",
+        ),
+        (&["render", "--spec", "nope.toml"], "nope.toml"),
+    ];
+    for (args, want) in cases {
+        let o = actmap(args, d);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        let line = error_line(&o);
+        assert!(line.contains(want), "{args:?}: got {line:?}, want {want:?}");
+    }
+}

@@ -128,7 +128,7 @@ pub struct RenderArgs {
     #[arg(long)]
     line_width: Option<f32>,
     /// Line charts: y range LOW,HIGH.
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 2)]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "LOW,HIGH")]
     ylim: Vec<f64>,
     /// CSV delimiter (default: tab for .tsv, else detected).
     #[arg(long)]
@@ -215,8 +215,9 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
         }
     };
     let ylim = match a.ylim.as_slice() {
+        [] => None,
         [lo, hi] => Some([*lo, *hi]),
-        _ => None,
+        v => anyhow::bail!("--ylim takes LOW,HIGH (two numbers), got {} values", v.len()),
     };
     let several = a.inputs.len() > 1;
     let panels = a

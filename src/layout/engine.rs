@@ -1239,6 +1239,24 @@ fn line_content(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer) {
                 color: [255, 255, 255, 230],
             },
         );
+        let frame = [204, 204, 204, 255];
+        let (x1, y1) = (x0 + w, y0 + h);
+        for (p0, p1) in [
+            ([x0, y0], [x1, y0]),
+            ([x0, y1], [x1, y1]),
+            ([x0, y0], [x0, y1]),
+            ([x1, y0], [x1, y1]),
+        ] {
+            b.shape(
+                Some(rect),
+                Primitive::Line {
+                    p0,
+                    p1,
+                    width: st.line,
+                    color: frame,
+                },
+            );
+        }
         for (i, (text, color)) in legend.into_iter().enumerate() {
             let cy = y0 + st.pad + i as f32 * (lh + st.pad * 0.5) + lh / 2.0;
             b.shape(
