@@ -31,6 +31,7 @@
 //! never enter the automatic colour range.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod demo;
 pub mod error;
 pub mod gpu;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::input::{self, GridSelect, LoadOptions};
+use crate::input::{self, Grid, GridSelect, LoadOptions};
 use crate::layout::ticks::TickFormat;
 use crate::layout::{Axis, ColorbarMode, CoordMode, Figure, HeatmapLayer, LineLayer, Panel, Series};
 use crate::render::parse_color;
@@ -257,6 +257,13 @@ impl PanelSpec {
             transpose: self.transpose.unwrap_or(false),
         };
         let grid = input::load_grid(&path, load, &select)?;
+        self.build_with_grid(grid, &path, base)
+    }
+
+    /// Build the panel around an already loaded `grid` (read from `path`;
+    /// `self.input`, `index` and `transpose` are not used).
+    pub fn build_with_grid(&self, grid: Grid, path: &Path, base: &Path) -> Result<Panel> {
+        let path = path.to_path_buf();
         let mut x = self.x.clone().unwrap_or_default().build(base)?;
         let mut y = self.y.clone().unwrap_or_default().build(base)?;
         // CSV headers and row labels become categorical ticks.

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and exit codes. All real work
 //! is in the library; errors are reported as one line on stderr.
 
+mod batch;
 mod demo;
 mod info;
 mod json;
@@ -69,6 +70,10 @@ pub fn main() -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<batch::Interrupted>().is_some() => {
+            eprintln!("actmap: {e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("actmap: error: {e:#}");
             ExitCode::FAILURE

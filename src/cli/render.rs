@@ -128,7 +128,12 @@ pub struct RenderArgs {
     #[arg(long)]
     line_width: Option<f32>,
     /// Line charts: y range LOW,HIGH.
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "LOW,HIGH")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        value_name = "LOW,HIGH"
+    )]
     ylim: Vec<f64>,
     /// CSV delimiter (default: tab for .tsv, else detected).
     #[arg(long)]
@@ -139,6 +144,24 @@ pub struct RenderArgs {
     /// CSV: the first column holds row labels (default: detected).
     #[arg(long, value_name = "yes|no")]
     row_labels: Option<YesNo>,
+    /// Batch: tensor names to render (wildcards * and ?), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    key: Vec<String>,
+    /// Batch: one figure per index along these axes of 3-D/4-D tensors, e.g. 0 or 0,1.
+    #[arg(long, value_delimiter = ',')]
+    split: Vec<usize>,
+    /// Batch: the --split slices of a tensor become panels of one figure.
+    #[arg(long)]
+    panels: bool,
+    /// Batch: overwrite outputs that already exist (default: skip them, so a run resumes).
+    #[arg(long)]
+    force: bool,
+    /// Batch: PNG encoder threads [default: one per core].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// No progress output (errors and the failure summary still print).
+    #[arg(short, long)]
+    quiet: bool,
     /// Print the adapter, the colour range and timings.
     #[arg(short, long)]
     verbose: bool,
@@ -187,13 +210,6 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
     if a.inputs.is_empty() {
         anyhow::bail!("no input: give one or more files, or --spec FIGURE.toml");
     }
-    if a.inputs.len() > 1 && a.grid.is_none() {
-        anyhow::bail!(
-            "{} inputs: pass --grid ROWSxCOLS (e.g. --grid 1x{}) to draw them as panels of one figure",
-            a.inputs.len(),
-            a.inputs.len()
-        );
-    }
     if !a.titles.is_empty() && a.titles.len() != a.inputs.len() {
         anyhow::bail!(
             "--titles has {} names for {} inputs",
@@ -201,60 +217,22 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
             a.inputs.len()
         );
     }
-    let axis = |label: &Option<String>,
-                coords: &Option<String>,
-                format: &Option<String>,
-                limits: Option<[f64; 2]>| {
-        AxisSpec {
-            label: label.clone(),
-            coords: coords.as_deref().map(CoordsSpec::from_arg),
-            mode: a.coords.clone(),
-            format: format.clone(),
-            categories: None,
-            limits,
-        }
-    };
-    let ylim = match a.ylim.as_slice() {
-        [] => None,
-        [lo, hi] => Some([*lo, *hi]),
-        v => anyhow::bail!("--ylim takes LOW,HIGH (two numbers), got {} values", v.len()),
-    };
+    let ylim = ylim(a)?;
     let several = a.inputs.len() > 1;
     let panels = a
         .inputs
         .iter()
         .enumerate()
-        .map(|(i, input)| PanelSpec {
-            input: input.to_string_lossy().into_owned(),
-            kind: a.kind.clone(),
-            index: (!a.index.is_empty()).then(|| a.index.clone()),
-            transpose: Some(a.transpose),
-            title: a
-                .titles
-                .get(i)
-                .cloned()
-                .or_else(|| if several { None } else { a.title.clone() }),
-            cmap: a.cmap.clone(),
-            norm: a.norm.clone(),
-            vmin: a.vmin,
-            vmax: a.vmax,
-            vcenter: a.vcenter,
-            linthresh: a.linthresh,
-            robust: a.robust,
-            agg: a.agg.clone(),
-            annotate: a.annotate.clone(),
-            origin: a.origin.clone(),
-            nan_color: a.nan_color.clone(),
-            posinf_color: a.posinf_color.clone(),
-            neginf_color: a.neginf_color.clone(),
-            colorbar_label: a.cbar_label.clone(),
-            rows: (!a.rows.is_empty()).then(|| a.rows.clone()),
-            labels: (!a.labels.is_empty()).then(|| a.labels.clone()),
-            colors: None,
-            mark_top: a.mark_top,
-            line_width: a.line_width,
-            x: Some(axis(&a.xlabel, &a.x_coords, &a.x_format, None)),
-            y: Some(axis(&a.ylabel, &a.y_coords, &a.y_format, ylim)),
+        .map(|(i, input)| {
+            panel_spec(
+                a,
+                input,
+                a.titles
+                    .get(i)
+                    .cloned()
+                    .or_else(|| if several { None } else { a.title.clone() }),
+                ylim,
+            )
         })
         .collect();
     Ok(FigureSpec {
@@ -270,20 +248,151 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
     })
 }
 
+fn ylim(a: &RenderArgs) -> anyhow::Result<Option<[f64; 2]>> {
+    Ok(match a.ylim.as_slice() {
+        [] => None,
+        [lo, hi] => Some([*lo, *hi]),
+        v => anyhow::bail!("--ylim takes LOW,HIGH (two numbers), got {} values", v.len()),
+    })
+}
+
+/// The panel the flags describe for one input.
+fn panel_spec(a: &RenderArgs, input: &Path, title: Option<String>, ylim: Option<[f64; 2]>) -> PanelSpec {
+    let axis = |label: &Option<String>,
+                coords: &Option<String>,
+                format: &Option<String>,
+                limits: Option<[f64; 2]>| {
+        AxisSpec {
+            label: label.clone(),
+            coords: coords.as_deref().map(CoordsSpec::from_arg),
+            mode: a.coords.clone(),
+            format: format.clone(),
+            categories: None,
+            limits,
+        }
+    };
+    PanelSpec {
+        input: input.to_string_lossy().into_owned(),
+        kind: a.kind.clone(),
+        index: (!a.index.is_empty()).then(|| a.index.clone()),
+        transpose: Some(a.transpose),
+        title,
+        cmap: a.cmap.clone(),
+        norm: a.norm.clone(),
+        vmin: a.vmin,
+        vmax: a.vmax,
+        vcenter: a.vcenter,
+        linthresh: a.linthresh,
+        robust: a.robust,
+        agg: a.agg.clone(),
+        annotate: a.annotate.clone(),
+        origin: a.origin.clone(),
+        nan_color: a.nan_color.clone(),
+        posinf_color: a.posinf_color.clone(),
+        neginf_color: a.neginf_color.clone(),
+        colorbar_label: a.cbar_label.clone(),
+        rows: (!a.rows.is_empty()).then(|| a.rows.clone()),
+        labels: (!a.labels.is_empty()).then(|| a.labels.clone()),
+        colors: None,
+        mark_top: a.mark_top,
+        line_width: a.line_width,
+        x: Some(axis(&a.xlabel, &a.x_coords, &a.x_format, None)),
+        y: Some(axis(&a.ylabel, &a.y_coords, &a.y_format, ylim)),
+    }
+}
+
+/// Whether the flags ask for one figure (panels or a spec) or a batch.
+fn is_batch(a: &RenderArgs) -> bool {
+    if a.spec.is_some() || a.grid.is_some() {
+        return false;
+    }
+    let multi_tensor = |p: &Path| {
+        actmap::input::describe(p)
+            .map(|t| t.len() > 1 || t.iter().any(|(n, _)| n.is_some()))
+            .unwrap_or(false)
+    };
+    a.inputs.len() > 1
+        || !a.split.is_empty()
+        || !a.key.is_empty()
+        || a.panels
+        || a.inputs
+            .iter()
+            .any(|p| p.is_dir() || (!p.exists() && p.to_string_lossy().contains(['*', '?'])))
+        || a.inputs.iter().any(|p| multi_tensor(p))
+}
+
 pub fn run(a: RenderArgs) -> anyhow::Result<()> {
-    let t0 = Instant::now();
+    if is_batch(&a) {
+        return super::batch::run(a);
+    }
+    single(a)
+}
+
+/// The template panel for batch jobs (input, index and transpose unused).
+pub fn batch_panel(a: &RenderArgs) -> anyhow::Result<PanelSpec> {
+    Ok(panel_spec(a, Path::new(""), a.title.clone(), ylim(a)?))
+}
+
+/// Fields the batch runner needs.
+pub struct BatchArgs<'a> {
+    pub inputs: &'a [PathBuf],
+    pub out: Option<&'a Path>,
+    pub size: Option<(u32, u32)>,
+    pub scale: Option<f32>,
+    pub keys: &'a [String],
+    pub split: &'a [usize],
+    pub panels: bool,
+    pub force: bool,
+    pub jobs: usize,
+    pub quiet: bool,
+    pub transpose: bool,
+    pub load: LoadOptions,
+    pub bare: bool,
+    pub titled: bool,
+}
+
+fn load_options(a: &RenderArgs) -> anyhow::Result<LoadOptions> {
     let delimiter = match a.delimiter {
         Some(c) if c.is_ascii() => Some(c as u8),
         Some(c) => anyhow::bail!("--delimiter must be an ASCII character, got '{c}'"),
         None => None,
     };
-    let load = LoadOptions {
+    Ok(LoadOptions {
         csv: CsvOptions {
             delimiter,
             header: a.header.map(Into::into),
             row_labels: a.row_labels.map(Into::into),
         },
-    };
+    })
+}
+
+impl RenderArgs {
+    pub fn batch_args(&self) -> anyhow::Result<BatchArgs<'_>> {
+        if !self.index.is_empty() {
+            anyhow::bail!("--index picks one slice; in a batch use --split AXIS to render every slice");
+        }
+        Ok(BatchArgs {
+            inputs: &self.inputs,
+            out: self.out.as_deref(),
+            size: self.size.as_deref().map(parse_size).transpose()?,
+            scale: self.scale,
+            keys: &self.key,
+            split: &self.split,
+            panels: self.panels,
+            force: self.force,
+            jobs: self.jobs.unwrap_or(0),
+            quiet: self.quiet,
+            transpose: self.transpose,
+            load: load_options(self)?,
+            bare: self.bare,
+            titled: self.title.is_some(),
+        })
+    }
+}
+
+fn single(a: RenderArgs) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let load = load_options(&a)?;
     let size = a.size.as_deref().map(parse_size).transpose()?;
     let (mut spec, base, first) = match &a.spec {
         Some(path) => {

@@ -471,6 +471,7 @@ fn parse(bytes: &[u8], source: &Path, opts: &CsvOptions) -> std::result::Result<
 
     Ok(Tensor {
         source: source.to_path_buf(),
+        name: None,
         dtype: DType::F32,
         shape: vec![rows, cols],
         data,

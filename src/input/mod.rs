@@ -44,6 +44,35 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Tensor> {
     }
 }
 
+/// File extensions actmap reads.
+pub const EXTENSIONS: &[&str] = &["npy", "npz", "safetensors", "csv", "tsv", "txt"];
+
+/// What a file holds, without reading its data: each tensor's name (None
+/// in single-array files) and shape (empty for CSV, whose shape is only
+/// known after parsing; it is always 2-D).
+pub fn describe(path: &Path) -> Result<Vec<(Option<String>, Vec<usize>)>> {
+    match extension(path).as_str() {
+        "npy" => Ok(vec![(None, npy::read_npy_header(path)?.shape)]),
+        "csv" | "tsv" | "txt" => Ok(vec![(None, Vec::new())]),
+        _ => load(path, &LoadOptions::default()).map(|t| vec![(None, t.shape)]),
+    }
+}
+
+/// One tensor of a file: by name in multi-tensor files, the only one otherwise.
+pub fn load_tensor(path: &Path, name: Option<&str>, opts: &LoadOptions) -> Result<Tensor> {
+    match name {
+        None => load(path, opts),
+        Some(n) => Err(Error::format(path, format!("no tensor named '{n}'"))),
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// Read a file and pick a 2-D grid from it.
 pub fn load_grid(path: &Path, opts: &LoadOptions, select: &GridSelect) -> Result<Grid> {
     load(path, opts)?.into_grid(select)

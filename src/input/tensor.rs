@@ -80,6 +80,8 @@ impl fmt::Display for DType {
 pub struct Tensor {
     /// Where it came from (used in error messages).
     pub source: PathBuf,
+    /// The tensor's name inside a multi-tensor file (.safetensors, .npz).
+    pub name: Option<String>,
     /// The element type in the file.
     pub dtype: DType,
     /// Shape, outermost axis first. Empty for a 0-d array.
@@ -129,6 +131,7 @@ impl Tensor {
         }
         Ok(Tensor {
             source,
+            name: None,
             dtype,
             shape,
             data,
@@ -140,6 +143,73 @@ impl Tensor {
     /// The shape as numpy prints it: `(20000, 4096)`.
     pub fn shape_string(&self) -> String {
         shape_str(&self.shape)
+    }
+
+    /// The slice at `index` along each of `axes` (distinct, in range):
+    /// those axes are removed, the others keep their order.
+    pub fn slice_axes(&self, axes: &[usize], index: &[usize]) -> Result<Tensor> {
+        let nd = self.shape.len();
+        let bad = |m: String| Error::format(&self.source, m);
+        if axes.len() != index.len() {
+            return Err(bad(format!(
+                "{} split axes but {} indices",
+                axes.len(),
+                index.len()
+            )));
+        }
+        for (k, (&a, &i)) in axes.iter().zip(index).enumerate() {
+            if a >= nd {
+                return Err(bad(format!(
+                    "--split axis {a} does not exist: the array of shape {} has {nd} axes",
+                    self.shape_string()
+                )));
+            }
+            if axes[..k].contains(&a) {
+                return Err(bad(format!("--split names axis {a} twice")));
+            }
+            if i >= self.shape[a] {
+                return Err(bad(format!(
+                    "index {i} is out of range for axis {a} of size {}",
+                    self.shape[a]
+                )));
+            }
+        }
+        // Row-major strides, then walk the kept axes.
+        let mut strides = vec![1usize; nd];
+        for d in (0..nd.saturating_sub(1)).rev() {
+            strides[d] = strides[d + 1] * self.shape[d + 1];
+        }
+        let base: usize = axes.iter().zip(index).map(|(&a, &i)| i * strides[a]).sum();
+        let kept: Vec<usize> = (0..nd).filter(|d| !axes.contains(d)).collect();
+        let shape: Vec<usize> = kept.iter().map(|&d| self.shape[d]).collect();
+        let n: usize = shape.iter().product();
+        let mut data = Vec::with_capacity(n);
+        let mut counter = vec![0usize; kept.len()];
+        for _ in 0..n {
+            let off: usize = base
+                + kept
+                    .iter()
+                    .zip(&counter)
+                    .map(|(&d, &c)| c * strides[d])
+                    .sum::<usize>();
+            data.push(self.data[off]);
+            for k in (0..kept.len()).rev() {
+                counter[k] += 1;
+                if counter[k] < shape[k] {
+                    break;
+                }
+                counter[k] = 0;
+            }
+        }
+        Ok(Tensor {
+            source: self.source.clone(),
+            name: self.name.clone(),
+            dtype: self.dtype,
+            shape,
+            data,
+            row_labels: None,
+            col_labels: None,
+        })
     }
 
     /// The file this tensor came from.
