@@ -503,8 +503,8 @@ fn figure_errors_are_clear() {
     small_npy(d);
     let cases: &[(&[&str], &str)] = &[
         (
-            &["render", "small.npy", "small.npy"],
-            "2 inputs: pass --grid ROWSxCOLS",
+            &["render", "small.npy", "small.npy", "-o", "x.png"],
+            "several figures need an output directory",
         ),
         (
             &["render", "small.npy", "small.npy", "--grid", "1x1"],
