@@ -143,7 +143,7 @@ fn ctrl_c_stops_cleanly_and_the_next_run_resumes() {
         grid(&d.join(format!("run/g{i:03}.npy")), i);
     }
     let figs = d.join("figs");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_actmap"))
+    let child = Command::new(env!("CARGO_BIN_EXE_actmap"))
         .args([
             "render",
             "run",
