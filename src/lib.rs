@@ -6,7 +6,8 @@
 //!
 //! Data flows through layers, each importing only those above it here:
 //!
-//! 1. [`input`]: files (`.npy`, CSV/TSV) -> [`Tensor`] -> [`Grid`] (f32, 2-D).
+//! 1. [`input`]: files (`.npy`, `.npz`, `.safetensors`, CSV/TSV) -> [`Tensor`]
+//!    -> [`Grid`] (f32, 2-D).
 //! 2. [`scale`]: statistics, normalisation ([`NormSpec`] -> [`Norm`]),
 //!    colormaps ([`Colormap`]) and aggregation ([`Aggregate`]); pure code,
 //!    the CPU twin of the shaders.

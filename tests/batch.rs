@@ -198,3 +198,136 @@ fn ctrl_c_stops_cleanly_and_the_next_run_resumes() {
     assert!(stderr(&o).contains(&want), "want {want:?} in {}", stderr(&o));
     assert_eq!(pngs(&figs).len(), n);
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/batch")
+        .join(name)
+}
+
+#[test]
+fn safetensors_and_npz_written_by_python_render_per_tensor_and_slice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for f in ["acts.safetensors", "attn.npz", "attn_compressed.npz"] {
+        std::fs::copy(fixture(f), d.join(f)).unwrap();
+    }
+    // --key picks tensors by pattern.
+    let o = actmap(
+        &[
+            "render",
+            "acts.safetensors",
+            "--key",
+            "layer.*,f16",
+            "-o",
+            "k",
+            "--size",
+            "400x300",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(pngs(&d.join("k")), ["acts_f16.png", "acts_layer.0.mlp.png"]);
+    // Every tensor: the 0-d scalar cannot be drawn and is reported; the rest render.
+    let o = actmap(
+        &[
+            "render",
+            "acts.safetensors",
+            "-o",
+            "all",
+            "--size",
+            "400x300",
+            "-q",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("failed: acts.safetensors:scalar: 0-d array"),
+        "{err}"
+    );
+    assert_eq!(pngs(&d.join("all")).len(), 13, "{:?}", pngs(&d.join("all")));
+    // [3, 4, 4] split along axis 0: one figure per slice, stored and deflated alike.
+    let o = actmap(
+        &[
+            "render",
+            "attn.npz",
+            "attn_compressed.npz",
+            "--key",
+            "attn",
+            "--split",
+            "0",
+            "-o",
+            "s",
+            "--size",
+            "400x300",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        pngs(&d.join("s")),
+        [
+            "attn_attn_0.png",
+            "attn_attn_1.png",
+            "attn_attn_2.png",
+            "attn_compressed_attn_0.png",
+            "attn_compressed_attn_1.png",
+            "attn_compressed_attn_2.png"
+        ]
+    );
+    let a = image::open(d.join("s/attn_attn_1.png")).unwrap().to_rgba8();
+    let b = image::open(d.join("s/attn_compressed_attn_1.png"))
+        .unwrap()
+        .to_rgba8();
+    // Same data; only the title differs (it names the file).
+    let differing = a.pixels().zip(b.pixels()).filter(|(p, q)| p != q).count();
+    assert!(
+        differing < 2000,
+        "{differing} pixels differ between stored and deflated npz renders"
+    );
+    // --panels: the three slices as panels of one figure.
+    let o = actmap(
+        &[
+            "render", "attn.npz", "--key", "attn", "--split", "0", "--panels", "-o", "p", "--size", "600x600",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(pngs(&d.join("p")), ["attn_attn.png"]);
+}
+
+#[test]
+fn broken_containers_in_a_directory_are_reported_and_the_rest_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("dumps")).unwrap();
+    for f in [
+        "truncated.safetensors",
+        "bad_dtype.safetensors",
+        "corrupt.npz",
+        "attn.npz",
+    ] {
+        std::fs::copy(fixture(f), d.join("dumps").join(f)).unwrap();
+    }
+    grid(&d.join("dumps/good.npy"), 1);
+    let o = actmap(
+        &[
+            "render", "dumps", "--split", "0", "-o", "figs", "--size", "400x300", "-q",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    for want in ["truncated.safetensors", "bad_dtype.safetensors", "corrupt.npz"] {
+        assert!(
+            err.lines().any(|l| l.contains("failed:") && l.contains(want)),
+            "{want} not reported:\n{err}"
+        );
+    }
+    assert!(!err.contains("panicked"));
+    let out = pngs(&d.join("figs"));
+    assert!(out.contains(&"attn_attn_0.png".to_string()), "{out:?}");
+    assert!(out.iter().any(|f| f.starts_with("good")), "{out:?}");
+}

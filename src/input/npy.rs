@@ -112,7 +112,7 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Read and check the magic, version, header length and header dict.
-fn read_header<R: Read>(r: &mut R, source: &Path) -> Result<NpyHeader> {
+pub(crate) fn read_header<R: Read>(r: &mut R, source: &Path) -> Result<NpyHeader> {
     let fmt_err = |msg: String| Error::format(source, msg);
     let io_err = |e: io::Error| Error::io(source, e);
 
@@ -274,7 +274,7 @@ fn convert_with<const N: usize>(bytes: &[u8], out: &mut Vec<f32>, f: impl Fn([u8
 }
 
 /// Append the f32 values of `bytes` (whole elements of `dtype`) to `out`.
-fn convert(dtype: DType, big_endian: bool, bytes: &[u8], out: &mut Vec<f32>) {
+pub(crate) fn convert(dtype: DType, big_endian: bool, bytes: &[u8], out: &mut Vec<f32>) {
     macro_rules! num {
         ($t:ty) => {
             if big_endian {
