@@ -11,11 +11,17 @@
 //! 2. [`scale`]: statistics, normalisation ([`NormSpec`] -> [`Norm`]),
 //!    colormaps ([`Colormap`]) and aggregation ([`Aggregate`]); pure code,
 //!    the CPU twin of the shaders.
-//! 3. [`gpu`]: the shared [`gpu::GpuContext`], tiled grid textures, the
-//!    heatmap renderer (prepare, then draw into a render pass), and the
-//!    offscreen target with readback.
-//! 4. [`sink`]: PNG files, written atomically.
-//! 5. [`render`]: [`Renderer`], which ties them together.
+//! 3. [`text`]: the embedded font, measured and rasterized on the CPU.
+//! 4. [`layout`]: figure descriptions ([`layout::Figure`]), ticks, and the
+//!    engine that places panels, axes, colorbars and text in pixels
+//!    ([`layout::Scene`]), measuring text so nothing clips or overlaps.
+//! 5. [`gpu`]: the shared [`gpu::GpuContext`], tiled grid textures, and the
+//!    heatmap, shape and text renderers (prepare, then draw into a render
+//!    pass), plus the offscreen target with readback.
+//! 6. [`sink`]: PNG and `.npy` files, written atomically.
+//! 7. [`render`]: [`Renderer`]: figure -> layout -> one GPU pass -> pixels;
+//!    [`spec`]: TOML figure specs; [`batch`]: many inputs to many PNGs;
+//!    [`demo`]: the built-in reference data and figures.
 //!
 //! ```no_run
 //! use actmap::{input, RenderOptions, Renderer};
