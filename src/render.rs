@@ -22,7 +22,9 @@ use crate::gpu::{
     ShapeRenderer,
 };
 use crate::input::Grid;
-use crate::layout::{Figure, FigureLayout, HeatmapLayer, Panel, Scene, layout_figure};
+use crate::layout::{
+    AxisMapping, Figure, FigureLayout, HeatmapItem, HeatmapLayer, Panel, Scene, layout_figure,
+};
 use crate::scale::{Aggregate, Colormap, Norm, NormSpec, Stats};
 use crate::text::Font;
 
@@ -180,51 +182,28 @@ impl Renderer {
         })
     }
 
-    /// Render an already uploaded grid with a resolved norm.
+    /// Render an already uploaded grid with a resolved norm, filling the
+    /// image (the data alone). The same path as figures: a one-heatmap scene.
     pub fn draw(&self, texture: &GridTexture, norm: &Norm, opts: &RenderOptions) -> Result<RgbaImage> {
-        let ctx = &self.ctx;
-        let target = OffscreenTarget::new(ctx, opts.width, opts.height)?;
-        let params = HeatmapParams {
-            aggregate: opts.aggregate,
-            nan_color: opts.nan_color,
-            pos_inf_color: opts.pos_inf_color,
-            neg_inf_color: opts.neg_inf_color,
-            ..HeatmapParams::new(PixelRect::full(opts.width, opts.height), *norm, opts.colormap)
+        let scene = Scene {
+            width: opts.width,
+            height: opts.height,
+            background: opts.background,
+            heatmaps: vec![HeatmapItem {
+                grid: 0,
+                rect: PixelRect::full(opts.width, opts.height),
+                x: AxisMapping::Uniform,
+                y: AxisMapping::Uniform,
+                flip_x: false,
+                flip_y: false,
+                norm: *norm,
+                colormap: opts.colormap,
+                aggregate: opts.aggregate,
+                special_colors: [opts.nan_color, opts.pos_inf_color, opts.neg_inf_color],
+            }],
+            ..Default::default()
         };
-        let data = self.heatmap.prepare(ctx, texture, &params)?;
-        let mut encoder = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("Renderer::encoder"),
-            });
-        {
-            let bg = crate::gpu::linear_rgba(opts.background);
-            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("Renderer::pass"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &target.view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color {
-                            r: bg[0] as f64,
-                            g: bg[1] as f64,
-                            b: bg[2] as f64,
-                            a: bg[3] as f64,
-                        }),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            self.heatmap.draw(&mut pass, &data);
-        }
-        ctx.queue.submit([encoder.finish()]);
-        ctx.take_errors()?;
-        target.read_rgba(ctx)
+        self.draw_scene(&scene, std::slice::from_ref(texture))
     }
 
     /// Lay out and render a whole figure (axes, ticks, colorbars, text).

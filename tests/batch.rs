@@ -1,23 +1,14 @@
 //! Batch export as a user runs it: directories of mixed files, a summary
 //! and exit code, resume after a real Ctrl-C, --force, --quiet.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use actmap::sink;
-
-fn actmap(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_actmap"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run actmap")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{actmap, stderr};
 
 fn pngs(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

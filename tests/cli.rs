@@ -1,22 +1,13 @@
 //! The `actmap` binary as a user runs it: exit codes, one-line errors that
 //! name the file, no partial output, PNG pixels at known cells.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use actmap::{Colormap, sink};
-
-fn actmap(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_actmap"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run actmap")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{actmap, stderr};
 
 fn error_line(o: &Output) -> String {
     let e = stderr(o);

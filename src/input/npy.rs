@@ -98,7 +98,7 @@ fn read_from<R: Read>(r: &mut R, source: &Path, total: Option<u64>) -> Result<Te
 }
 
 /// Read as many bytes as fit in `buf`, stopping early only at end of input.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {

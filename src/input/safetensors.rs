@@ -11,12 +11,13 @@
 //! in blocks, so memory stays about one f32 array.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::npy;
+use super::npy::read_full;
 use super::quote;
 use super::tensor::{DType, Tensor};
 use crate::error::{Error, Result};
@@ -205,20 +206,6 @@ fn truncated(path: &Path, name: &str, end: u64, file_len: u64) -> Error {
         path,
         format!("truncated: tensor {q} ends at byte {end} but the file has {file_len}"),
     )
-}
-
-/// Read as many bytes as fit in `buf`, stopping early only at end of input.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 type Metadata = Vec<(String, String)>;

@@ -625,61 +625,25 @@ fn draw_colorbar(b: &mut Builder, bar: Area, cb: &Colorbar, ticks: &[Tick]) -> P
     }
     let edge = [0, 0, 0, 255];
     let arrow = st.cbar_w * 0.8;
+    let mut extend = |pts: [[f32; 2]; 3], color: Rgba| {
+        b.shape(None, Primitive::Triangle { points: pts, color });
+        for p in [pts[0], pts[1]] {
+            b.shape(
+                None,
+                Primitive::Line {
+                    p0: p,
+                    p1: pts[2],
+                    width: st.line,
+                    color: edge,
+                },
+            );
+        }
+    };
     if cb.norm.clipped_high {
-        let pts = [[x, y], [x + w, y], [x + w / 2.0, y - arrow]];
-        b.shape(
-            None,
-            Primitive::Triangle {
-                points: pts,
-                color: lut[255],
-            },
-        );
-        b.shape(
-            None,
-            Primitive::Line {
-                p0: pts[0],
-                p1: pts[2],
-                width: st.line,
-                color: edge,
-            },
-        );
-        b.shape(
-            None,
-            Primitive::Line {
-                p0: pts[1],
-                p1: pts[2],
-                width: st.line,
-                color: edge,
-            },
-        );
+        extend([[x, y], [x + w, y], [x + w / 2.0, y - arrow]], lut[255]);
     }
     if cb.norm.clipped_low {
-        let pts = [[x, y + h], [x + w, y + h], [x + w / 2.0, y + h + arrow]];
-        b.shape(
-            None,
-            Primitive::Triangle {
-                points: pts,
-                color: lut[0],
-            },
-        );
-        b.shape(
-            None,
-            Primitive::Line {
-                p0: pts[0],
-                p1: pts[2],
-                width: st.line,
-                color: edge,
-            },
-        );
-        b.shape(
-            None,
-            Primitive::Line {
-                p0: pts[1],
-                p1: pts[2],
-                width: st.line,
-                color: edge,
-            },
-        );
+        extend([[x, y + h], [x + w, y + h], [x + w / 2.0, y + h + arrow]], lut[0]);
     }
     outline(b, x, y, w, h, st.line);
     let lx = x + w + st.tick_len + st.pad * 0.5;

@@ -25,3 +25,17 @@ pub fn renderer() -> &'static Renderer {
 pub fn px(img: &image::RgbaImage, x: u32, y: u32) -> [u8; 4] {
     img.get_pixel(x, y).0
 }
+
+/// Run the `actmap` binary in `dir`.
+pub fn actmap(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_actmap"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run actmap")
+}
+
+/// A command's stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
