@@ -116,9 +116,12 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         let bar = indicatif::ProgressBar::new((plan.jobs.len() + plan.failed.len()) as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40.cyan/blue} {pos}/{len} figures  {per_sec}  ETA {eta}  {wide_msg}",
+                "{bar:40.cyan/blue} {pos}/{len} figures  {rate}  ETA {eta}  {wide_msg}",
             )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1}/s", s.per_sec());
+            }),
         );
         bar
     });
