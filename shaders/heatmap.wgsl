@@ -164,6 +164,11 @@ fn aggregate(px: u32, py: u32) -> Aggregated {
     if rs.x >= rs.y || cs.x >= cs.y {
         return Aggregated(VALUE_OUTSIDE, 0.0);
     }
+    if rs.y - rs.x == 1u && cs.y - cs.x == 1u {
+        // One cell under the pixel (upsampling): nothing to aggregate.
+        let v = load_cell(rs.x, cs.x);
+        return Aggregated(classify(v), v);
+    }
     if mode == AGG_NEAREST {
         let r = select(nearest_cell(py, rows, height), (rs.x + rs.y) / 2u, (u.mode.w & FLAG_EDGES_Y) != 0u);
         let c = select(nearest_cell(px, cols, width), (cs.x + cs.y) / 2u, (u.mode.w & FLAG_EDGES_X) != 0u);
