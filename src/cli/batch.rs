@@ -119,9 +119,12 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
                 "{bar:40.cyan/blue} {pos}/{len} figures  {rate}  ETA {eta}  {wide_msg}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.1}/s", s.per_sec());
-            }),
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.1}/s", s.per_sec());
+                },
+            ),
         );
         bar
     });
