@@ -132,3 +132,17 @@ fn uneven_steps_place_cells_at_their_true_rows_or_evenly() {
         "{y:?}"
     );
 }
+
+#[test]
+fn many_cells_get_round_numbers_not_one_label_each() {
+    use actmap::layout::{HeatmapLayer, Panel, ticks::TickFormat};
+    let grid = actmap::Grid::new(300_000, 12, vec![0.0; 300_000 * 12]).unwrap();
+    let mut panel = Panel::heatmap(HeatmapLayer::new(grid));
+    panel.y.format = TickFormat::Thousands;
+    let l = layout(&Figure::single(panel, 1200, 900));
+    let y: Vec<&str> = l.panels[0].y_ticks.iter().map(|t| t.label.as_str()).collect();
+    assert!(y.len() <= 10, "{y:?}");
+    assert_eq!(y[..3], ["0", "50k", "100k"]);
+    // The 12 columns still get one label each.
+    assert_eq!(l.panels[0].x_ticks.len(), 12);
+}

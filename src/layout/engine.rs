@@ -114,8 +114,8 @@ struct AxisModel {
     ticks: TickSource,
     mapping: AxisMapping,
     flip: bool,
-    /// The axis runs over discrete heatmap cells.
-    cells: bool,
+    /// The number of discrete heatmap cells along the axis (0 for continuous axes).
+    cells: usize,
 }
 
 impl AxisModel {
@@ -175,7 +175,7 @@ fn heatmap_axis(axis: &Axis, n: usize, name: &str, reversed: bool) -> Result<Axi
         ticks,
         mapping: AxisMapping::Uniform,
         flip: false,
-        cells: true,
+        cells: n,
     };
     let mut m = if let Some(cats) = &axis.categories {
         if cats.len() != n {
@@ -229,7 +229,7 @@ fn heatmap_axis(axis: &Axis, n: usize, name: &str, reversed: bool) -> Result<Axi
                         edges: edges.iter().map(|&e| e as f32).collect(),
                     },
                     flip: false,
-                    cells: integer,
+                    cells: if integer { n } else { 0 },
                 }
             }
         }
@@ -324,7 +324,7 @@ fn line_axes(panel: &Panel, layer: &LineLayer, stats: &Stats) -> Result<(AxisMod
         },
         mapping: AxisMapping::Uniform,
         flip: false,
-        cells: false,
+        cells: 0,
     };
     let y = AxisModel {
         start: hi,
@@ -335,7 +335,7 @@ fn line_axes(panel: &Panel, layer: &LineLayer, stats: &Stats) -> Result<(AxisMod
         },
         mapping: AxisMapping::Uniform,
         flip: false,
-        cells: false,
+        cells: 0,
     };
     Ok((x, y))
 }
@@ -512,8 +512,8 @@ impl Builder<'_> {
         // matplotlib's tick space: one label per 3 font sizes across, 2 up.
         let space = ((len / (if vertical { 2.0 } else { 3.0 } * st.tick_px)).floor() as usize).max(2);
         let cap = match m.ticks {
-            // Discrete cells (Layer 1..12): as many as the tick space allows.
-            TickSource::Numeric { integer: true, .. } if m.cells => space,
+            // Few discrete cells (Layer 1..12, 0..28): every cell or every other.
+            TickSource::Numeric { integer: true, .. } if m.cells > 0 && m.cells <= 2 * space => space,
             // Continuous axes: a few round numbers.
             TickSource::Numeric { .. } => space.min(if vertical { 10 } else { 6 }),
             TickSource::Categories(_) => usize::MAX,

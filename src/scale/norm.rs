@@ -120,9 +120,16 @@ impl NormSpec {
             ),
             _ => (stats.min, stats.max),
         };
+        // With no finite value at all (every cell NaN or inf) there is no
+        // range to find: 0..1 (1..10 for log) keeps the picture drawable.
         let no_data = stats.finite == 0;
-        let mut vmin = self.vmin.unwrap_or(if no_data { 0.0 } else { auto_lo });
-        let mut vmax = self.vmax.unwrap_or(if no_data { 1.0 } else { auto_hi });
+        let (fallback_lo, fallback_hi) = if self.kind == NormKind::Log {
+            (1.0, 10.0)
+        } else {
+            (0.0, 1.0)
+        };
+        let mut vmin = self.vmin.unwrap_or(if no_data { fallback_lo } else { auto_lo });
+        let mut vmax = self.vmax.unwrap_or(if no_data { fallback_hi } else { auto_hi });
         if vmin > vmax {
             return Err(Error::Invalid(format!(
                 "the colour range is empty: vmin {vmin} is greater than vmax {vmax}"
@@ -452,6 +459,12 @@ mod tests {
         assert_eq!(n.normalize(2.0), 0.0);
         let n = resolve(NormSpec::default(), &[f32::NAN]).unwrap();
         assert_eq!((n.vmin, n.vmax), (0.0, 1.0));
+        let log = NormSpec {
+            kind: NormKind::Log,
+            ..Default::default()
+        };
+        let n = resolve(log, &[f32::NAN, f32::INFINITY]).unwrap();
+        assert_eq!((n.vmin, n.vmax), (1.0, 10.0));
     }
 
     #[test]
