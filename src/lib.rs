@@ -21,7 +21,9 @@
 //! 6. [`sink`]: PNG and `.npy` files, written atomically.
 //! 7. [`render`]: [`Renderer`]: figure -> layout -> one GPU pass -> pixels;
 //!    [`spec`]: TOML figure specs; [`batch`]: many inputs to many PNGs;
-//!    [`demo`]: the built-in reference data and figures.
+//!    [`demo`]: the built-in reference data and figures; [`live`]: stream
+//!    wire formats and the bounded row history for live monitoring (the
+//!    window itself is not built yet).
 //!
 //! ```no_run
 //! use actmap::{input, RenderOptions, Renderer};
@@ -44,6 +46,7 @@ pub mod error;
 pub mod gpu;
 pub mod input;
 pub mod layout;
+pub mod live;
 pub mod render;
 pub mod scale;
 pub mod sink;
