@@ -410,6 +410,17 @@ fn load_job(
     opts: &BatchOptions,
     cache: &mut Option<(PathBuf, Option<String>, Arc<Tensor>)>,
 ) -> Result<Vec<Grid>> {
+    let select = GridSelect {
+        index: Vec::new(),
+        transpose: opts.transpose,
+    };
+    // An unsplit tensor is used once: no cache, no copy.
+    if let [only] = job.slices.as_slice()
+        && only.is_empty()
+    {
+        let t = input::load_tensor(&job.source, job.tensor.as_deref(), &opts.load)?;
+        return Ok(vec![t.into_grid(&select)?]);
+    }
     let tensor = match cache {
         Some((p, n, t)) if *p == job.source && *n == job.tensor => t.clone(),
         _ => {
@@ -421,10 +432,6 @@ fn load_job(
             *cache = Some((job.source.clone(), job.tensor.clone(), t.clone()));
             t
         }
-    };
-    let select = GridSelect {
-        index: Vec::new(),
-        transpose: opts.transpose,
     };
     job.slices
         .iter()
