@@ -191,7 +191,9 @@ fn aggregate(px: u32, py: u32) -> Aggregated {
             let k = classify(v);
             if k == VALUE_FINITE {
                 let d = abs(v - centre);
-                if d > best_d {
+                // Farther from the centre wins; on a tie the larger value
+                // (order-independent, so a streamed reduction agrees).
+                if d > best_d || (d == best_d && v > best) {
                     best_d = d;
                     best = v;
                 }

@@ -51,6 +51,7 @@ pub mod render;
 pub mod scale;
 pub mod sink;
 pub mod spec;
+pub mod stream;
 pub mod text;
 
 pub use error::{Error, Result};

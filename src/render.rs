@@ -23,10 +23,34 @@ use crate::gpu::{
 };
 use crate::input::Grid;
 use crate::layout::{
-    AxisMapping, Figure, FigureLayout, HeatmapItem, HeatmapLayer, Panel, Scene, layout_figure,
+    AxisMapping, Figure, FigureLayout, GridSource, HeatmapItem, HeatmapLayer, Panel, PanelContent, Scene,
+    StreamedGrid, layout_figure,
 };
 use crate::scale::{Aggregate, Colormap, Norm, NormSpec, Stats};
+use crate::stream::{ReduceOn, summarise};
 use crate::text::Font;
+
+/// Streamed heatmaps of `fig` that need a pass: (panel index, plot height)
+/// for each one without a summary or with one made for another height.
+fn streamed_to_summarise(fig: &Figure, layout: &FigureLayout) -> Vec<(usize, u32)> {
+    let mut todo = Vec::new();
+    for (i, panel) in fig.panels.iter().enumerate() {
+        let PanelContent::Heatmap(h) = &panel.content else {
+            continue;
+        };
+        let GridSource::Streamed(s) = &h.grid else {
+            continue;
+        };
+        let Some(info) = layout.panels.get(i) else {
+            continue;
+        };
+        let height = info.plot.height;
+        if s.summary.as_ref().is_none_or(|sum| sum.rows.height() != height) {
+            todo.push((i, height));
+        }
+    }
+    todo
+}
 
 /// An sRGB colour with alpha.
 pub type Rgba = [u8; 4];
@@ -207,13 +231,70 @@ impl Renderer {
     }
 
     /// Lay out and render a whole figure (axes, ticks, colorbars, text).
+    ///
+    /// Heatmaps streamed from files ([`GridSource::Streamed`]) are passed
+    /// over once, reduced to their plot size as they are read, and drawn
+    /// one value per pixel: the same picture as the whole grid in memory.
     pub fn render_figure(&self, fig: &Figure) -> Result<RenderedFigure> {
         OffscreenTarget::check_size(&self.ctx, fig.width, fig.height)?;
-        let layout = layout_figure(fig, Font::default_sans())?;
+        let font = Font::default_sans();
+        let mut fig = std::borrow::Cow::Borrowed(fig);
+        let mut layout = layout_figure(&fig, font)?;
+        // A first layout (with placeholder statistics for streamed grids)
+        // gives each plot's height; the pass reduces to it and the figure is
+        // laid out again with the real statistics. Plot heights do not
+        // depend on the data, so a second pass is a safety net.
+        for _ in 0..2 {
+            let todo = streamed_to_summarise(&fig, &layout);
+            if todo.is_empty() {
+                break;
+            }
+            let mut owned = fig.into_owned();
+            for (panel, height) in todo {
+                if let PanelContent::Heatmap(h) = &mut owned.panels[panel].content
+                    && let GridSource::Streamed(s) = &h.grid
+                {
+                    let on = ReduceOn::default_for(&self.ctx);
+                    let summary = summarise(
+                        &self.ctx,
+                        &s.path,
+                        height,
+                        h.aggregate,
+                        h.norm.robust.is_some(),
+                        on,
+                    )?;
+                    h.grid = GridSource::Streamed(Arc::new(StreamedGrid {
+                        summary: Some(Arc::new(summary)),
+                        ..(**s).clone()
+                    }));
+                }
+            }
+            fig = std::borrow::Cow::Owned(owned);
+            layout = layout_figure(&fig, font)?;
+        }
         let textures = layout
             .grids
             .iter()
-            .map(|g| GridTexture::upload(&self.ctx, g))
+            .enumerate()
+            .map(|(i, g)| match g {
+                GridSource::Memory(g) => GridTexture::upload(&self.ctx, g),
+                GridSource::Streamed(s) => {
+                    let item = layout.scene.heatmaps.iter().find(|h| h.grid == i);
+                    let summary = s.summary.as_ref().zip(item).filter(|(sum, item)| {
+                        sum.rows.height() == item.rect.height && item.x == AxisMapping::Uniform
+                    });
+                    let Some((sum, item)) = summary else {
+                        return Err(Error::Invalid(format!(
+                            "{}: the plot size changed between layouts; cannot draw the streamed grid",
+                            s.path.display()
+                        )));
+                    };
+                    // One value per pixel: the heatmap shader draws it 1:1.
+                    let (w, h) = (item.rect.width, item.rect.height);
+                    let values = sum.rows.finish(w, item.norm.centre);
+                    GridTexture::upload(&self.ctx, &Grid::new(h as usize, w as usize, values)?)
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
         let image = self.draw_scene(&layout.scene, &textures)?;
         Ok(RenderedFigure { image, layout })

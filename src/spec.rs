@@ -27,7 +27,12 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::input::{self, Grid, GridSelect, LoadOptions};
 use crate::layout::ticks::TickFormat;
-use crate::layout::{Axis, ColorbarMode, CoordMode, Figure, HeatmapLayer, LineLayer, Panel, Series};
+use crate::layout::{
+    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamedGrid,
+};
+
+/// Heatmap inputs with at least this much data are streamed, not loaded.
+pub const STREAM_MIN_BYTES: u64 = 64 << 20;
 use crate::render::parse_color;
 use crate::scale::{Aggregate, Colormap, NormKind, NormSpec};
 
@@ -256,6 +261,9 @@ impl PanelSpec {
             index: self.index.clone().unwrap_or_default(),
             transpose: self.transpose.unwrap_or(false),
         };
+        if let Some(streamed) = self.streamed(&path)? {
+            return self.build_from(GridSource::Streamed(Arc::new(streamed)), &path, base);
+        }
         let grid = input::load_grid(&path, load, &select)?;
         self.build_with_grid(grid, &path, base)
     }
@@ -263,20 +271,69 @@ impl PanelSpec {
     /// Build the panel around an already loaded `grid` (read from `path`;
     /// `self.input`, `index` and `transpose` are not used).
     pub fn build_with_grid(&self, grid: Grid, path: &Path, base: &Path) -> Result<Panel> {
+        self.build_from(GridSource::Memory(Arc::new(grid)), path, base)
+    }
+
+    /// Whether this panel's input is drawn by streaming it (a large 1-D or
+    /// 2-D `.npy` heatmap with nothing that needs the values in memory), and
+    /// if so the streamed grid. `ACTMAP_STREAM=always|never` overrides the
+    /// size rule (files over 64 MiB of data stream).
+    fn streamed(&self, path: &Path) -> Result<Option<StreamedGrid>> {
+        let kind = self.kind.as_deref().unwrap_or("heatmap");
+        let coords = |a: &Option<AxisSpec>| a.as_ref().is_some_and(|a| a.coords.is_some());
+        if input::extension(path) != "npy"
+            || !kind.eq_ignore_ascii_case("heatmap")
+            || self.index.as_ref().is_some_and(|i| !i.is_empty())
+            || self.transpose == Some(true)
+            || self.annotate.is_some()
+            || coords(&self.x)
+            || coords(&self.y)
+        {
+            return Ok(None);
+        }
+        let policy = std::env::var("ACTMAP_STREAM").unwrap_or_default();
+        if policy == "never" {
+            return Ok(None);
+        }
+        let header = input::npy::read_npy_header(path)?;
+        let (rows, cols) = match header.shape.as_slice() {
+            [n] => (1, *n),
+            [r, c] => (*r, *c),
+            _ => return Ok(None),
+        };
+        let big = header.data_len() as u64 >= STREAM_MIN_BYTES;
+        if (header.fortran_order && rows > 1 && cols > 1)
+            || rows == 0
+            || cols == 0
+            || !(big || policy == "always")
+        {
+            return Ok(None);
+        }
+        Ok(Some(StreamedGrid {
+            path: path.to_path_buf(),
+            rows,
+            cols,
+            summary: None,
+        }))
+    }
+
+    fn build_from(&self, source: GridSource, path: &Path, base: &Path) -> Result<Panel> {
         let path = path.to_path_buf();
         let mut x = self.x.clone().unwrap_or_default().build(base)?;
         let mut y = self.y.clone().unwrap_or_default().build(base)?;
         // CSV headers and row labels become categorical ticks.
-        if x.categories.is_none() && x.coords.is_none() {
-            x.categories = grid.col_labels.clone();
-        }
-        if y.categories.is_none() && y.coords.is_none() {
-            y.categories = grid.row_labels.clone();
+        if let GridSource::Memory(grid) = &source {
+            if x.categories.is_none() && x.coords.is_none() {
+                x.categories = grid.col_labels.clone();
+            }
+            if y.categories.is_none() && y.coords.is_none() {
+                y.categories = grid.row_labels.clone();
+            }
         }
         let kind = self.kind.as_deref().unwrap_or("heatmap").to_ascii_lowercase();
         let mut panel = match kind.as_str() {
             "heatmap" => {
-                let mut h = HeatmapLayer::new(grid);
+                let mut h = HeatmapLayer::with_source(source);
                 h.colormap = self.cmap.as_deref().unwrap_or("magma").parse::<Colormap>()?;
                 h.norm = self.norm()?;
                 h.aggregate = Aggregate::parse(self.agg.as_deref().unwrap_or("extreme"))?;
@@ -304,6 +361,9 @@ impl PanelSpec {
                 Panel::heatmap(h)
             }
             "line" | "lines" => {
+                let GridSource::Memory(grid) = source else {
+                    return Err(Error::Invalid("a line chart cannot be streamed".into()));
+                };
                 let rows: Vec<usize> = match &self.rows {
                     Some(r) => r.clone(),
                     None if grid.rows() <= 10 => (0..grid.rows()).collect(),

@@ -8,6 +8,7 @@
 pub mod context;
 pub mod grid_texture;
 pub mod heatmap;
+pub mod reduce;
 pub mod shaders;
 pub mod shapes;
 pub mod target;
@@ -16,6 +17,7 @@ pub mod text;
 pub use context::GpuContext;
 pub use grid_texture::GridTexture;
 pub use heatmap::{AxisMapping, HeatmapDrawData, HeatmapParams, HeatmapRenderer, PixelRect};
+pub use reduce::RowReducer;
 pub use shapes::{ShapeBatch, ShapeDrawData, ShapeRenderer};
 pub use target::OffscreenTarget;
 pub use text::{TextDrawData, TextRenderer};

@@ -17,9 +17,13 @@ pub const SHAPES_WGSL: &str = include_str!("../../shaders/shapes.wgsl");
 /// The text pipeline (glyph quads from the coverage atlas).
 pub const TEXT_WGSL: &str = include_str!("../../shaders/text.wgsl");
 
+/// The out-of-core row reduction (compute).
+pub const REDUCE_WGSL: &str = include_str!("../../shaders/reduce.wgsl");
+
 /// Every pipeline's full source, by name, for validation.
 pub const ALL: &[(&str, &str)] = &[
     ("heatmap", HEATMAP_WGSL),
     ("shapes", SHAPES_WGSL),
     ("text", TEXT_WGSL),
+    ("reduce", REDUCE_WGSL),
 ];

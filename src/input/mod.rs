@@ -11,6 +11,7 @@ use std::path::Path;
 
 pub use csv::CsvOptions;
 pub use grid::Grid;
+pub use npy::NpyRowReader;
 pub use npz::{list_npz, read_npz};
 pub use safetensors::{SafetensorsFile, SafetensorsInfo, read_safetensors};
 pub use tensor::{DType, GridSelect, Tensor};
@@ -142,7 +143,7 @@ pub fn load_tensor(path: &Path, name: Option<&str>, opts: &LoadOptions) -> Resul
     }
 }
 
-fn extension(path: &Path) -> String {
+pub(crate) fn extension(path: &Path) -> String {
     path.extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())

@@ -88,6 +88,134 @@ pub fn read_npy_header(path: &Path) -> Result<NpyHeader> {
     read_header(&mut file, path)
 }
 
+/// The rows of a 2-D C-order `.npy` file, read a block at a time, so a
+/// file of any size can be streamed with memory bounded by the block.
+/// (A 1-D array reads as one row.) Little-endian f32 is read straight into
+/// the caller's buffer; other dtypes are converted block by block.
+pub struct NpyRowReader {
+    file: File,
+    path: std::path::PathBuf,
+    header: NpyHeader,
+    rows: usize,
+    cols: usize,
+    next: usize,
+    bytes: Vec<u8>,
+}
+
+impl NpyRowReader {
+    /// Open `path` and check that its payload can be streamed by rows and
+    /// that the file holds all of it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let header = read_header(&mut file, path)?;
+        let (rows, cols) = match header.shape.as_slice() {
+            [n] => (1, *n),
+            [r, c] => (*r, *c),
+            s => {
+                return Err(Error::format(
+                    path,
+                    format!("streaming needs a 1-D or 2-D array, this one is {}", shape_str(s)),
+                ));
+            }
+        };
+        if header.fortran_order && rows > 1 && cols > 1 {
+            return Err(Error::format(
+                path,
+                "a Fortran-order array cannot be streamed by rows",
+            ));
+        }
+        if rows == 0 || cols == 0 {
+            return Err(Error::format(
+                path,
+                format!("empty array of shape {}", shape_str(&header.shape)),
+            ));
+        }
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let have = len.saturating_sub(header.data_offset);
+        if have < header.data_len() as u64 {
+            return Err(Error::format(
+                path,
+                format!(
+                    "truncated data: shape {} {} needs {} bytes, file has {have}",
+                    shape_str(&header.shape),
+                    header.dtype,
+                    header.data_len()
+                ),
+            ));
+        }
+        Ok(NpyRowReader {
+            file,
+            path: path.to_path_buf(),
+            header,
+            rows,
+            cols,
+            next: 0,
+            bytes: Vec::new(),
+        })
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> &NpyHeader {
+        &self.header
+    }
+
+    /// Rows in the file.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Values per row.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Index of the next row to be read.
+    pub fn position(&self) -> usize {
+        self.next
+    }
+
+    /// Read up to `max_rows` rows into `out` (replacing its contents);
+    /// returns the number of rows read, 0 at the end.
+    pub fn read_rows(&mut self, max_rows: usize, out: &mut Vec<f32>) -> Result<usize> {
+        let n = max_rows.max(1).min(self.rows - self.next);
+        out.clear();
+        if n == 0 {
+            return Ok(0);
+        }
+        let values = n * self.cols;
+        let size = self.header.dtype.size();
+        let truncated = |e: io::Error| Error::io(&self.path, e);
+        if self.header.dtype == DType::F32 && !self.header.big_endian && cfg!(target_endian = "little") {
+            out.resize(values, 0.0);
+            let got =
+                read_full(&mut self.file, bytemuck::cast_slice_mut(out.as_mut_slice())).map_err(truncated)?;
+            if got < values * 4 {
+                return Err(self.shrunk());
+            }
+        } else {
+            self.bytes.resize(values * size, 0);
+            let got = read_full(&mut self.file, &mut self.bytes).map_err(truncated)?;
+            if got < self.bytes.len() {
+                return Err(self.shrunk());
+            }
+            out.reserve(values);
+            convert(self.header.dtype, self.header.big_endian, &self.bytes, out);
+        }
+        self.next += n;
+        Ok(n)
+    }
+
+    fn shrunk(&self) -> Error {
+        Error::format(
+            &self.path,
+            format!(
+                "the file ended at row {} of {}: was it truncated while being read?",
+                self.next, self.rows
+            ),
+        )
+    }
+}
+
 /// The one loader behind [`read_npy`] and [`parse_npy`]. `total` is the
 /// length of the whole input when known.
 fn read_from<R: Read>(r: &mut R, source: &Path, total: Option<u64>) -> Result<Tensor> {

@@ -2,16 +2,14 @@
 //! with the embedded font, picks ticks that fit, and places every
 //! rectangle so that nothing is clipped or overlaps, whatever the labels.
 
-use std::sync::Arc;
-
 use super::figure::{
-    Axis, ColorbarMode, CoordMode, Figure, HeatmapLayer, LineLayer, Panel, PanelContent, Rgba,
+    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, PanelContent, Rgba,
 };
 use super::format::NumberFormat;
 use super::scene::{AxisMapping, HeatmapItem, PixelRect, Primitive, Scene};
 use super::ticks::{self, Tick, TickFormat};
 use crate::error::{Error, Result};
-use crate::input::Grid;
+
 use crate::scale::aggregate::edges_from_centres;
 use crate::scale::norm::Transform;
 use crate::scale::{Colormap, Norm, NormSpec, Stats};
@@ -93,7 +91,7 @@ pub struct FigureLayout {
     /// What to draw.
     pub scene: Scene,
     /// Grids referenced by `scene.heatmaps[i].grid`.
-    pub grids: Vec<Arc<Grid>>,
+    pub grids: Vec<GridSource>,
     /// Per-panel geometry, in `figure.panels` order.
     pub panels: Vec<PanelInfo>,
 }
@@ -363,8 +361,17 @@ fn prepare_panels(fig: &Figure) -> Result<Vec<Prepared<'_>>> {
         };
         let p = match &panel.content {
             PanelContent::Heatmap(h) => {
-                let stats = Stats::of(h.grid.data());
-                let norm = h.norm.resolve(h.grid.data(), &stats).map_err(with_panel)?;
+                let (stats, norm) = match &h.grid {
+                    GridSource::Memory(g) => {
+                        let stats = Stats::of(g.data());
+                        (stats, h.norm.resolve(g.data(), &stats))
+                    }
+                    GridSource::Streamed(s) => {
+                        let stats = s.stats();
+                        (stats, h.norm.resolve_with(&stats, |q| s.percentile(q)))
+                    }
+                };
+                let norm = norm.map_err(with_panel)?;
                 let x = heatmap_axis(&panel.x, h.grid.cols(), "x", false).map_err(with_panel)?;
                 let y = heatmap_axis(&panel.y, h.grid.rows(), "y", h.origin_lower).map_err(with_panel)?;
                 Prepared {
@@ -450,7 +457,7 @@ struct Builder<'f> {
     font: &'f Font,
     st: Style,
     scene: Scene,
-    grids: Vec<Arc<Grid>>,
+    grids: Vec<GridSource>,
 }
 
 fn snap(v: f32, width: f32) -> f32 {
@@ -1011,7 +1018,9 @@ fn annotate(
     norm: &Norm,
     fmt: &NumberFormat,
 ) {
-    let g = &h.grid;
+    let Some(g) = h.grid.memory() else {
+        return;
+    };
     if g.rows() * g.cols() > 10_000 {
         return;
     }

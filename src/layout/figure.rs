@@ -3,11 +3,12 @@
 //! [`Axis`] descriptions. [`crate::layout::layout_figure`] turns it into a
 //! [`crate::layout::Scene`].
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::ticks::TickFormat;
 use crate::input::Grid;
-use crate::scale::{Aggregate, Colormap, NormSpec};
+use crate::scale::{Aggregate, Colormap, NormSpec, RowSummary, Stats, StatsAccumulator};
 
 /// An sRGB colour with alpha.
 pub type Rgba = [u8; 4];
@@ -56,7 +57,7 @@ impl Axis {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HeatmapLayer {
     /// The data (rows drawn top to bottom unless `origin_lower`).
-    pub grid: Arc<Grid>,
+    pub grid: GridSource,
     /// Colormap.
     pub colormap: Colormap,
     /// Normalisation.
@@ -75,8 +76,13 @@ pub struct HeatmapLayer {
 impl HeatmapLayer {
     /// A heatmap of `grid` with default styling (magma, linear auto range).
     pub fn new(grid: impl Into<Arc<Grid>>) -> Self {
+        HeatmapLayer::with_source(GridSource::Memory(grid.into()))
+    }
+
+    /// A heatmap of `source` (in memory or streamed) with default styling.
+    pub fn with_source(source: GridSource) -> Self {
         HeatmapLayer {
-            grid: grid.into(),
+            grid: source,
             colormap: Colormap::default(),
             norm: NormSpec::default(),
             aggregate: Aggregate::default(),
@@ -84,6 +90,104 @@ impl HeatmapLayer {
             annotate: None,
             origin_lower: false,
         }
+    }
+}
+
+/// The cells a heatmap draws: in memory, or streamed from a file.
+#[derive(Clone, Debug)]
+pub enum GridSource {
+    /// A grid held in memory.
+    Memory(Arc<Grid>),
+    /// A `.npy` file read block by block, never held whole.
+    Streamed(Arc<StreamedGrid>),
+}
+
+impl GridSource {
+    /// Rows of the grid.
+    pub fn rows(&self) -> usize {
+        match self {
+            GridSource::Memory(g) => g.rows(),
+            GridSource::Streamed(s) => s.rows,
+        }
+    }
+
+    /// Columns of the grid.
+    pub fn cols(&self) -> usize {
+        match self {
+            GridSource::Memory(g) => g.cols(),
+            GridSource::Streamed(s) => s.cols,
+        }
+    }
+
+    /// The grid, when it is in memory.
+    pub fn memory(&self) -> Option<&Arc<Grid>> {
+        match self {
+            GridSource::Memory(g) => Some(g),
+            GridSource::Streamed(_) => None,
+        }
+    }
+}
+
+impl PartialEq for GridSource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (GridSource::Memory(a), GridSource::Memory(b)) => a == b,
+            (GridSource::Streamed(a), GridSource::Streamed(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// A heatmap's data streamed from a 1-D or 2-D `.npy` file: only the shape
+/// is known until the renderer has passed over the file once, gathering the
+/// statistics and the per-pixel-row aggregates of a [`StreamSummary`].
+/// Memory is bounded by the read block and the plot size, never the file.
+#[derive(Clone, Debug)]
+pub struct StreamedGrid {
+    /// The file.
+    pub path: PathBuf,
+    /// Rows in the file.
+    pub rows: usize,
+    /// Values per row.
+    pub cols: usize,
+    /// Filled in by the renderer's pass over the file.
+    pub summary: Option<Arc<StreamSummary>>,
+}
+
+/// What one pass over a streamed file leaves.
+#[derive(Clone, Debug)]
+pub struct StreamSummary {
+    /// Statistics (and the histogram for robust percentiles).
+    pub stats: StatsAccumulator,
+    /// Partial aggregates per pixel row of a plot `rows.height()` tall.
+    pub rows: RowSummary,
+}
+
+impl StreamedGrid {
+    /// Statistics: exact after the pass; before it, a 0..1 placeholder
+    /// (only used to find the plot size the pass reduces to).
+    pub fn stats(&self) -> Stats {
+        match &self.summary {
+            Some(s) => s.stats.stats(),
+            None => {
+                let n = self.rows * self.cols;
+                Stats {
+                    count: n,
+                    finite: n,
+                    nan: 0,
+                    pos_inf: 0,
+                    neg_inf: 0,
+                    min: 0.0,
+                    max: 1.0,
+                    mean: 0.5,
+                }
+            }
+        }
+    }
+
+    /// A percentile of the finite values (after the pass, when it kept a histogram).
+    pub fn percentile(&self, q: f64) -> Option<f32> {
+        self.summary.as_ref().and_then(|s| s.stats.percentile(q))
     }
 }
 

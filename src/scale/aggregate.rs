@@ -11,7 +11,7 @@ use crate::input::Grid;
 #[repr(u32)]
 pub enum Aggregate {
     /// The value farthest from the norm's centre, sign kept: a +28 spike and
-    /// a -35 dip both survive. The default.
+    /// a -35 dip both survive; on a tie the larger value. The default.
     #[default]
     Extreme = 0,
     /// The largest value.
@@ -158,11 +158,8 @@ pub fn combine(values: impl IntoIterator<Item = f32>, mode: Aggregate, centre: f
         acc = Some(match (acc, mode) {
             (None, _) => v,
             (Some(a), Aggregate::Extreme) => {
-                if (v - centre).abs() > (a - centre).abs() {
-                    v
-                } else {
-                    a
-                }
+                let (dv, da) = ((v - centre).abs(), (a - centre).abs());
+                if dv > da || (dv == da && v > a) { v } else { a }
             }
             (Some(a), Aggregate::Max) => a.max(v),
             (Some(a), Aggregate::Min) => a.min(v),

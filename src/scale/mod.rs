@@ -7,8 +7,10 @@ pub mod colormap;
 pub mod colormap_data;
 pub mod norm;
 pub mod stats;
+pub mod summary;
 
 pub use aggregate::Aggregate;
 pub use colormap::{Colormap, ColormapKind};
 pub use norm::{Norm, NormKind, NormSpec};
-pub use stats::Stats;
+pub use stats::{Stats, StatsAccumulator};
+pub use summary::RowSummary;

@@ -106,6 +106,12 @@ fn check_finite(name: &str, v: Option<f32>) -> Result<()> {
 impl NormSpec {
     /// Resolve automatic limits against `data` (whose statistics are `stats`).
     pub fn resolve(&self, data: &[f32], stats: &Stats) -> Result<Norm> {
+        self.resolve_with(stats, |q| percentile(data, stats, q))
+    }
+
+    /// Resolve automatic limits from `stats` and a percentile function
+    /// (`q` in 0..=100), for data that is not in memory.
+    pub fn resolve_with(&self, stats: &Stats, percentile: impl Fn(f64) -> Option<f32>) -> Result<Norm> {
         check_finite("--vmin", self.vmin)?;
         check_finite("--vmax", self.vmax)?;
         let (auto_lo, auto_hi) = match self.robust {
@@ -115,8 +121,8 @@ impl NormSpec {
                 )));
             }
             Some(p) if stats.finite > 0 && (self.vmin.is_none() || self.vmax.is_none()) => (
-                percentile(data, stats, 100.0 - p as f64).unwrap_or(stats.min),
-                percentile(data, stats, p as f64).unwrap_or(stats.max),
+                percentile(100.0 - p as f64).unwrap_or(stats.min),
+                percentile(p as f64).unwrap_or(stats.max),
             ),
             _ => (stats.min, stats.max),
         };

@@ -136,6 +136,127 @@ impl Stats {
     }
 }
 
+/// Statistics gathered block by block, for data that never sits in memory
+/// at once. Percentiles come from a histogram of the values' leading 16
+/// bits (sign, exponent and 7 mantissa bits: 65536 buckets, each spanning
+/// at most 1/128 of its values' magnitude), interpolated within the bucket,
+/// so a robust range is within 0.8 % of the exact percentile.
+#[derive(Clone)]
+pub struct StatsAccumulator {
+    part: Partial,
+    count: usize,
+    hist: Option<Vec<u64>>,
+}
+
+impl std::fmt::Debug for StatsAccumulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatsAccumulator")
+            .field("stats", &self.stats())
+            .field("histogram", &self.hist.is_some())
+            .finish()
+    }
+}
+
+/// Order-preserving 16-bit key of a finite f32: larger values, larger keys.
+fn bits_key(v: f32) -> u16 {
+    let b = v.to_bits();
+    let ordered = if b >> 31 == 1 { !b } else { b | 0x8000_0000 };
+    (ordered >> 16) as u16
+}
+
+/// The smallest f32 whose key is `k` (the lower edge of bucket `k`).
+fn key_floor(k: u16) -> f32 {
+    let ordered = (k as u32) << 16;
+    let b = if ordered >> 31 == 1 {
+        ordered & 0x7fff_ffff
+    } else {
+        !ordered
+    };
+    let v = f32::from_bits(b);
+    // For negative values the lowest bits of the bucket are the most
+    // negative: `!ordered` set them to ones, which is the bucket's floor.
+    v
+}
+
+impl StatsAccumulator {
+    /// An empty accumulator; with `percentiles`, it also keeps the
+    /// histogram that [`StatsAccumulator::percentile`] needs (512 KiB).
+    pub fn new(percentiles: bool) -> Self {
+        StatsAccumulator {
+            part: Partial::EMPTY,
+            count: 0,
+            hist: percentiles.then(|| vec![0u64; 1 << 16]),
+        }
+    }
+
+    /// Fold in `values`.
+    pub fn add(&mut self, values: &[f32]) {
+        self.part = self.part.merge(Partial::of(values));
+        self.count += values.len();
+        if let Some(h) = &mut self.hist {
+            for &v in values {
+                if v.is_finite() {
+                    h[bits_key(v) as usize] += 1;
+                }
+            }
+        }
+    }
+
+    /// Combine with another accumulator (e.g. from another thread).
+    pub fn merge(&mut self, other: &StatsAccumulator) {
+        self.part = self.part.merge(other.part);
+        self.count += other.count;
+        if let (Some(a), Some(b)) = (&mut self.hist, &other.hist) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+    }
+
+    /// The statistics so far.
+    pub fn stats(&self) -> Stats {
+        let p = self.part;
+        let none = p.finite == 0;
+        Stats {
+            count: self.count,
+            finite: p.finite,
+            nan: p.nan,
+            pos_inf: p.pos_inf,
+            neg_inf: p.neg_inf,
+            min: if none { f32::NAN } else { p.min },
+            max: if none { f32::NAN } else { p.max },
+            mean: if none { f64::NAN } else { p.sum / p.finite as f64 },
+        }
+    }
+
+    /// The `q`-th percentile (numpy's linear rule) from the histogram,
+    /// clamped to the exact min and max. `None` without a histogram or
+    /// without finite values.
+    pub fn percentile(&self, q: f64) -> Option<f32> {
+        let h = self.hist.as_ref()?;
+        let p = self.part;
+        if p.finite == 0 {
+            return None;
+        }
+        let pos = q.clamp(0.0, 100.0) / 100.0 * (p.finite - 1) as f64;
+        let mut seen = 0u64;
+        for (k, &n) in h.iter().enumerate() {
+            if n > 0 && (seen + n) as f64 > pos {
+                // Spread the bucket's n values evenly over its width.
+                let lo = key_floor(k as u16) as f64;
+                let hi = if k + 1 < h.len() {
+                    key_floor(k as u16 + 1) as f64
+                } else {
+                    f32::MAX as f64
+                };
+                let frac = (pos - seen as f64 + 0.5) / n as f64;
+                let v = (lo + (hi - lo) * frac.clamp(0.0, 1.0)) as f32;
+                return Some(v.clamp(p.min, p.max));
+            }
+            seen += n;
+        }
+        Some(p.max)
+    }
+}
+
 /// The `q`-th percentile (0..=100) of the finite values, with numpy's default
 /// linear interpolation between order statistics. `None` when no value is finite.
 ///
@@ -311,6 +432,71 @@ mod tests {
             let f = (pos - i as f64) as f32;
             let want = sorted[i] + (sorted[i + 1] - sorted[i]) * f;
             assert_eq!(percentile(&v, &s, q), Some(want), "q={q}");
+        }
+    }
+
+    #[test]
+    fn accumulator_matches_stats_and_bounds_percentiles() {
+        let mut x = 99u64;
+        let v: Vec<f32> = (0..1_000_000)
+            .map(|i| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (x >> 40) as f32 / (1u64 << 24) as f32;
+                if i % 1000 == 0 { f32::NAN } else { (u - 0.3) * 50.0 }
+            })
+            .collect();
+        let mut acc = StatsAccumulator::new(true);
+        let mut other = StatsAccumulator::new(true);
+        let (a, b) = v.split_at(333_333);
+        acc.add(a);
+        for c in b.chunks(4096) {
+            other.add(c);
+        }
+        acc.merge(&other);
+        let exact = Stats::of(&v);
+        let s = acc.stats();
+        assert_eq!(
+            (s.count, s.finite, s.nan, s.min, s.max),
+            (exact.count, exact.finite, exact.nan, exact.min, exact.max)
+        );
+        for q in [0.0, 1.0, 2.0, 50.0, 98.0, 99.0, 100.0] {
+            let want = percentile(&v, &exact, q).unwrap();
+            let got = acc.percentile(q).unwrap();
+            assert!(
+                (got - want).abs() <= want.abs() / 128.0 + 1e-6,
+                "q={q}: {got} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn bit_keys_are_ordered() {
+        let vals = [
+            -f32::MAX,
+            -1e10,
+            -2.5,
+            -1.0,
+            -1e-30,
+            -0.0,
+            0.0,
+            1e-30,
+            1.0,
+            1.0078125,
+            3.0,
+            1e10,
+            f32::MAX,
+        ];
+        for w in vals.windows(2) {
+            assert!(bits_key(w[0]) <= bits_key(w[1]), "{} {}", w[0], w[1]);
+        }
+        for &v in &vals {
+            let k = bits_key(v);
+            assert!(key_floor(k) <= v, "{v}: floor {}", key_floor(k));
+            if k < u16::MAX {
+                assert!(key_floor(k + 1) > v || key_floor(k + 1) == v && v == 0.0, "{v}");
+            }
         }
     }
 }
