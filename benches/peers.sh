@@ -14,6 +14,9 @@
 # PEERS_TIMEOUT (300): seconds per run; a run past it, or one that fails (out
 #   of memory, ...), is reported as such and the tool's remaining runs of that
 #   case are skipped.
+# PEERS_MEM_LIMIT (85% of RAM, in MiB): address-space cap for the matplotlib
+#   runs, so a case too big for matplotlib fails with MemoryError instead of
+#   waking the kernel's OOM killer (actmap and plotters run uncapped).
 # Data (numpy, seed 0; float32 standard normal with planted spikes of +28 and
 # -35) is written once into the bench dir; the 100000x4096 file is 1.6 GB.
 set -euo pipefail
@@ -37,6 +40,7 @@ cargo build --release --locked --quiet --manifest-path benches/peers/plotters/Ca
 actmap="${ACTMAP_BIN:-$PWD/target/release/actmap}"
 plotters="$PWD/benches/peers/plotters/target/release/actmap-peer-plotters"
 mpl="$PWD/benches/peers/mpl.py"
+mem_limit="${PEERS_MEM_LIMIT:-$(awk '/MemTotal/ {printf "%d", $2 * 0.85 / 1024}' /proc/meminfo)}"
 
 py="$work/venv/bin/python"
 if ! { [ -x "$py" ] && "$py" -c 'import numpy, matplotlib' 2>/dev/null; }; then
@@ -88,7 +92,7 @@ inputs() {  # case -> input files
 
 # The command for a tool on a case, or nothing when the tool has no such chart.
 command_for() {  # tool case out
-    local tool=$1 case=$2 out=$3 in
+    local tool=$1 case=$2 out=$3 in py="prlimit --as=$((mem_limit * 1048576)) $py"
     in=($(inputs "$case"))
     case "$tool:$case" in
         actmap:line4096) echo "$actmap render ${in[*]} --kind line -o $out --size 1920x1080 -q" ;;
@@ -172,7 +176,7 @@ done
 {
     echo "Machine: $machine"
     echo
-    echo "Each cell: median wall time over $runs runs (tools whose first run took over 20 s: $slow_runs runs) / peak RSS (max over runs). 1920x1080 PNG with axes, tick labels and colorbar, viridis. line4096: the matplotlib-imshow column is \`plot\`."
+    echo "Each cell: median wall time over $runs runs (tools whose first run took over 20 s: $((slow_runs < runs ? slow_runs : runs)) runs) / peak RSS (max over runs); matplotlib capped at $mem_limit MiB of address space. 1920x1080 PNG with axes, tick labels and colorbar, viridis. line4096: the matplotlib-imshow column is \`plot\`."
     echo
     header="| case |" rule="|---|"
     for tool in "${tools[@]}"; do header+=" $tool |"; rule+="---|"; done

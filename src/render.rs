@@ -150,6 +150,7 @@ pub struct RenderedFigure {
 #[derive(Debug)]
 pub struct Renderer {
     ctx: Arc<GpuContext>,
+    reduce_on: ReduceOn,
     heatmap: HeatmapRenderer,
     shapes: ShapeRenderer,
     text: std::sync::Mutex<TextRenderer>,
@@ -167,11 +168,19 @@ impl Renderer {
         let shapes = ShapeRenderer::new(&ctx, TARGET_FORMAT);
         let text = std::sync::Mutex::new(TextRenderer::new(&ctx, TARGET_FORMAT));
         Renderer {
+            reduce_on: ReduceOn::default_for(&ctx),
             ctx,
             heatmap,
             shapes,
             text,
         }
+    }
+
+    /// Where streamed grids are reduced (the default depends on the
+    /// adapter: see [`ReduceOn::default_for`]).
+    pub fn with_reduce_on(mut self, on: ReduceOn) -> Self {
+        self.reduce_on = on;
+        self
     }
 
     /// The GPU context.

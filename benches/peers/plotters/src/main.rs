@@ -98,7 +98,7 @@ fn heatmap(area: &DrawingArea<BitMapBackend, Shift>, a: &Array, title: Option<&s
     chart
         .margin((10.0 * scale) as u32)
         .x_label_area_size((40.0 * scale) as u32)
-        .y_label_area_size((70.0 * scale) as u32);
+        .y_label_area_size((90.0 * scale) as u32);
     if let Some(t) = title {
         chart.caption(t, ("sans-serif", font + 4));
     }
