@@ -26,7 +26,7 @@ use crate::layout::{
     AxisMapping, Figure, FigureLayout, GridSource, HeatmapItem, HeatmapLayer, Panel, PanelContent, Scene,
     StreamedGrid, layout_figure,
 };
-use crate::scale::{Aggregate, Colormap, Norm, NormSpec, Stats};
+use crate::scale::{Aggregate, Colormap, Norm, NormSpec, RowSummary, Stats};
 use crate::stream::{ReduceOn, summarise};
 use crate::text::Font;
 
@@ -50,6 +50,13 @@ fn streamed_to_summarise(fig: &Figure, layout: &FigureLayout) -> Vec<(usize, u32
         }
     }
     todo
+}
+
+/// The values `item` shows, one per pixel of its rectangle (drawn 1:1 by
+/// the heatmap shader, which then aggregates nothing).
+fn one_per_pixel(sum: &RowSummary, item: &HeatmapItem) -> Result<Grid> {
+    let (w, h) = (item.rect.width, item.rect.height);
+    Grid::new(h as usize, w as usize, sum.finish(w, item.norm.centre))
 }
 
 /// An sRGB colour with alpha.
@@ -281,32 +288,69 @@ impl Renderer {
             fig = std::borrow::Cow::Owned(owned);
             layout = layout_figure(&fig, font)?;
         }
-        let textures = layout
-            .grids
-            .iter()
-            .enumerate()
-            .map(|(i, g)| match g {
-                GridSource::Memory(g) => GridTexture::upload(&self.ctx, g),
-                GridSource::Streamed(s) => {
-                    let item = layout.scene.heatmaps.iter().find(|h| h.grid == i);
-                    let summary = s.summary.as_ref().zip(item).filter(|(sum, item)| {
+        // Streamed grids become their one-value-per-pixel reduction, and the
+        // figure holding their summaries goes before drawing: peak memory
+        // is the summary or the picture, not both.
+        for i in 0..layout.grids.len() {
+            let item = layout.scene.heatmaps.iter().find(|h| h.grid == i);
+            let reduced = match (&layout.grids[i], item) {
+                (GridSource::Memory(g), Some(it)) if self.reduce_first(g, it) => {
+                    // Many rows per pixel on a software adapter: fold the
+                    // rows once on all cores instead of every fragment
+                    // re-reading its column's rows.
+                    let mut sum =
+                        RowSummary::new(g.rows() as u32, g.cols() as u32, it.rect.height, it.aggregate);
+                    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    let block = (crate::stream::BLOCK_BYTES / 4 / g.cols()).max(1) * g.cols();
+                    for (b, chunk) in g.data().chunks(block).enumerate() {
+                        sum.add_block((b * block / g.cols()) as u32, chunk, threads);
+                    }
+                    Some(one_per_pixel(&sum, it)?)
+                }
+                (GridSource::Memory(_), _) => None,
+                (GridSource::Streamed(s), item) => {
+                    let ready = s.summary.as_ref().zip(item).filter(|(sum, item)| {
                         sum.rows.height() == item.rect.height && item.x == AxisMapping::Uniform
                     });
-                    let Some((sum, item)) = summary else {
+                    let Some((sum, item)) = ready else {
                         return Err(Error::Invalid(format!(
                             "{}: the plot size changed between layouts; cannot draw the streamed grid",
                             s.path.display()
                         )));
                     };
-                    // One value per pixel: the heatmap shader draws it 1:1.
-                    let (w, h) = (item.rect.width, item.rect.height);
-                    let values = sum.rows.finish(w, item.norm.centre);
-                    GridTexture::upload(&self.ctx, &Grid::new(h as usize, w as usize, values)?)
+                    Some(one_per_pixel(&sum.rows, item)?)
                 }
+            };
+            if let Some(g) = reduced {
+                layout.grids[i] = GridSource::Memory(Arc::new(g));
+            }
+        }
+        drop(fig);
+        let textures = layout
+            .grids
+            .iter()
+            .map(|g| match g {
+                GridSource::Memory(g) => GridTexture::upload(&self.ctx, g),
+                GridSource::Streamed(s) => Err(Error::Invalid(format!(
+                    "{}: streamed grid left unreduced",
+                    s.path.display()
+                ))),
             })
             .collect::<Result<Vec<_>>>()?;
         let image = self.draw_scene(&layout.scene, &textures)?;
         Ok(RenderedFigure { image, layout })
+    }
+
+    /// Whether to reduce the rows of in-memory `grid` on the CPU before
+    /// drawing `item`: on a software adapter, with evenly spaced cells and
+    /// more than two rows per pixel row.
+    fn reduce_first(&self, grid: &Grid, item: &HeatmapItem) -> bool {
+        self.reduce_on == ReduceOn::Cpu
+            && item.x == AxisMapping::Uniform
+            && item.y == AxisMapping::Uniform
+            && grid.rows() > 2 * item.rect.height as usize
+            && u32::try_from(grid.rows()).is_ok_and(|r| r < u32::MAX / 2)
+            && u32::try_from(grid.cols()).is_ok_and(|c| c < u32::MAX / 2)
     }
 
     /// Draw a laid-out scene whose heatmaps refer to `textures` by index.

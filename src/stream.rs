@@ -1,7 +1,7 @@
 //! Out-of-core rendering: one pass over a file too large to hold, in row
 //! blocks, gathering statistics and per-pixel-row aggregates.
 //!
-//! A reader thread fills a small pool of blocks (8 MiB each) while the
+//! A reader thread fills a small pool of blocks (4 MiB each) while the
 //! blocks already read are folded in: statistics on the CPU, the rows into
 //! a [`RowSummary`] either on the CPU or by a compute pass on the GPU
 //! ([`crate::gpu::RowReducer`]). Peak memory is the block pool plus the
@@ -17,7 +17,7 @@ use crate::layout::StreamSummary;
 use crate::scale::{Aggregate, RowSummary, StatsAccumulator};
 
 /// Bytes per block read from the file.
-pub const BLOCK_BYTES: usize = 8 << 20;
+pub const BLOCK_BYTES: usize = 4 << 20;
 
 /// Where the row reduction runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,9 +81,10 @@ pub fn summarise(
     let mut stats: Vec<StatsAccumulator> = (0..threads).map(|_| StatsAccumulator::new(percentiles)).collect();
 
     // Reader thread -> full blocks; empty blocks come back for reuse.
-    let (full_tx, full_rx) = mpsc::sync_channel::<Result<(usize, Vec<f32>)>>(2);
+    let (full_tx, full_rx) = mpsc::sync_channel::<Result<(usize, Vec<f32>)>>(1);
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<f32>>();
-    for _ in 0..3 {
+    // Two blocks: one being read while the other is folded in.
+    for _ in 0..2 {
         let _ = empty_tx.send(Vec::with_capacity(block_rows * cols));
     }
     std::thread::scope(|s| -> Result<()> {

@@ -440,5 +440,8 @@ fn single(a: RenderArgs) -> anyhow::Result<()> {
         );
     }
     eprintln!("wrote {}", out.display());
+    if a.verbose {
+        eprintln!("total {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
+    }
     Ok(())
 }

@@ -246,19 +246,23 @@ impl RowReducer {
     /// Read the aggregates back.
     pub fn finish(self, ctx: &GpuContext) -> Result<RowSummary> {
         let mut summary = RowSummary::new(self.rows, self.cols, self.height, self.mode);
-        let targets: [Option<&mut [u8]>; 6] = [
-            Some(bytemuck::cast_slice_mut(summary.min.as_mut_slice())),
-            Some(bytemuck::cast_slice_mut(summary.max.as_mut_slice())),
-            Some(bytemuck::cast_slice_mut(summary.sum.as_mut_slice())),
-            Some(bytemuck::cast_slice_mut(summary.count.as_mut_slice())),
-            Some(bytemuck::cast_slice_mut(summary.flags.as_mut_slice())),
-            Some(bytemuck::cast_slice_mut(summary.nearest.as_mut_slice())),
+        // Flags are u32 on the GPU (no 8-bit storage in WGSL), u8 in the summary.
+        let mut flags = vec![0u32; summary.flags.len()];
+        let targets: [&mut [u8]; 6] = [
+            bytemuck::cast_slice_mut(summary.min.as_mut_slice()),
+            bytemuck::cast_slice_mut(summary.max.as_mut_slice()),
+            bytemuck::cast_slice_mut(summary.sum.as_mut_slice()),
+            bytemuck::cast_slice_mut(summary.count.as_mut_slice()),
+            bytemuck::cast_slice_mut(flags.as_mut_slice()),
+            bytemuck::cast_slice_mut(summary.nearest.as_mut_slice()),
         ];
         for ((buf, used), target) in self.outputs.iter().zip(targets) {
-            let Some(target) = target.filter(|t| *used && !t.is_empty()) else {
-                continue;
-            };
-            read_buffer(ctx, buf, target)?;
+            if *used && !target.is_empty() {
+                read_buffer(ctx, buf, target)?;
+            }
+        }
+        for (f, g) in summary.flags.iter_mut().zip(flags) {
+            *f = g as u8;
         }
         Ok(summary)
     }

@@ -47,26 +47,68 @@ impl Partial {
     };
 
     fn of(values: &[f32]) -> Partial {
+        // Eight independent lanes, branch-free, so the compiler can keep them
+        // in vector registers: this runs over every value of a 1.6 GB file.
+        // Sums go f32 per lane for 32 values, then f64.
+        const L: usize = 8;
         let mut p = Partial::EMPTY;
-        // Sum in blocks of f32 (exact enough for a block), then in f64.
-        for block in values.chunks(1024) {
-            let mut block_sum = 0.0f64;
-            for &v in block {
-                if v.is_finite() {
-                    p.finite += 1;
-                    p.min = p.min.min(v);
-                    p.max = p.max.max(v);
-                    block_sum += v as f64;
-                } else if v.is_nan() {
-                    p.nan += 1;
-                } else if v > 0.0 {
-                    p.pos_inf += 1;
-                } else {
-                    p.neg_inf += 1;
+        let mut mn = [f32::INFINITY; L];
+        let mut mx = [f32::NEG_INFINITY; L];
+        let mut finite = [0u32; L];
+        let mut nan = [0u32; L];
+        let mut pos = [0u32; L];
+        let mut sum = 0.0f64;
+        let flush = |finite: &mut [u32; L], nan: &mut [u32; L], pos: &mut [u32; L], p: &mut Partial| {
+            p.finite += finite.iter().map(|&n| n as usize).sum::<usize>();
+            p.nan += nan.iter().map(|&n| n as usize).sum::<usize>();
+            p.pos_inf += pos.iter().map(|&n| n as usize).sum::<usize>();
+            *finite = [0; L];
+            *nan = [0; L];
+            *pos = [0; L];
+        };
+        let mut blocks = 0u32;
+        let (body, tail) = values.as_chunks::<256>();
+        for block in body {
+            let mut lane_sum = [0.0f32; L];
+            for v8 in block.as_chunks::<L>().0 {
+                for i in 0..L {
+                    let v = v8[i];
+                    let b = v.to_bits();
+                    let fin = b & 0x7f80_0000 != 0x7f80_0000;
+                    let is_nan = !fin & (b & 0x007f_ffff != 0);
+                    mn[i] = if fin & (v < mn[i]) { v } else { mn[i] };
+                    mx[i] = if fin & (v > mx[i]) { v } else { mx[i] };
+                    lane_sum[i] += if fin { v } else { 0.0 };
+                    finite[i] += fin as u32;
+                    nan[i] += is_nan as u32;
+                    pos[i] += (!fin & !is_nan & (b >> 31 == 0)) as u32;
                 }
             }
-            p.sum += block_sum;
+            sum += lane_sum.iter().map(|&x| x as f64).sum::<f64>();
+            blocks += 1;
+            // Lane counters hold 32 values per block: flush long before u32 overflow.
+            if blocks == 1 << 20 {
+                flush(&mut finite, &mut nan, &mut pos, &mut p);
+                blocks = 0;
+            }
         }
+        flush(&mut finite, &mut nan, &mut pos, &mut p);
+        for &v in tail {
+            if v.is_finite() {
+                p.finite += 1;
+                p.min = p.min.min(v);
+                p.max = p.max.max(v);
+                sum += v as f64;
+            } else if v.is_nan() {
+                p.nan += 1;
+            } else if v > 0.0 {
+                p.pos_inf += 1;
+            }
+        }
+        p.min = mn.iter().fold(p.min, |a, &b| a.min(b));
+        p.max = mx.iter().fold(p.max, |a, &b| a.max(b));
+        p.sum = sum;
+        p.neg_inf = values.len() - p.finite - p.nan - p.pos_inf;
         p
     }
 

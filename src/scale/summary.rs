@@ -40,8 +40,8 @@ pub struct RowSummary {
     pub sum: Vec<f32>,
     /// Number of finite values.
     pub count: Vec<u32>,
-    /// `HAS_*` flags.
-    pub flags: Vec<u32>,
+    /// `HAS_*` flags (one byte: the summary is a large part of the memory).
+    pub flags: Vec<u8>,
     /// Nearest mode: the value in the row under each pixel row's centre.
     pub nearest: Vec<f32>,
 }
@@ -59,7 +59,7 @@ pub fn channels(mode: Aggregate) -> (bool, bool, bool, bool) {
 
 impl RowSummary {
     /// An empty summary of a `rows x cols` grid drawn `height` pixels tall.
-    /// Memory: `height * cols` times 8 bytes at most (4 for nearest).
+    /// Memory: `height * cols` times 9 bytes at most (4 for nearest).
     pub fn new(rows: u32, cols: u32, height: u32, mode: Aggregate) -> RowSummary {
         let n = height as usize * cols as usize;
         let (mn, mx, mean, near) = channels(mode);
@@ -145,25 +145,34 @@ impl RowSummary {
             split_rows(ch, cols, per, &mut parts, pick);
         }
         split_rows_u32(&mut self.count, cols, per, &mut parts, 0);
-        split_rows_u32(&mut self.flags, cols, per, &mut parts, 1);
+        split_rows_u8(&mut self.flags, cols, per, &mut parts);
         let (p0, p1) = pixel_rows_touching(rows, height, first_row, first_row + n_rows);
         let job = |t: usize, part: &mut Part<'_>, acc: Option<&mut StatsAccumulator>| {
             let c0 = t * per;
             let c1 = ((t + 1) * per).min(cols);
-            if let Some(acc) = acc {
-                for row in block.chunks_exact(cols) {
-                    acc.add(&row[c0..c1]);
+            // Statistics see each row once, right before it is folded (while
+            // it is in cache); rows arrive in order, boundary rows twice.
+            let mut acc = acc;
+            let mut seen = first_row;
+            let mut stats_to = |end: u32, acc: &mut Option<&mut StatsAccumulator>| {
+                if let Some(acc) = acc.as_deref_mut() {
+                    for r in seen..end {
+                        acc.add(&block[(r - first_row) as usize * cols..][c0..c1]);
+                    }
                 }
-            }
+                seen = seen.max(end);
+            };
             for py in p0..p1 {
                 let (s0, s1) = cell_span(py, rows, height);
                 let (a, b) = (s0.max(first_row), s1.min(first_row + n_rows));
                 let o = py as usize;
                 for r in a..b {
+                    stats_to(r + 1, &mut acc);
                     let src = &block[(r - first_row) as usize * cols..][c0..c1];
                     part.fold(o, src, mode, r == nearest_cell(py, rows, height));
                 }
             }
+            stats_to(first_row + n_rows, &mut acc);
         };
         let mut accs: Vec<Option<&mut StatsAccumulator>> = match stats {
             Some(st) => st.iter_mut().map(Some).collect(),
@@ -201,7 +210,7 @@ impl RowSummary {
                 }
                 let (c0, c1) = cell_span(px, cols, width);
                 let (c0, c1) = (row + c0 as usize, row + c1 as usize);
-                let flags = self.flags[c0..c1].iter().fold(0, |a, &f| a | f);
+                let flags = self.flags[c0..c1].iter().fold(0u32, |a, &f| a | f as u32);
                 let any = |v: &[f32], init: f32, f: fn(f32, f32) -> f32| {
                     v.get(c0..c1)
                         .map_or(init, |s| s.iter().fold(init, |a, &b| f(a, b)))
@@ -285,13 +294,22 @@ fn partition(n: u32, pred: impl Fn(u32) -> bool) -> u32 {
 #[derive(Default)]
 struct Part<'a> {
     f32s: [Vec<&'a mut [f32]>; 4],
-    u32s: [Vec<&'a mut [u32]>; 2],
+    u32s: [Vec<&'a mut [u32]>; 1],
+    flags: Vec<&'a mut [u8]>,
 }
 
 fn split_rows<'a>(ch: &'a mut [f32], cols: usize, per: usize, parts: &mut [Part<'a>], pick: usize) {
     for row in ch.chunks_mut(cols) {
         for (part, piece) in parts.iter_mut().zip(row.chunks_mut(per)) {
             part.f32s[pick].push(piece);
+        }
+    }
+}
+
+fn split_rows_u8<'a>(ch: &'a mut [u8], cols: usize, per: usize, parts: &mut [Part<'a>]) {
+    for row in ch.chunks_mut(cols) {
+        for (part, piece) in parts.iter_mut().zip(row.chunks_mut(per)) {
+            part.flags.push(piece);
         }
     }
 }
@@ -308,71 +326,75 @@ impl Part<'_> {
     /// Fold one input row's slice into pixel row `o`.
     fn fold(&mut self, o: usize, src: &[f32], mode: Aggregate, is_nearest_row: bool) {
         let [mins, maxs, sums, nears] = &mut self.f32s;
-        let [counts, flags] = &mut self.u32s;
+        let [counts] = &mut self.u32s;
+        let flags = &mut self.flags;
         match mode {
             Aggregate::Nearest => {
                 if is_nearest_row {
                     nears[o].copy_from_slice(src);
                 }
             }
+            // Branch-free bodies over equal-length slices, so they compile
+            // to vector code: these loops see every value of the file.
             Aggregate::Extreme => {
-                let (mn, mx, fl) = (&mut *mins[o], &mut *maxs[o], &mut *flags[o]);
-                for (((&v, a), b), f) in src
-                    .iter()
-                    .zip(mn.iter_mut())
-                    .zip(mx.iter_mut())
-                    .zip(fl.iter_mut())
-                {
-                    if v.is_finite() {
-                        *a = if v < *a { v } else { *a };
-                        *b = if v > *b { v } else { *b };
-                    } else {
-                        *f |= class(v);
-                    }
+                let n = src.len();
+                let (mn, mx, fl) = (&mut mins[o][..n], &mut maxs[o][..n], &mut flags[o][..n]);
+                for i in 0..n {
+                    let v = src[i];
+                    let fin = finite(v);
+                    mn[i] = if fin & (v < mn[i]) { v } else { mn[i] };
+                    mx[i] = if fin & (v > mx[i]) { v } else { mx[i] };
+                    fl[i] |= flag_bits(v);
                 }
             }
             Aggregate::Max => {
-                for ((&v, b), f) in src.iter().zip(maxs[o].iter_mut()).zip(flags[o].iter_mut()) {
-                    if v.is_finite() {
-                        *b = if v > *b { v } else { *b };
-                    } else {
-                        *f |= class(v);
-                    }
+                let n = src.len();
+                let (mx, fl) = (&mut maxs[o][..n], &mut flags[o][..n]);
+                for i in 0..n {
+                    let v = src[i];
+                    mx[i] = if finite(v) & (v > mx[i]) { v } else { mx[i] };
+                    fl[i] |= flag_bits(v);
                 }
             }
             Aggregate::Min => {
-                for ((&v, a), f) in src.iter().zip(mins[o].iter_mut()).zip(flags[o].iter_mut()) {
-                    if v.is_finite() {
-                        *a = if v < *a { v } else { *a };
-                    } else {
-                        *f |= class(v);
-                    }
+                let n = src.len();
+                let (mn, fl) = (&mut mins[o][..n], &mut flags[o][..n]);
+                for i in 0..n {
+                    let v = src[i];
+                    mn[i] = if finite(v) & (v < mn[i]) { v } else { mn[i] };
+                    fl[i] |= flag_bits(v);
                 }
             }
             Aggregate::Mean => {
-                let it = src.iter().zip(sums[o].iter_mut()).zip(counts[o].iter_mut());
-                for (((&v, s), n), f) in it.zip(flags[o].iter_mut()) {
-                    if v.is_finite() {
-                        *s += v;
-                        *n += 1;
-                    } else {
-                        *f |= class(v);
-                    }
+                let n = src.len();
+                let (sm, ct, fl) = (&mut sums[o][..n], &mut counts[o][..n], &mut flags[o][..n]);
+                for i in 0..n {
+                    let v = src[i];
+                    let fin = finite(v);
+                    sm[i] += if fin { v } else { 0.0 };
+                    ct[i] += fin as u32;
+                    fl[i] |= flag_bits(v);
                 }
             }
         }
     }
 }
 
-/// The `HAS_*` flag of a non-finite value.
-fn class(v: f32) -> u32 {
-    if v.is_nan() {
-        HAS_NAN
-    } else if v > 0.0 {
-        HAS_POS_INF
-    } else {
-        HAS_NEG_INF
-    }
+/// Finite, by the bits (vectorises; `f32::is_finite` compiles to the same).
+#[inline(always)]
+fn finite(v: f32) -> bool {
+    v.to_bits() & 0x7f80_0000 != 0x7f80_0000
+}
+
+/// The `HAS_*` flag of `v`, 0 when finite; branch-free.
+#[inline(always)]
+fn flag_bits(v: f32) -> u8 {
+    let b = v.to_bits();
+    let special = (b & 0x7f80_0000 == 0x7f80_0000) as u32;
+    let nan = special & (b & 0x007f_ffff != 0) as u32;
+    let inf = special & !nan & 1;
+    let neg = b >> 31;
+    ((nan * HAS_NAN) | ((inf & !neg & 1) * HAS_POS_INF) | ((inf & neg) * HAS_NEG_INF)) as u8
 }
 
 #[cfg(test)]
@@ -413,7 +435,7 @@ mod tests {
                             sum += v;
                             n += 1;
                         } else {
-                            flags |= class(v);
+                            flags |= flag_bits(v) as u32;
                         }
                     }
                 }
