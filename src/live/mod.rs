@@ -1,8 +1,13 @@
-//! Live data: the stream wire formats and the bounded row history a
-//! monitor window draws from. Pure code; the window itself is not built yet.
+//! Live data: the stream wire formats, the bounded row history, the store
+//! every producer writes into and the window reads from, and the sources
+//! (stdin, sockets, watched files) that feed it from background threads.
 
 pub mod history;
 pub mod protocol;
+pub mod source;
+pub mod store;
 
 pub use history::History;
 pub use protocol::{Frame, FrameDecoder, ProtocolError, TextDecoder};
+pub use source::{SourceHandle, SourceOptions, SourceSpec, WireFormat, spawn_reader, spawn_source};
+pub use store::{ChannelSnapshot, LiveStore, Monitor, MonitorSender, StoreOptions, StoreSnapshot};

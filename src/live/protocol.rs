@@ -70,6 +70,8 @@ pub struct TextDecoder {
     partial: Vec<u8>,
     line: u64,
     widths: Vec<(String, usize)>,
+    /// Width of a channel's rows before its first row, when known.
+    default_width: Option<usize>,
 }
 
 impl TextDecoder {
@@ -104,6 +106,23 @@ impl TextDecoder {
             }));
         }
         out
+    }
+
+    /// Expect `cols` values per row of `channel` from now on. A sink that
+    /// fixed the channel's width elsewhere (a store that saw the channel
+    /// before, or was told its width) says so, so that one bad first row
+    /// does not make every later, good row of the channel an error.
+    pub fn set_width(&mut self, channel: &str, cols: usize) {
+        match self.widths.iter_mut().find(|(c, _)| c == channel) {
+            Some((_, w)) => *w = cols,
+            None => self.widths.push((channel.to_string(), cols)),
+        }
+    }
+
+    /// Expect `cols` values per row of every channel not seen yet (a sink
+    /// that requires that width); `None`: a channel's first row decides.
+    pub fn set_default_width(&mut self, cols: Option<usize>) {
+        self.default_width = cols;
     }
 
     /// The last line, when the stream ends without a newline.
@@ -152,8 +171,9 @@ impl TextDecoder {
         if data.is_empty() {
             return err("no values".into());
         }
-        match self.widths.iter().find(|(c, _)| *c == channel) {
-            Some((_, w)) if *w != data.len() => {
+        let width = self.widths.iter().find(|(c, _)| *c == channel).map(|(_, w)| *w);
+        match width.or(self.default_width) {
+            Some(w) if w != data.len() => {
                 return err(format!(
                     "{} values, but {} has {w} per row",
                     data.len(),
@@ -164,8 +184,8 @@ impl TextDecoder {
                     }
                 ));
             }
-            Some(_) => {}
-            None => self.widths.push((channel.clone(), data.len())),
+            _ if width.is_none() => self.widths.push((channel.clone(), data.len())),
+            _ => {}
         }
         Some(Ok(Frame {
             channel,
@@ -338,6 +358,28 @@ mod tests {
         let mut d = TextDecoder::new();
         d.push(b"5,6");
         assert_eq!(d.finish().unwrap().unwrap().data, [5.0, 6.0]);
+    }
+
+    #[test]
+    fn widths_set_from_outside() {
+        let mut d = TextDecoder::new();
+        d.set_default_width(Some(2));
+        d.set_width("a", 3);
+        let got = d.push(b"1\n1,2\n3,4\na: 1,2\na: 1,2,3\nb: 1,2\n");
+        let ok: Vec<&Frame> = got.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(ok.len(), 4, "{got:?}");
+        let errs: Vec<String> = got
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errs,
+            [
+                "line 1: 1 values, but the stream has 2 per row",
+                "line 4: 2 values, but channel 'a' has 3 per row"
+            ]
+        );
     }
 
     #[test]
