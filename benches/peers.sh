@@ -149,7 +149,9 @@ for case in "${cases[@]}"; do
             if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 -a "${t%.*}" -ge "$tmo" ]; then
                 status="timeout"; break
             elif [ "$rc" -ne 0 ] || [ ! -s "$out" ]; then
-                status="failed (exit $rc$( [ "$rc" -eq 137 ] && echo ', killed: out of memory?'))"
+                status="failed (exit $rc)"
+                if grep -q MemoryError "$work/peers-log"; then status="failed (MemoryError)"; fi
+                if [ "$rc" -eq 137 ]; then status="failed (killed: out of memory?)"; fi
                 tail -n 5 "$work/peers-log" | sed "s/^/  $tool $case: /" >&2
                 break
             fi

@@ -2,13 +2,18 @@
 //! 1920x1080 image: load (.npy from disk), stats (range for the norm),
 //! upload (grid -> R32Float tiles), render+readback, PNG encode.
 //!
+//! The `stream_*` group compares the out-of-core pass (stats + row
+//! reduction while reading the file in blocks) on the CPU and as a GPU
+//! compute pass, and the `startup` group the pieces of a cold start.
+//!
 //! Run: `cargo bench --bench phases` (set ACTMAP_BENCH_ROWS to change the size).
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use actmap::gpu::GridTexture;
-use actmap::{Grid, NormSpec, RenderOptions, Renderer, Stats, input, sink};
+use actmap::gpu::{GpuContext, GridTexture};
+use actmap::stream::{ReduceOn, summarise};
+use actmap::{Aggregate, Grid, NormSpec, RenderOptions, Renderer, Stats, input, sink};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn make_grid(rows: usize, cols: usize) -> Grid {
@@ -73,7 +78,43 @@ fn phases(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Out-of-core: one pass over the file, reduced to a 1031-row plot (the
+    // plot height of a 1920x1080 figure), on each side.
+    let mut g = c.benchmark_group(format!("stream_{rows}x{cols}"));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(2));
+    for (name, on) in [("cpu", ReduceOn::Cpu), ("gpu_compute", ReduceOn::Gpu)] {
+        g.bench_function(format!("summarise_{name}"), |b| {
+            b.iter(|| {
+                black_box(
+                    summarise(renderer.context(), &npy, 1031, Aggregate::Extreme, false, on)
+                        .expect("summarise"),
+                )
+            })
+        });
+    }
+    g.finish();
 }
 
-criterion_group!(benches, phases);
+/// What a cold start costs: GPU context (instance, adapter, device), the
+/// pipelines, the embedded font.
+fn startup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("startup");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.bench_function("gpu_context", |b| {
+        b.iter(|| black_box(GpuContext::new().expect("adapter")))
+    });
+    let ctx = std::sync::Arc::new(GpuContext::new().expect("adapter"));
+    g.bench_function("pipelines", |b| {
+        b.iter(|| black_box(Renderer::with_context(ctx.clone())))
+    });
+    g.bench_function("font_parse", |b| {
+        b.iter(|| black_box(actmap::text::Font::from_bytes(actmap::text::DEJAVU_SANS).expect("font")))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, phases, startup);
 criterion_main!(benches);

@@ -166,7 +166,14 @@ pub struct Renderer {
 impl Renderer {
     /// A renderer on a new headless GPU context.
     pub fn new() -> Result<Self> {
-        Ok(Self::with_context(Arc::new(GpuContext::new()?)))
+        // Parsing the font and starting the GPU each take tens of
+        // milliseconds: do them at the same time.
+        let font = std::thread::spawn(|| {
+            Font::default_sans();
+        });
+        let ctx = GpuContext::new();
+        let _ = font.join();
+        Ok(Self::with_context(Arc::new(ctx?)))
     }
 
     /// A renderer on an existing context.
@@ -174,6 +181,7 @@ impl Renderer {
         let heatmap = HeatmapRenderer::new(&ctx, TARGET_FORMAT);
         let shapes = ShapeRenderer::new(&ctx, TARGET_FORMAT);
         let text = std::sync::Mutex::new(TextRenderer::new(&ctx, TARGET_FORMAT));
+        ctx.save_pipeline_cache();
         Renderer {
             reduce_on: ReduceOn::default_for(&ctx),
             ctx,

@@ -20,6 +20,51 @@ pub struct GpuContext {
     /// The device's queue.
     pub queue: wgpu::Queue,
     errors: Arc<Mutex<Vec<String>>>,
+    pipeline_cache: Option<PipelineCache>,
+}
+
+/// wgpu's pipeline cache and where it lives on disk.
+struct PipelineCache {
+    cache: wgpu::PipelineCache,
+    path: std::path::PathBuf,
+    /// Bytes loaded at start (the file is rewritten only when it grew).
+    loaded: usize,
+}
+
+/// Where the pipeline cache for `info` is kept: `$ACTMAP_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/actmap`, else `~/.cache/actmap`; none when the backend
+/// has no cache or `ACTMAP_CACHE_DIR` is set empty.
+fn pipeline_cache_file(info: &wgpu::AdapterInfo) -> Option<std::path::PathBuf> {
+    let key = wgpu::util::pipeline_cache_key(info)?;
+    let dir = match std::env::var_os("ACTMAP_CACHE_DIR") {
+        Some(d) if d.is_empty() => return None,
+        Some(d) => std::path::PathBuf::from(d),
+        None => match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+            Some(d) => std::path::PathBuf::from(d).join("actmap"),
+            None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache/actmap"),
+        },
+    };
+    Some(dir.join(key))
+}
+
+/// FNV-1a, to notice a damaged cache file before handing it to the driver.
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Cache file contents: 8-byte checksum, then the data.
+fn seal(data: &[u8]) -> Vec<u8> {
+    let mut out = fnv1a(data).to_le_bytes().to_vec();
+    out.extend_from_slice(data);
+    out
+}
+
+/// The data of a sealed file, if its checksum holds.
+fn unseal(file: &[u8]) -> Option<&[u8]> {
+    let (sum, data) = file.split_first_chunk::<8>()?;
+    (u64::from_le_bytes(*sum) == fnv1a(data)).then_some(data)
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -89,9 +134,16 @@ impl GpuContext {
         let adapter = Self::select_adapter(&instance, surface).await?;
         // Ask for everything the adapter offers: the defaults cap 2-D
         // textures at 8192, lavapipe and real GPUs allow 16384 or more.
+        let cache_file = pipeline_cache_file(&adapter.get_info());
+        let features = if cache_file.is_some() && adapter.features().contains(wgpu::Features::PIPELINE_CACHE)
+        {
+            wgpu::Features::PIPELINE_CACHE
+        } else {
+            wgpu::Features::empty()
+        };
         let desc = wgpu::DeviceDescriptor {
             label: Some("actmap::device"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: adapter.limits(),
             experimental_features: wgpu::ExperimentalFeatures::default(),
             memory_hints: wgpu::MemoryHints::MemoryUsage,
@@ -109,13 +161,59 @@ impl GpuContext {
                 v.push(e.to_string());
             }
         }));
+        let pipeline_cache = cache_file.filter(|_| !features.is_empty()).map(|path| {
+            let data = std::fs::read(&path)
+                .ok()
+                .and_then(|b| unseal(&b).map(<[u8]>::to_vec));
+            let loaded = data.as_ref().map_or(0, |d| d.len());
+            // SAFETY: the data is either absent or what `get_data` returned on
+            // an earlier run for an adapter with this cache key (the file
+            // name), checked against its own checksum by `unseal`; wgpu
+            // validates its header and, with `fallback`, starts empty when it
+            // does not match.
+            let cache = unsafe {
+                device.create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
+                    label: Some("actmap::pipeline_cache"),
+                    data: data.as_deref(),
+                    fallback: true,
+                })
+            };
+            PipelineCache { cache, path, loaded }
+        });
         Ok(GpuContext {
             instance,
             adapter,
             device,
             queue,
             errors,
+            pipeline_cache,
         })
+    }
+
+    /// The pipeline cache to create pipelines with (Vulkan), if any.
+    pub fn pipeline_cache(&self) -> Option<&wgpu::PipelineCache> {
+        self.pipeline_cache.as_ref().map(|c| &c.cache)
+    }
+
+    /// Write the pipeline cache back to disk when it grew (atomically;
+    /// failures are ignored: the cache only saves start-up time).
+    pub fn save_pipeline_cache(&self) {
+        let Some(c) = &self.pipeline_cache else {
+            return;
+        };
+        let Some(data) = c.cache.get_data() else {
+            return;
+        };
+        if data.len() <= c.loaded {
+            return;
+        }
+        if let Some(dir) = c.path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = c.path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, seal(&data)).is_ok() && std::fs::rename(&tmp, &c.path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
     }
 
     /// Adapter name, backend and driver, for `--verbose` and bench reports.

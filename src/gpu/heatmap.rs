@@ -151,7 +151,7 @@ impl HeatmapRenderer {
                 })],
             }),
             multiview_mask: None,
-            cache: None,
+            cache: ctx.pipeline_cache(),
         });
         HeatmapRenderer {
             pipeline,

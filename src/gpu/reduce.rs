@@ -104,7 +104,7 @@ impl RowReducer {
             module: &module,
             entry_point: Some("reduce_rows"),
             compilation_options: Default::default(),
-            cache: None,
+            cache: ctx.pipeline_cache(),
         });
 
         let n = cols as u64 * height as u64;
@@ -183,6 +183,7 @@ impl RowReducer {
             blocks.push(b);
         }
         ctx.take_errors()?;
+        ctx.save_pipeline_cache();
         Ok(RowReducer {
             rows,
             cols,

@@ -217,7 +217,7 @@ impl ShapeRenderer {
                 })],
             }),
             multiview_mask: None,
-            cache: None,
+            cache: ctx.pipeline_cache(),
         });
         ShapeRenderer {
             pipeline,

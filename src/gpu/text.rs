@@ -311,7 +311,7 @@ impl TextRenderer {
                 })],
             }),
             multiview_mask: None,
-            cache: None,
+            cache: ctx.pipeline_cache(),
         });
         TextRenderer {
             pipeline,

@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 use crate::error::{Error, Result};
 
 /// DejaVu Sans, matplotlib's default font (licence in `fonts/LICENSE-DejaVu.txt`).
-static DEJAVU_SANS: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+/// The embedded DejaVu Sans TrueType file.
+pub static DEJAVU_SANS: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 
 /// The size, in pixels per em, fontdue flattens glyph outlines for. Its
 /// default (40) leaves visible facets on curves of large glyphs; labels at

@@ -16,4 +16,4 @@
 
 pub mod font;
 
-pub use font::{Font, HAlign, Rect, Rotation, TextMetrics, TextRun, VAlign};
+pub use font::{DEJAVU_SANS, Font, HAlign, Rect, Rotation, TextMetrics, TextRun, VAlign};
