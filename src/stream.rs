@@ -12,7 +12,7 @@ use std::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, RowReducer};
-use crate::input::NpyRowReader;
+use crate::input::{NpyRowReader, RowSource};
 use crate::layout::StreamSummary;
 use crate::scale::{Aggregate, RowSummary, StatsAccumulator};
 
@@ -54,7 +54,20 @@ pub fn summarise(
     percentiles: bool,
     on: ReduceOn,
 ) -> Result<StreamSummary> {
-    let mut reader = NpyRowReader::open(path)?;
+    let reader = NpyRowReader::open(path)?;
+    summarise_rows(ctx, Box::new(reader), path, height, mode, percentiles, on)
+}
+
+/// [`summarise`] over any [`RowSource`] (`path` names it in errors).
+pub fn summarise_rows(
+    ctx: &GpuContext,
+    mut reader: Box<dyn RowSource>,
+    path: &Path,
+    height: u32,
+    mode: Aggregate,
+    percentiles: bool,
+    on: ReduceOn,
+) -> Result<StreamSummary> {
     let (rows, cols) = (reader.rows(), reader.cols());
     let (rows32, cols32) = match (u32::try_from(rows), u32::try_from(cols)) {
         (Ok(r), Ok(c)) if r < u32::MAX / 2 && c < u32::MAX / 2 => (r, c),

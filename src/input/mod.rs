@@ -12,6 +12,21 @@ use std::path::Path;
 pub use csv::CsvOptions;
 pub use grid::Grid;
 pub use npy::NpyRowReader;
+
+/// Rows of a 2-D table read a block at a time (for grids too large to
+/// hold): the out-of-core renderer consumes any of these.
+pub trait RowSource: Send {
+    /// Rows in the table.
+    fn rows(&self) -> usize;
+    /// Values per row.
+    fn cols(&self) -> usize;
+    /// Index of the next row to be read.
+    fn position(&self) -> usize;
+    /// Read up to `max_rows` rows into `out` (replacing its contents),
+    /// returning how many were read, 0 at the end.
+    fn read_rows(&mut self, max_rows: usize, out: &mut Vec<f32>) -> crate::error::Result<usize>;
+}
+
 pub use npz::{list_npz, read_npz};
 pub use safetensors::{SafetensorsFile, SafetensorsInfo, read_safetensors};
 pub use tensor::{DType, GridSelect, Tensor};

@@ -216,6 +216,24 @@ impl NpyRowReader {
     }
 }
 
+impl super::RowSource for NpyRowReader {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn position(&self) -> usize {
+        self.next
+    }
+
+    fn read_rows(&mut self, max_rows: usize, out: &mut Vec<f32>) -> Result<usize> {
+        NpyRowReader::read_rows(self, max_rows, out)
+    }
+}
+
 /// The one loader behind [`read_npy`] and [`parse_npy`]. `total` is the
 /// length of the whole input when known.
 fn read_from<R: Read>(r: &mut R, source: &Path, total: Option<u64>) -> Result<Tensor> {
