@@ -157,6 +157,7 @@ pub struct RenderedFigure {
 #[derive(Debug)]
 pub struct Renderer {
     ctx: Arc<GpuContext>,
+    format: wgpu::TextureFormat,
     reduce_on: ReduceOn,
     heatmap: HeatmapRenderer,
     shapes: ShapeRenderer,
@@ -178,11 +179,18 @@ impl Renderer {
 
     /// A renderer on an existing context.
     pub fn with_context(ctx: Arc<GpuContext>) -> Self {
-        let heatmap = HeatmapRenderer::new(&ctx, TARGET_FORMAT);
-        let shapes = ShapeRenderer::new(&ctx, TARGET_FORMAT);
-        let text = std::sync::Mutex::new(TextRenderer::new(&ctx, TARGET_FORMAT));
+        Self::with_context_format(ctx, TARGET_FORMAT)
+    }
+
+    /// A renderer on `ctx` drawing into textures of `format` (a window
+    /// surface's); only [`TARGET_FORMAT`] renderers make offscreen images.
+    pub fn with_context_format(ctx: Arc<GpuContext>, format: wgpu::TextureFormat) -> Self {
+        let heatmap = HeatmapRenderer::new(&ctx, format);
+        let shapes = ShapeRenderer::new(&ctx, format);
+        let text = std::sync::Mutex::new(TextRenderer::new(&ctx, format));
         ctx.save_pipeline_cache();
         Renderer {
+            format,
             reduce_on: ReduceOn::default_for(&ctx),
             ctx,
             heatmap,
@@ -363,8 +371,27 @@ impl Renderer {
 
     /// Draw a laid-out scene whose heatmaps refer to `textures` by index.
     pub fn draw_scene(&self, scene: &Scene, textures: &[GridTexture]) -> Result<RgbaImage> {
+        if self.format != TARGET_FORMAT {
+            return Err(Error::Invalid(format!(
+                "this renderer draws {:?}, offscreen images need {TARGET_FORMAT:?}",
+                self.format
+            )));
+        }
+        let target = OffscreenTarget::new(&self.ctx, scene.width, scene.height)?;
+        self.draw_scene_to(scene, textures, &target.view)?;
+        target.read_rgba(&self.ctx)
+    }
+
+    /// Draw a laid-out scene into `view` (a `scene.width x scene.height`
+    /// texture of this renderer's format: a window's surface, say) and
+    /// submit the work.
+    pub fn draw_scene_to(
+        &self,
+        scene: &Scene,
+        textures: &[GridTexture],
+        view: &wgpu::TextureView,
+    ) -> Result<()> {
         let ctx = &self.ctx;
-        let target = OffscreenTarget::new(ctx, scene.width, scene.height)?;
         let heatmaps = scene
             .heatmaps
             .iter()
@@ -409,7 +436,7 @@ impl Renderer {
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
                 label: Some("Renderer::scene_pass"),
                 color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &target.view,
+                    view,
                     depth_slice: None,
                     resolve_target: None,
                     ops: wgpu::Operations {
@@ -434,8 +461,7 @@ impl Renderer {
             text.draw(&mut pass, &texts);
         }
         ctx.queue.submit([encoder.finish()]);
-        ctx.take_errors()?;
-        target.read_rgba(ctx)
+        ctx.take_errors()
     }
 
     /// Render a figure and write it to `path` as PNG (atomically).

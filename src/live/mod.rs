@@ -6,8 +6,10 @@ pub mod history;
 pub mod protocol;
 pub mod source;
 pub mod store;
+pub mod view;
 
 pub use history::History;
 pub use protocol::{Frame, FrameDecoder, ProtocolError, TextDecoder};
 pub use source::{SourceHandle, SourceOptions, SourceSpec, WireFormat, spawn_reader, spawn_source};
 pub use store::{ChannelSnapshot, LiveStore, Monitor, MonitorSender, StoreOptions, StoreSnapshot};
+pub use view::{Autoscale, LiveView, PanelSource, ViewOptions};
