@@ -53,6 +53,8 @@ pub mod sink;
 pub mod spec;
 pub mod stream;
 pub mod text;
+#[cfg(feature = "window")]
+pub mod window;
 
 pub use error::{Error, Result};
 pub use input::{Grid, Tensor};

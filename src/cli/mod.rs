@@ -6,6 +6,8 @@ mod demo;
 mod info;
 mod json;
 mod render;
+#[cfg(feature = "window")]
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,12 @@ enum Command {
     Render(Box<render::RenderArgs>),
     /// Show shape, dtype and statistics of a file.
     Info(info::InfoArgs),
+    /// Open a live window on rows streamed from stdin, a socket or a file.
+    #[cfg(feature = "window")]
+    Watch(Box<watch::WatchArgs>),
+    /// Explore a grid file in a window (zoom, pan, hover, keys).
+    #[cfg(feature = "window")]
+    Show(Box<watch::ShowArgs>),
     /// Write the built-in reference datasets and their renders.
     Demo {
         /// Output directory.
@@ -63,6 +71,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(*args),
         Command::Info(args) => info::run(args),
+        #[cfg(feature = "window")]
+        Command::Watch(args) => watch::watch(*args),
+        #[cfg(feature = "window")]
+        Command::Show(args) => watch::show(*args),
         Command::Demo { out, size } => render::parse_size(&size).and_then(|(w, h)| demo::run(&out, w, h)),
     };
     if let Some(dir) = runtime_dir {

@@ -78,12 +78,16 @@ impl GridTexture {
     /// Upload `grid` with tiles of at most `max_tile` cells along each axis
     /// (smaller than the device limit only to test tiling).
     pub fn upload_tiled(ctx: &GpuContext, grid: &Grid, max_tile: u32) -> Result<Self> {
+        let tex = Self::allocate(ctx, grid.rows(), grid.cols(), max_tile)?;
+        tex.write_rows(ctx, 0, grid.cols(), grid.data())?;
+        Ok(tex)
+    }
+
+    /// An uninitialised texture for a `rows x cols` grid, filled later with
+    /// [`GridTexture::write_rows`] (a live window's growing history).
+    pub fn allocate(ctx: &GpuContext, rows: usize, cols: usize, max_tile: u32) -> Result<Self> {
         let limits = ctx.device.limits();
-        let layout = TileLayout::new(
-            grid.rows(),
-            grid.cols(),
-            max_tile.min(limits.max_texture_dimension_2d),
-        )?;
+        let layout = TileLayout::new(rows, cols, max_tile.min(limits.max_texture_dimension_2d))?;
         if layout.layers() > limits.max_texture_array_layers {
             return Err(Error::Invalid(format!(
                 "a {} x {} grid needs {} tiles of {} x {}, more than this GPU's {} texture layers",
@@ -127,8 +131,19 @@ impl GridTexture {
             texture,
             layout,
         };
-        tex.write_rows(ctx, 0, grid.cols(), grid.data())?;
         Ok(tex)
+    }
+
+    /// The same texture drawn as a grid of only its first `rows` rows (the
+    /// rows written so far).
+    pub fn first_rows(&self, rows: usize) -> GridTexture {
+        let mut layout = self.layout;
+        layout.rows = (rows as u32).min(layout.rows);
+        GridTexture {
+            texture: self.texture.clone(),
+            view: self.view.clone(),
+            layout,
+        }
     }
 
     /// Write whole grid rows starting at grid row `first_row`; `data` holds

@@ -152,6 +152,8 @@ pub struct LiveStore {
     changed: Condvar,
     /// Mirror of `inner.version`, readable without the lock.
     version: AtomicU64,
+    /// Windows on this store should close (the producer is done).
+    close: std::sync::atomic::AtomicBool,
 }
 
 /// A frame pushed by a source that the store rejected for its width: the
@@ -200,6 +202,7 @@ impl LiveStore {
             inner: Mutex::new(Inner::default()),
             changed: Condvar::new(),
             version: AtomicU64::new(0),
+            close: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -478,6 +481,20 @@ impl LiveStore {
             inner.bump();
             self.publish(&inner);
         }
+    }
+
+    /// Ask every window showing this store to close (for a training loop
+    /// that has finished, or a test); wakes waiters.
+    pub fn request_close(&self) {
+        self.close.store(true, Ordering::SeqCst);
+        let mut inner = self.lock();
+        inner.bump();
+        self.publish(&inner);
+    }
+
+    /// Whether [`LiveStore::request_close`] was called.
+    pub fn close_requested(&self) -> bool {
+        self.close.load(Ordering::SeqCst)
     }
 
     /// The source has ended for good (no more rows will come), with a
