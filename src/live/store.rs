@@ -63,6 +63,8 @@ struct Channel {
     /// Values allocated for the history (counted against the store limit).
     values: usize,
     version: u64,
+    /// Store version when this history was created (a replace starts anew).
+    epoch: u64,
     /// The grid of the last snapshot and the channel version it shows.
     cached: Option<(u64, Arc<Grid>)>,
 }
@@ -115,6 +117,9 @@ pub struct ChannelSnapshot {
     pub grid: Option<Arc<Grid>>,
     /// Store version of this channel's last change.
     pub version: u64,
+    /// Store version when the channel's history was (re)created: rows
+    /// stored under another epoch are gone (the file was replaced).
+    pub epoch: u64,
 }
 
 /// Everything a window draws, copied out of a [`LiveStore`].
@@ -278,11 +283,13 @@ impl LiveStore {
                 let values = self.history_values(channel, cols, inner.values)?;
                 let history = History::new(cols, self.capacity, self.opts.aggregate, 0.0)?;
                 inner.values += values;
+                let epoch = inner.version;
                 inner.channels.push(Channel {
                     name: channel.to_string(),
                     history,
                     values,
                     version: 0,
+                    epoch,
                     cached: None,
                 });
                 inner.channels.len() - 1
@@ -411,6 +418,7 @@ impl LiveStore {
                 history,
                 values,
                 version: v,
+                epoch: v,
                 cached: None,
             };
             match old {
@@ -573,6 +581,7 @@ impl LiveStore {
                     rows_per_stored_row: c.history.rows_per_stored_row(),
                     grid,
                     version: c.version,
+                    epoch: c.epoch,
                 }
             })
             .collect();

@@ -110,6 +110,8 @@ pub struct PanelSource {
     pub rows_per_stored_row: u64,
     /// Input rows received.
     pub total_rows: u64,
+    /// The channel's epoch (see [`ChannelSnapshot::epoch`]).
+    pub epoch: u64,
     /// Stored rows per drawn row (2^level).
     pub stored_per_drawn: usize,
     /// Whether the panel draws the channel's grid itself (no crop, level 0),
@@ -382,6 +384,7 @@ impl LiveView {
             grid,
             rows_per_stored_row: bin,
             total_rows: ch.total_rows,
+            epoch: ch.epoch,
             stored_per_drawn: 1 << level,
             whole: whole && bin == 1,
         };
@@ -554,6 +557,7 @@ mod tests {
                 rows_per_stored_row: 1,
                 grid: Some(Arc::new(g)),
                 version: 1,
+                epoch: 0,
             }],
             ..Default::default()
         }

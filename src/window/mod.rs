@@ -59,17 +59,17 @@ impl Default for WindowOptions {
 }
 
 /// The keys, as the help overlay lists them.
-pub const HELP: &[&str] = &[
-    "wheel / + -    zoom (shift: columns, ctrl: rows)",
-    "drag / arrows  pan",
-    "r / Home       reset view",
-    "c / C          next / previous colormap",
-    "n              next norm (linear, log, symlog, centred)",
-    "a              next autoscale (running, robust, fixed)",
-    "space / p      pause / resume (data keeps arriving)",
-    "s              save the view as PNG",
-    "h / ?          this help",
-    "q / Esc        quit",
+pub const HELP: &[(&str, &str)] = &[
+    ("wheel, +, -", "zoom (shift: columns, ctrl: rows)"),
+    ("drag, arrows", "pan"),
+    ("r, Home", "reset view"),
+    ("c, C", "next / previous colormap"),
+    ("n", "next norm (linear, log, symlog, centred)"),
+    ("a", "next autoscale (running, robust, fixed)"),
+    ("space, p", "pause / resume (data keeps arriving)"),
+    ("s", "save the view as PNG"),
+    ("h, ?", "this help"),
+    ("q, Esc", "quit"),
 ];
 
 impl Monitor {
@@ -156,6 +156,7 @@ struct Persistent {
     tex: GridTexture,
     written: usize,
     bin: u64,
+    epoch: u64,
 }
 
 struct App {
@@ -432,6 +433,7 @@ impl App {
                         tex,
                         written: 0,
                         bin: src.rows_per_stored_row,
+                        epoch: src.epoch,
                     },
                 );
             }
@@ -439,10 +441,12 @@ impl App {
                 .textures
                 .get_mut(&src.channel)
                 .ok_or_else(|| Error::Gpu("texture cache".into()))?;
-            if p.bin != src.rows_per_stored_row || rows < p.written {
-                // The history merged pairs of rows: everything moved.
+            if p.bin != src.rows_per_stored_row || rows < p.written || p.epoch != src.epoch {
+                // The history merged pairs of rows, or was replaced:
+                // everything moved.
                 p.written = 0;
                 p.bin = src.rows_per_stored_row;
+                p.epoch = src.epoch;
             }
             if rows > p.written {
                 p.tex
@@ -476,9 +480,13 @@ impl App {
                 color: [240, 240, 240, 255],
             },
         ));
-        scene
-            .texts
-            .push(text(status, 6.0, h - bar + 4.0, 13.0, [40, 40, 40, 255]));
+        scene.texts.push(text(
+            &fit(status, w - 12.0, 13.0),
+            6.0,
+            h - bar + 4.0,
+            13.0,
+            [40, 40, 40, 255],
+        ));
         if let (Some((layout, sources)), Some((cx, cy))) = (drawn, self.cursor)
             && let Some(t) = hover_text(layout, sources, cx, cy)
         {
@@ -489,7 +497,7 @@ impl App {
                 None,
                 Primitive::Rect {
                     rect: [x, y, tw, 22.0],
-                    color: [255, 255, 225, 235],
+                    color: [255, 255, 225, 255],
                 },
             ));
             scene.texts.push(text(&t, x + 6.0, y + 4.0, 13.0, [0, 0, 0, 255]));
@@ -505,14 +513,14 @@ impl App {
                     color: [30, 30, 30, 230],
                 },
             ));
-            for (i, line) in HELP.iter().enumerate() {
-                scene.texts.push(text(
-                    line,
-                    x + 14.0,
-                    y + 12.0 + 20.0 * i as f32,
-                    14.0,
-                    [255, 255, 255, 255],
-                ));
+            for (i, (keys, what)) in HELP.iter().enumerate() {
+                let ly = y + 12.0 + 20.0 * i as f32;
+                scene
+                    .texts
+                    .push(text(keys, x + 14.0, ly, 14.0, [255, 220, 120, 255]));
+                scene
+                    .texts
+                    .push(text(what, x + 130.0, ly, 14.0, [255, 255, 255, 255]));
             }
         }
     }
@@ -602,6 +610,19 @@ impl App {
             reversed: self.view.opts.colormap.reversed,
         };
     }
+}
+
+/// `s` cut with an ellipsis to fit `width` pixels at `size`.
+fn fit(s: &str, width: f32, size: f32) -> String {
+    let font = Font::default_sans();
+    if font.measure(s, size).width <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.to_string();
+    while !out.is_empty() && font.measure(&format!("{out}…"), size).width > width {
+        out.pop();
+    }
+    format!("{out}…")
 }
 
 /// Height of the status bar at the bottom of the window.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod golden;
+pub mod x11;
 
 use std::sync::OnceLock;
 
