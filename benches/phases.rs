@@ -4,7 +4,9 @@
 //!
 //! The `stream_*` group compares the out-of-core pass (stats + row
 //! reduction while reading the file in blocks) on the CPU and as a GPU
-//! compute pass, and the `startup` group the pieces of a cold start.
+//! compute pass, the `startup` group the pieces of a cold start, and the
+//! `csv` group CSV parsing, sequential against parallel
+//! (`cargo bench --bench phases -- csv`).
 //!
 //! Run: `cargo bench --bench phases` (set ACTMAP_BENCH_ROWS to change the size).
 
@@ -116,5 +118,39 @@ fn startup(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, phases, startup);
+/// CSV parsing in memory: the sequential parser against the parallel one
+/// (all cores), on a tall and a wide table.
+fn csv(c: &mut Criterion) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut g = c.benchmark_group("csv");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
+    for (rows, cols) in [(300_000usize, 12usize), (20_000, 512)] {
+        let mut rng = actmap::demo::Rng::new(7);
+        let mut text = String::with_capacity(rows * cols * 10);
+        for _ in 0..rows {
+            for c in 0..cols {
+                if c > 0 {
+                    text.push(',');
+                }
+                text.push_str(&format!("{:.5}", rng.uniform() * 6.0 - 3.0));
+            }
+            text.push('\n');
+        }
+        let path = std::path::Path::new("bench.csv");
+        let opts = input::CsvOptions::default();
+        eprintln!("csv {rows}x{cols}: {} MB, {threads} threads", text.len() >> 20);
+        for (name, t) in [("sequential", 1), ("parallel", threads)] {
+            g.bench_function(format!("parse_{rows}x{cols}_{name}"), |b| {
+                b.iter(|| {
+                    black_box(input::csv::parse_csv_threads(text.as_bytes(), path, &opts, t).expect("parse"))
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, phases, startup, csv);
 criterion_main!(benches);

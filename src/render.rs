@@ -27,7 +27,7 @@ use crate::layout::{
     StreamedGrid, layout_figure,
 };
 use crate::scale::{Aggregate, Colormap, Norm, NormSpec, RowSummary, Stats};
-use crate::stream::{ReduceOn, summarise};
+use crate::stream::{ReduceOn, open_rows, summarise_rows};
 use crate::text::Font;
 
 /// Streamed heatmaps of `fig` that need a pass: (panel index, plot height)
@@ -287,8 +287,9 @@ impl Renderer {
                     && let GridSource::Streamed(s) = &h.grid
                 {
                     let on = ReduceOn::default_for(&self.ctx);
-                    let summary = summarise(
+                    let summary = summarise_rows(
                         &self.ctx,
+                        open_rows(s)?,
                         &s.path,
                         height,
                         h.aggregate,

@@ -28,7 +28,8 @@ use crate::error::{Error, Result};
 use crate::input::{self, Grid, GridSelect, LoadOptions};
 use crate::layout::ticks::TickFormat;
 use crate::layout::{
-    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamedGrid,
+    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamFormat,
+    StreamedGrid,
 };
 
 /// Heatmap inputs with at least this much data are streamed, not loaded.
@@ -261,7 +262,7 @@ impl PanelSpec {
             index: self.index.clone().unwrap_or_default(),
             transpose: self.transpose.unwrap_or(false),
         };
-        if let Some(streamed) = self.streamed(&path)? {
+        if let Some(streamed) = self.streamed(&path, load)? {
             return self.build_from(GridSource::Streamed(Arc::new(streamed)), &path, base);
         }
         let grid = input::load_grid(&path, load, &select)?;
@@ -275,13 +276,17 @@ impl PanelSpec {
     }
 
     /// Whether this panel's input is drawn by streaming it (a large 1-D or
-    /// 2-D `.npy` heatmap with nothing that needs the values in memory), and
-    /// if so the streamed grid. `ACTMAP_STREAM=always|never` overrides the
-    /// size rule (files over 64 MiB of data stream).
-    fn streamed(&self, path: &Path) -> Result<Option<StreamedGrid>> {
+    /// 2-D `.npy` heatmap, or a large CSV/TSV/text table without quotes,
+    /// with nothing that needs the values in memory), and if so the
+    /// streamed grid. `ACTMAP_STREAM=always|never` overrides the size rule
+    /// (files over 64 MiB of data stream). A streamed table's column names
+    /// and row labels are not drawn (numeric ticks instead).
+    fn streamed(&self, path: &Path, load: &LoadOptions) -> Result<Option<StreamedGrid>> {
         let kind = self.kind.as_deref().unwrap_or("heatmap");
         let coords = |a: &Option<AxisSpec>| a.as_ref().is_some_and(|a| a.coords.is_some());
-        if input::extension(path) != "npy"
+        let ext = input::extension(path);
+        let csv = matches!(ext.as_str(), "csv" | "tsv" | "txt");
+        if !(ext == "npy" || csv)
             || !kind.eq_ignore_ascii_case("heatmap")
             || self.index.as_ref().is_some_and(|i| !i.is_empty())
             || self.transpose == Some(true)
@@ -294,6 +299,24 @@ impl PanelSpec {
         let policy = std::env::var("ACTMAP_STREAM").unwrap_or_default();
         if policy == "never" {
             return Ok(None);
+        }
+        if csv {
+            let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+            if !(len >= STREAM_MIN_BYTES || policy == "always") {
+                return Ok(None);
+            }
+            // The first pass; tables it cannot stream are read in memory.
+            let Some(plan) = input::csv::CsvPlan::new(path, &load.csv)? else {
+                return Ok(None);
+            };
+            let (rows, cols) = (plan.rows(), plan.cols());
+            return Ok(Some(StreamedGrid {
+                path: path.to_path_buf(),
+                format: StreamFormat::Csv(Arc::new(plan)),
+                rows,
+                cols,
+                summary: None,
+            }));
         }
         let header = input::npy::read_npy_header(path)?;
         let (rows, cols) = match header.shape.as_slice() {
@@ -311,6 +334,7 @@ impl PanelSpec {
         }
         Ok(Some(StreamedGrid {
             path: path.to_path_buf(),
+            format: StreamFormat::Npy,
             rows,
             cols,
             summary: None,

@@ -12,8 +12,9 @@ use std::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, RowReducer};
+use crate::input::csv::CsvRowReader;
 use crate::input::{NpyRowReader, RowSource};
-use crate::layout::StreamSummary;
+use crate::layout::{StreamFormat, StreamSummary, StreamedGrid};
 use crate::scale::{Aggregate, RowSummary, StatsAccumulator};
 
 /// Bytes per block read from the file.
@@ -56,6 +57,14 @@ pub fn summarise(
 ) -> Result<StreamSummary> {
     let reader = NpyRowReader::open(path)?;
     summarise_rows(ctx, Box::new(reader), path, height, mode, percentiles, on)
+}
+
+/// The rows of a streamed grid, read by the reader of its format.
+pub fn open_rows(grid: &StreamedGrid) -> Result<Box<dyn RowSource>> {
+    Ok(match &grid.format {
+        StreamFormat::Npy => Box::new(NpyRowReader::open(&grid.path)?),
+        StreamFormat::Csv(plan) => Box::new(CsvRowReader::with_plan(&grid.path, plan)?),
+    })
 }
 
 /// [`summarise`] over any [`RowSource`] (`path` names it in errors).

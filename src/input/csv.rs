@@ -16,6 +16,10 @@ use std::path::Path;
 use super::tensor::{DType, Tensor};
 use crate::error::{Error, Result};
 
+mod stream;
+
+pub use stream::{CsvPlan, CsvRowReader};
+
 /// How to read a CSV/TSV file. Every `None` means "detect it".
 #[derive(Clone, Debug, Default)]
 pub struct CsvOptions {
@@ -53,6 +57,17 @@ pub fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Tensor> {
 /// messages, and a `.tsv` extension makes tab the default delimiter.
 pub fn parse_csv(text: &[u8], source: &Path, opts: &CsvOptions) -> Result<Tensor> {
     parse(text, source, opts).map_err(|msg| Error::format(source, msg))
+}
+
+/// [`parse_csv`] on at most `threads` threads (1: the sequential parser),
+/// for benchmarks.
+#[doc(hidden)]
+pub fn parse_csv_threads(text: &[u8], source: &Path, opts: &CsvOptions, threads: usize) -> Result<Tensor> {
+    let par = Parallel {
+        chunks: threads.max(1),
+        ..Parallel::auto()
+    };
+    parse_with(text, source, opts, par).map_err(|msg| Error::format(source, msg))
 }
 
 /// What a cell holds.
@@ -299,18 +314,414 @@ fn not_a_number(line: usize, column: usize, cell: &str) -> String {
 }
 
 /// The first text cell of the first column (not yet known to be an error).
+#[derive(Clone, Debug)]
 struct TextCell {
     line: usize,
     text: String,
 }
 
+/// Inputs at least this large are parsed in parallel (when they can be).
+const PARALLEL_MIN_BYTES: usize = 4 << 20;
+
+/// How [`parse_with`] may split the data rows: inputs of at least
+/// `min_bytes` go to `chunks` threads.
+#[derive(Clone, Copy, Debug)]
+struct Parallel {
+    min_bytes: usize,
+    chunks: usize,
+}
+
+impl Parallel {
+    fn auto() -> Parallel {
+        Parallel {
+            min_bytes: PARALLEL_MIN_BYTES,
+            chunks: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
 fn parse(bytes: &[u8], source: &Path, opts: &CsvOptions) -> std::result::Result<Tensor, String> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    parse_with(bytes, source, opts, Parallel::auto())
+}
+
+/// What parsing the data rows (after the first record) needs to know.
+#[derive(Clone, Debug)]
+struct RowRules {
+    delim: Delim,
+    /// Fields per record, from the first record.
+    ncols: usize,
+    /// The first record's line.
+    first_line: usize,
+    /// Whether the first column may hold labels (text in it is not yet an error).
+    labels_possible: bool,
+    /// Whether the first column is parsed as numbers.
+    parse_col0: bool,
+    /// The option as given.
+    row_labels: Option<bool>,
+    /// The delimiter is runs of whitespace, auto-detected.
+    auto_whitespace: bool,
+}
+
+impl RowRules {
+    fn new(delim: Delim, ncols: usize, first_line: usize, opts: &CsvOptions) -> RowRules {
+        RowRules {
+            delim,
+            ncols,
+            first_line,
+            labels_possible: opts.row_labels != Some(false) && (opts.row_labels.is_some() || ncols > 1),
+            parse_col0: opts.row_labels != Some(true),
+            row_labels: opts.row_labels,
+            auto_whitespace: delim == Delim::Whitespace && opts.delimiter.is_none(),
+        }
+    }
+
+    fn field_count_error(&self, line: usize, found: usize) -> String {
+        let mut msg = format!(
+            "line {line} has {found} fields, expected {} (from line {})",
+            self.ncols, self.first_line
+        );
+        if self.auto_whitespace {
+            msg.push_str(
+                "; fields were taken to be separated by spaces (auto-detected), \
+                 set the delimiter if that is wrong",
+            );
+        }
+        msg
+    }
+}
+
+/// What the first column held so far: its first number and first text.
+#[derive(Clone, Debug, Default)]
+struct Col0State {
+    num_line: Option<usize>,
+    text: Option<TextCell>,
+}
+
+/// Data rows of one chunk of lines, parsed without knowing the chunks
+/// before it.
+struct Chunk {
+    /// Full width, the first column NaN where it is text.
+    data: Vec<f32>,
+    labels: Vec<String>,
+    rows: usize,
+    /// The first line whose first cell is a number (up to the error).
+    first_num: Option<usize>,
+    /// The first text cell of the first column (up to the error).
+    first_text: Option<TextCell>,
+    /// The first error: the line where the parser stops, and the message.
+    error: Option<(usize, String)>,
+}
+
+/// Parse the data rows of `text` (whole lines, no quotes), which starts on
+/// line `line`, as the sequential loop of [`parse_with`] would if nothing
+/// came before them; [`Col0State::absorb`] then joins the chunks in order.
+fn parse_chunk(text: &str, line: usize, rules: &RowRules, keep_labels: bool) -> Chunk {
+    let mut split = Splitter::new(text, rules.delim);
+    split.line = line;
+    let mut fields: Vec<Cow<'_, str>> = Vec::new();
+    let mut out = Chunk {
+        data: Vec::new(),
+        labels: Vec::new(),
+        rows: 0,
+        first_num: None,
+        first_text: None,
+        error: None,
+    };
+    let ncols = rules.ncols;
+    loop {
+        let line = match split.next_record(&mut fields) {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(msg) => {
+                out.error = Some((split.line, msg));
+                break;
+            }
+        };
+        if out.data.capacity() == 0 {
+            // A guess from the first record's length.
+            let per_row = split.pos.max(1);
+            out.data.reserve((text.len() / per_row + 1) * ncols);
+        }
+        if fields.len() != ncols {
+            out.error = Some((line, rules.field_count_error(line, fields.len())));
+            break;
+        }
+        out.rows += 1;
+        let label = &fields[0];
+        if rules.parse_col0 {
+            match classify(label) {
+                Cell::Text => {
+                    if !rules.labels_possible {
+                        out.error = Some((line, not_a_number(line, 1, label)));
+                        break;
+                    }
+                    if out.first_text.is_none() {
+                        out.first_text = Some(TextCell {
+                            line,
+                            text: label.to_string(),
+                        });
+                    }
+                    if out.first_num.is_some() {
+                        out.error = Some((line, not_a_number(line, 1, label)));
+                        break;
+                    }
+                    out.data.push(f32::NAN);
+                }
+                cell => {
+                    if matches!(cell, Cell::Num(_)) {
+                        if out.first_num.is_none() {
+                            out.first_num = Some(line);
+                        }
+                        if let Some(t) = &out.first_text
+                            && rules.row_labels.is_none()
+                        {
+                            out.error = Some((line, not_a_number(t.line, 1, &t.text)));
+                            break;
+                        }
+                    }
+                    out.data.push(value(cell));
+                }
+            }
+        } else {
+            out.data.push(f32::NAN);
+        }
+        if keep_labels && rules.labels_possible {
+            out.labels.push(label.to_string());
+        }
+        for (c, field) in fields.iter().enumerate().skip(1) {
+            match classify(field) {
+                Cell::Text => {
+                    out.error = Some((line, not_a_number(line, c + 1, field)));
+                    break;
+                }
+                cell => out.data.push(value(cell)),
+            }
+        }
+        if out.error.is_some() {
+            break;
+        }
+    }
+    out
+}
+
+impl Col0State {
+    /// Join the next chunk: its first error or the first error the first
+    /// column's state before it makes in it, whichever the sequential parser
+    /// meets first.
+    fn absorb(&mut self, chunk: &Chunk, rules: &RowRules) -> std::result::Result<(), String> {
+        // Errors the chunk could not see: text below a number, or a number
+        // below text (the sequential parser's first-column checks).
+        let carried = match (&self.num_line, &self.text) {
+            (Some(_), _) if rules.labels_possible => chunk
+                .first_text
+                .as_ref()
+                .map(|t| (t.line, not_a_number(t.line, 1, &t.text))),
+            (None, Some(t)) if rules.row_labels.is_none() => {
+                chunk.first_num.map(|n| (n, not_a_number(t.line, 1, &t.text)))
+            }
+            _ => None,
+        };
+        // On the same line the first column is checked first.
+        let first = match (carried, &chunk.error) {
+            (Some(c), Some(e)) if e.0 < c.0 => Some(e.1.clone()),
+            (Some(c), _) => Some(c.1),
+            (None, e) => e.as_ref().map(|e| e.1.clone()),
+        };
+        if let Some(msg) = first {
+            return Err(msg);
+        }
+        self.num_line = self.num_line.or(chunk.first_num);
+        if self.text.is_none() {
+            self.text = chunk.first_text.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Split `text` into about `n` pieces at line ends, with each piece's first
+/// line (the first starting on `line`).
+fn split_lines(text: &str, n: usize, line: usize) -> Vec<(&str, usize)> {
+    let b = text.as_bytes();
+    let mut bounds = vec![0];
+    for k in 1..n {
+        let target = (b.len() * k / n).max(*bounds.last().unwrap_or(&0));
+        match b[target..].iter().position(|&c| c == b'\n') {
+            Some(off) if target + off + 1 < b.len() => bounds.push(target + off + 1),
+            _ => break,
+        }
+    }
+    bounds.dedup();
+    bounds.push(b.len());
+    let pieces: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+    // Count each piece's newlines on its own thread.
+    let counts: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = pieces[..pieces.len() - 1]
+            .iter()
+            .map(|p| s.spawn(move || count_newlines(p.as_bytes())))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    });
+    let mut at = line;
+    let mut out = Vec::with_capacity(pieces.len());
+    for (i, p) in pieces.into_iter().enumerate() {
+        out.push((p, at));
+        at += counts.get(i).copied().unwrap_or(0);
+    }
+    out
+}
+
+fn count_newlines(b: &[u8]) -> usize {
+    // Summed in fixed-size blocks so that the compiler vectorises it.
+    b.chunks(4096)
+        .map(|c| c.iter().map(|&x| usize::from(x == b'\n')).sum::<usize>())
+        .sum()
+}
+
+/// Parse the chunks of `text` on threads (in order of the pieces).
+fn parse_pieces(pieces: &[(&str, usize)], rules: &RowRules, keep_labels: bool) -> Vec<Chunk> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pieces
+            .iter()
+            .map(|&(p, line)| s.spawn(move || parse_chunk(p, line, rules, keep_labels)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Chunk {
+                    data: Vec::new(),
+                    labels: Vec::new(),
+                    rows: 0,
+                    first_num: None,
+                    first_text: None,
+                    error: Some((0, "internal error: a parser thread panicked".into())),
+                })
+            })
+            .collect()
+    })
+}
+
+/// The first record, classified.
+struct FirstRecord {
+    line: usize,
+    fields: Vec<String>,
+    cells: Vec<Cell>,
+    /// The header decision when it does not depend on the first column.
+    header_known: Option<bool>,
+}
+
+impl FirstRecord {
+    /// Classify the first record; errors for text in a row said to be data.
+    fn new(
+        line: usize,
+        fields: &[Cow<'_, str>],
+        opts: &CsvOptions,
+    ) -> std::result::Result<FirstRecord, String> {
+        let ncols = fields.len();
+        let first: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        let first_cells: Vec<Cell> = first.iter().map(|f| classify(f)).collect();
+        let rest_has_text = first_cells[1..].contains(&Cell::Text);
+        if opts.header == Some(false) {
+            // The first row is data: text after the label column is an error.
+            let skip = usize::from(opts.row_labels == Some(true));
+            if let Some(c) = (skip.max(1)..ncols).find(|&c| first_cells[c] == Cell::Text) {
+                return Err(not_a_number(line, c + 1, &first[c]));
+            }
+        }
+        // Decided now unless the answer depends on the first column.
+        let header_known: Option<bool> = match opts.header {
+            Some(h) => Some(h),
+            None if rest_has_text => Some(true),
+            None if first_cells[0] != Cell::Text => Some(false),
+            None => None,
+        };
+        Ok(FirstRecord {
+            line,
+            fields: first,
+            cells: first_cells,
+            header_known,
+        })
+    }
+}
+
+/// Header and label column, decided once the whole first column is known.
+#[derive(Clone, Copy, Debug)]
+struct Decision {
+    header: bool,
+    row_labels: bool,
+    rows: usize,
+    cols: usize,
+}
+
+/// Decide the header and the label column from the first record and the
+/// first column below it; the error (if any) the table is then.
+fn decide(
+    first: &FirstRecord,
+    col0: &Col0State,
+    rows_after_first: usize,
+    opts: &CsvOptions,
+) -> (Decision, Option<String>) {
+    let ncols = first.fields.len();
+    let col0_below_is_labels = col0.num_line.is_none() && (col0.text.is_some() || rows_after_first == 0);
+    let header = first.header_known.unwrap_or(match opts.row_labels {
+        Some(labels) => !labels,
+        None => !(ncols > 1 && col0_below_is_labels),
+    });
+    let row_labels = match opts.row_labels {
+        Some(r) => r,
+        None => {
+            let mut text = col0.text.is_some();
+            let mut num = col0.num_line.is_some();
+            if !header {
+                text |= first.cells[0] == Cell::Text;
+                num |= matches!(first.cells[0], Cell::Num(_));
+            }
+            let empty_corner = header && first.fields[0].is_empty();
+            ncols > 1 && !num && (text || empty_corner)
+        }
+    };
+    let rows = rows_after_first + usize::from(!header);
+    let cols = ncols - usize::from(row_labels);
+    let decision = Decision {
+        header,
+        row_labels,
+        rows,
+        cols,
+    };
+    let parse_col0 = opts.row_labels != Some(true);
+    let error = if !row_labels && parse_col0 && !header && first.cells[0] == Cell::Text {
+        // Text in the first column is an error after all.
+        Some(not_a_number(first.line, 1, &first.fields[0]))
+    } else if let (false, true, Some(t)) = (row_labels, parse_col0, &col0.text) {
+        Some(not_a_number(t.line, 1, &t.text))
+    } else if rows == 0 {
+        Some(format!("no data rows: only the header on line {}", first.line))
+    } else if cols == 0 {
+        Some("no numeric columns: the only column holds row labels".into())
+    } else {
+        None
+    };
+    (decision, error)
+}
+
+/// The text of `bytes` after a byte-order mark, or the invalid-UTF-8 error
+/// (`offset`: bytes of text and `line`: lines before `bytes`).
+fn utf8(bytes: &[u8], offset: usize, line: usize) -> std::result::Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
-        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = line + count_newlines(&bytes[..at]);
+        let at = offset + at;
         format!("line {line}: invalid UTF-8 (byte {at} of the text); save the file as UTF-8")
-    })?;
+    })
+}
+
+fn parse_with(
+    bytes: &[u8],
+    source: &Path,
+    opts: &CsvOptions,
+    par: Parallel,
+) -> std::result::Result<Tensor, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = utf8(bytes, 0, 1)?;
     let delim = match opts.delimiter {
         Some(d) => Delim::from_byte(d),
         None => detect_delimiter(text, source),
@@ -324,129 +735,51 @@ fn parse(bytes: &[u8], source: &Path, opts: &CsvOptions) -> std::result::Result<
         return Err("no data rows: the file is empty".into());
     };
     let ncols = fields.len();
-    let first: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-    let first_cells: Vec<Cell> = first.iter().map(|f| classify(f)).collect();
-    let rest_has_text = first_cells[1..].contains(&Cell::Text);
-    if opts.header == Some(false) {
-        // The first row is data: text after the label column is an error.
-        let skip = usize::from(opts.row_labels == Some(true));
-        if let Some(c) = (skip.max(1)..ncols).find(|&c| first_cells[c] == Cell::Text) {
-            return Err(not_a_number(first_line, c + 1, &first[c]));
-        }
-    }
-    // Decided now unless the answer depends on the first column.
-    let header_known: Option<bool> = match opts.header {
-        Some(h) => Some(h),
-        None if rest_has_text => Some(true),
-        None if first_cells[0] != Cell::Text => Some(false),
-        None => None,
-    };
-
-    let labels_possible = opts.row_labels != Some(false) && (opts.row_labels.is_some() || ncols > 1);
-    let parse_col0 = opts.row_labels != Some(true);
+    let first = FirstRecord::new(first_line, &fields, opts)?;
+    let rules = RowRules::new(delim, ncols, first_line, opts);
 
     // Data rows after the first record, full width (column 0 included, NaN
     // where it is text); the first record goes in front as a placeholder.
-    let mut data: Vec<f32> = first_cells.iter().map(|&c| value(c)).collect();
+    let mut data: Vec<f32> = first.cells.iter().map(|&c| value(c)).collect();
     let mut labels: Vec<String> = Vec::new();
-    let mut col0_num_line: Option<usize> = None;
-    let mut col0_text: Option<TextCell> = None;
+    let mut col0 = Col0State::default();
     let mut rows_after_first = 0usize;
 
-    while let Some(line) = split.next_record(&mut fields)? {
-        if fields.len() != ncols {
-            let mut msg = format!(
-                "line {line} has {} fields, expected {ncols} (from line {first_line})",
-                fields.len()
-            );
-            if delim == Delim::Whitespace && opts.delimiter.is_none() {
-                msg.push_str(
-                    "; fields were taken to be separated by spaces (auto-detected), \
-                     set the delimiter if that is wrong",
-                );
-            }
-            return Err(msg);
+    // Without quotes every record is one line, so the rows can be split at
+    // line ends and parsed apart.
+    let rest = &text[split.pos..];
+    if par.chunks > 1 && text.len() >= par.min_bytes && !bytes.contains(&b'"') {
+        let pieces = split_lines(rest, par.chunks, split.line);
+        let chunks = parse_pieces(&pieces, &rules, true);
+        data.reserve(chunks.iter().map(|c| c.data.len()).sum());
+        for chunk in chunks {
+            col0.absorb(&chunk, &rules)?;
+            data.extend_from_slice(&chunk.data);
+            drop(chunk.data);
+            labels.extend(chunk.labels);
+            rows_after_first += chunk.rows;
         }
-        rows_after_first += 1;
-        let label = &fields[0];
-        if parse_col0 {
-            match classify(label) {
-                Cell::Text => {
-                    if !labels_possible || col0_num_line.is_some() {
-                        return Err(not_a_number(line, 1, label));
-                    }
-                    if col0_text.is_none() {
-                        col0_text = Some(TextCell {
-                            line,
-                            text: label.to_string(),
-                        });
-                    }
-                    data.push(f32::NAN);
-                }
-                cell => {
-                    if let (Cell::Num(_), Some(t)) = (cell, &col0_text)
-                        && opts.row_labels.is_none()
-                    {
-                        // A number under text labels: the text was an error.
-                        return Err(not_a_number(t.line, 1, &t.text));
-                    }
-                    if matches!(cell, Cell::Num(_)) && col0_num_line.is_none() {
-                        col0_num_line = Some(line);
-                    }
-                    data.push(value(cell));
-                }
-            }
-        } else {
-            data.push(f32::NAN);
-        }
-        if labels_possible {
-            labels.push(label.to_string());
-        }
-        for (c, field) in fields.iter().enumerate().skip(1) {
-            match classify(field) {
-                Cell::Text => return Err(not_a_number(line, c + 1, field)),
-                cell => data.push(value(cell)),
-            }
-        }
+    } else {
+        sequential_rows(
+            &mut split,
+            &rules,
+            &mut data,
+            &mut labels,
+            &mut col0,
+            &mut rows_after_first,
+        )?;
     }
 
-    // Decide the header, then the label column.
-    let col0_below_is_labels = col0_num_line.is_none() && (col0_text.is_some() || rows_after_first == 0);
-    let header = header_known.unwrap_or(match opts.row_labels {
-        Some(labels) => !labels,
-        None => !(ncols > 1 && col0_below_is_labels),
-    });
-    let row_labels = match opts.row_labels {
-        Some(r) => r,
-        None => {
-            let mut text = col0_text.is_some();
-            let mut num = col0_num_line.is_some();
-            if !header {
-                text |= first_cells[0] == Cell::Text;
-                num |= matches!(first_cells[0], Cell::Num(_));
-            }
-            let empty_corner = header && first[0].is_empty();
-            ncols > 1 && !num && (text || empty_corner)
-        }
-    };
-    if !row_labels && parse_col0 {
-        // Text in the first column is an error after all.
-        if !header && first_cells[0] == Cell::Text {
-            return Err(not_a_number(first_line, 1, &first[0]));
-        }
-        if let Some(t) = col0_text {
-            return Err(not_a_number(t.line, 1, &t.text));
-        }
+    let (d, error) = decide(&first, &col0, rows_after_first, opts);
+    if let Some(msg) = error {
+        return Err(msg);
     }
-
-    let rows = rows_after_first + usize::from(!header);
-    if rows == 0 {
-        return Err(format!("no data rows: only the header on line {first_line}"));
-    }
-    let cols = ncols - usize::from(row_labels);
-    if cols == 0 {
-        return Err("no numeric columns: the only column holds row labels".into());
-    }
+    let Decision {
+        header,
+        row_labels,
+        rows,
+        cols,
+    } = d;
     // Drop the header row and the label column, in place.
     let skip_rows = usize::from(header);
     let skip_cols = usize::from(row_labels);
@@ -462,12 +795,12 @@ fn parse(bytes: &[u8], source: &Path, opts: &CsvOptions) -> std::result::Result<
     let row_names = row_labels.then(|| {
         let mut names = Vec::with_capacity(rows);
         if !header {
-            names.push(first[0].clone());
+            names.push(first.fields[0].clone());
         }
         names.extend(labels);
         names
     });
-    let col_names = header.then(|| first[skip_cols..].to_vec());
+    let col_names = header.then(|| first.fields[skip_cols..].to_vec());
 
     Ok(Tensor {
         source: source.to_path_buf(),
@@ -478,6 +811,66 @@ fn parse(bytes: &[u8], source: &Path, opts: &CsvOptions) -> std::result::Result<
         row_labels: row_names,
         col_labels: col_names,
     })
+}
+
+/// The data rows one record at a time (any input, quotes included).
+fn sequential_rows<'a>(
+    split: &mut Splitter<'a>,
+    rules: &RowRules,
+    data: &mut Vec<f32>,
+    labels: &mut Vec<String>,
+    col0: &mut Col0State,
+    rows_after_first: &mut usize,
+) -> std::result::Result<(), String> {
+    let mut fields: Vec<Cow<'a, str>> = Vec::new();
+    let ncols = rules.ncols;
+    while let Some(line) = split.next_record(&mut fields)? {
+        if fields.len() != ncols {
+            return Err(rules.field_count_error(line, fields.len()));
+        }
+        *rows_after_first += 1;
+        let label = &fields[0];
+        if rules.parse_col0 {
+            match classify(label) {
+                Cell::Text => {
+                    if !rules.labels_possible || col0.num_line.is_some() {
+                        return Err(not_a_number(line, 1, label));
+                    }
+                    if col0.text.is_none() {
+                        col0.text = Some(TextCell {
+                            line,
+                            text: label.to_string(),
+                        });
+                    }
+                    data.push(f32::NAN);
+                }
+                cell => {
+                    if let (Cell::Num(_), Some(t)) = (cell, &col0.text)
+                        && rules.row_labels.is_none()
+                    {
+                        // A number under text labels: the text was an error.
+                        return Err(not_a_number(t.line, 1, &t.text));
+                    }
+                    if matches!(cell, Cell::Num(_)) && col0.num_line.is_none() {
+                        col0.num_line = Some(line);
+                    }
+                    data.push(value(cell));
+                }
+            }
+        } else {
+            data.push(f32::NAN);
+        }
+        if rules.labels_possible {
+            labels.push(label.to_string());
+        }
+        for (c, field) in fields.iter().enumerate().skip(1) {
+            match classify(field) {
+                Cell::Text => return Err(not_a_number(line, c + 1, field)),
+                cell => data.push(value(cell)),
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -797,5 +1190,254 @@ mod tests {
         for t in ["abc", "1,5", "0x10", "1_000", "--1", "nanx"] {
             assert_eq!(classify(t), Cell::Text, "{t}");
         }
+    }
+
+    // ---- parallel parse == sequential parse ----
+
+    const SEQUENTIAL: Parallel = Parallel {
+        min_bytes: usize::MAX,
+        chunks: 1,
+    };
+
+    /// Parse `text` sequentially and split into 2..many chunks: the same
+    /// tensor (values bitwise) or the same error.
+    fn same_in_parallel(name: &str, text: &[u8], opts: &CsvOptions) {
+        let path = Path::new(name);
+        let want = parse_with(text, path, opts, SEQUENTIAL);
+        let lines = text.iter().filter(|&&b| b == b'\n').count();
+        for chunks in [2, 3, 8, lines + 5] {
+            let got = parse_with(text, path, opts, Parallel { min_bytes: 0, chunks });
+            match (&want, &got) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.shape, b.shape, "{chunks} chunks");
+                    assert_eq!(a.row_labels, b.row_labels, "{chunks} chunks");
+                    assert_eq!(a.col_labels, b.col_labels, "{chunks} chunks");
+                    let bits = |t: &Tensor| t.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert!(bits(a) == bits(b), "{chunks} chunks: values differ");
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!(a, b, "{chunks} chunks on {:?}", String::from_utf8_lossy(text))
+                }
+                _ => panic!(
+                    "{chunks} chunks: sequential {want:?} vs parallel {got:?} on {:?}",
+                    String::from_utf8_lossy(text)
+                ),
+            }
+        }
+    }
+
+    pub(super) struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// What the first column holds, row by row.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) enum Col0 {
+        Numbers,
+        Labels,
+        Missing,
+        /// Labels, then numbers from a row on (or the other way round).
+        LabelsThenNumbers(usize),
+        NumbersThenLabels(usize),
+    }
+
+    pub(super) fn generated(
+        seed: u64,
+        col0: Col0,
+        header: bool,
+        crlf: bool,
+        delim: &str,
+        faults: usize,
+    ) -> String {
+        let mut r = Rng(seed);
+        let rows = 40 + r.below(160) as usize;
+        let cols = 2 + r.below(6) as usize;
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut out = String::new();
+        if header {
+            let names: Vec<String> = (0..cols)
+                .map(|c| if c == 0 { String::new() } else { format!("c{c}") })
+                .collect();
+            out.push_str(&names.join(delim));
+            out.push_str(nl);
+        }
+        let mut fault_rows: Vec<usize> = (0..faults).map(|_| r.below(rows as u64) as usize).collect();
+        fault_rows.sort();
+        for row in 0..rows {
+            if r.below(25) == 0 {
+                out.push_str(if r.below(2) == 0 { nl } else { "  \t" });
+                out.push_str(nl);
+            }
+            let label = match col0 {
+                Col0::Numbers => format!("{}", row),
+                Col0::Labels => format!("r{row}"),
+                Col0::Missing => ["", "nan", "NA"][r.below(3) as usize].to_string(),
+                Col0::LabelsThenNumbers(at) => {
+                    if row < at {
+                        format!("r{row}")
+                    } else {
+                        format!("{row}")
+                    }
+                }
+                Col0::NumbersThenLabels(at) => {
+                    if row < at {
+                        format!("{row}")
+                    } else {
+                        format!("r{row}")
+                    }
+                }
+            };
+            let mut cells = vec![label];
+            for _ in 1..cols {
+                cells.push(match r.below(12) {
+                    0 => String::new(),
+                    1 => "nan".into(),
+                    2 => "-inf".into(),
+                    3 => format!("{}e-3", r.below(1000)),
+                    _ => format!("{:.4}", r.below(1 << 20) as f32 / 4096.0 - 100.0),
+                });
+            }
+            if fault_rows.contains(&row) {
+                let c = r.below(cols as u64) as usize;
+                match r.below(3) {
+                    0 => cells[c] = "bad".into(),
+                    1 => cells.push("1".into()),
+                    _ => {
+                        cells.pop();
+                    }
+                }
+            }
+            out.push_str(&cells.join(delim));
+            if row + 1 < rows || r.below(2) == 0 {
+                out.push_str(nl);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn parallel_parse_matches_sequential_on_generated_tables() {
+        let mut seed = 1;
+        let opts_all = [
+            CsvOptions::default(),
+            CsvOptions {
+                header: Some(true),
+                ..Default::default()
+            },
+            CsvOptions {
+                header: Some(false),
+                ..Default::default()
+            },
+            CsvOptions {
+                row_labels: Some(true),
+                ..Default::default()
+            },
+            CsvOptions {
+                row_labels: Some(false),
+                ..Default::default()
+            },
+        ];
+        for col0 in [
+            Col0::Numbers,
+            Col0::Labels,
+            Col0::Missing,
+            Col0::LabelsThenNumbers(30),
+            Col0::LabelsThenNumbers(1),
+            Col0::NumbersThenLabels(25),
+            Col0::NumbersThenLabels(1),
+        ] {
+            for header in [false, true] {
+                for crlf in [false, true] {
+                    for delim in [",", "\t", " "] {
+                        for faults in [0, 1, 3] {
+                            seed += 1;
+                            let text = generated(seed, col0, header, crlf, delim, faults);
+                            for opts in &opts_all {
+                                same_in_parallel("g.csv", text.as_bytes(), opts);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_parse_matches_sequential_on_edge_cases() {
+        let cases: &[&str] = &[
+            "",
+            "\n\n\n",
+            "a,b\n",
+            "a,b\n\n\n",
+            "1,2\n3,4\n5,6",
+            "r0,1\nr1,2\nr2,3\n4,5\nr4,6\n",
+            "0,1\n1,2\nr2,3\nr3,4\n",
+            ",a\n,1\n,2\nx,3\n4,5\n",
+            ",a\n,1\nx,2\n,3\n4,5\n",
+            ",a\n1,1\n,2\n,3\nx,5\n",
+            "a,b\nr1,2\nr2,x\n3,4\n",
+            "a,b\nr1,2\nr2,3\n3,4,5\n",
+            "a,b\nr1,2\n3,x\n",
+            "a,b\n1,2\nr2,3,4\n",
+            "x\ny\nz\n",
+            "1\n2\nx\n3\n",
+            "a b\n1 2\n3\n",
+            "1 2\n 3 4 \n\t5\t6\n \r\n7 8\r\n",
+            "1,2\r3,4\r",
+            "a,b\n1,2\n3,\u{a0}\n\u{a0}\n5,6\n",
+            "\u{feff}a,b\n1,2\n",
+            "a;b\n1;2\n3;4;\n",
+        ];
+        for text in cases {
+            for opts in [
+                CsvOptions::default(),
+                CsvOptions {
+                    row_labels: Some(false),
+                    ..Default::default()
+                },
+                CsvOptions {
+                    header: Some(false),
+                    row_labels: Some(true),
+                    ..Default::default()
+                },
+            ] {
+                same_in_parallel("e.csv", text.as_bytes(), &opts);
+            }
+        }
+        // Invalid UTF-8 deep in a big input.
+        let mut bytes = "1,2\n".repeat(1000).into_bytes();
+        bytes[2001] = 0xff;
+        same_in_parallel("u.csv", &bytes, &CsvOptions::default());
+    }
+
+    #[test]
+    fn big_inputs_take_the_parallel_path() {
+        // More than PARALLEL_MIN_BYTES with a bad cell in the last quarter.
+        let mut text = String::from("layer,a,b,c\n");
+        for i in 0..400_000 {
+            text.push_str(&format!("r{i},{i},0.5,-{i}e-2\n"));
+        }
+        assert!(text.len() > PARALLEL_MIN_BYTES);
+        let t = ok(&text);
+        assert_eq!(t.shape, vec![400_000, 3]);
+        assert_eq!(
+            t.row_labels.as_ref().map(|l| l[399_999].as_str()),
+            Some("r399999")
+        );
+        assert_eq!(t.data[3 * 123_456], 123_456.0);
+        text.insert(text.len() - 20, 'x');
+        let e = err(&text);
+        assert!(e.starts_with("t.csv: line 400001, column "), "{e}");
     }
 }

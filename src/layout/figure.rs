@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::ticks::TickFormat;
 use crate::input::Grid;
+use crate::input::csv::CsvPlan;
 use crate::scale::{Aggregate, Colormap, NormSpec, RowSummary, Stats, StatsAccumulator};
 
 /// An sRGB colour with alpha.
@@ -138,20 +139,35 @@ impl PartialEq for GridSource {
     }
 }
 
-/// A heatmap's data streamed from a 1-D or 2-D `.npy` file: only the shape
-/// is known until the renderer has passed over the file once, gathering the
-/// statistics and the per-pixel-row aggregates of a [`StreamSummary`].
-/// Memory is bounded by the read block and the plot size, never the file.
+/// A heatmap's data streamed from a 1-D or 2-D `.npy` file or a CSV/TSV/text
+/// table: only the shape is known until the renderer has passed over the
+/// file once, gathering the statistics and the per-pixel-row aggregates of
+/// a [`StreamSummary`]. Memory is bounded by the read block and the plot
+/// size, never the file.
+///
+/// A streamed CSV's column names and row labels are not kept: its axes get
+/// numeric ticks, where the same table in memory gets categorical ones.
 #[derive(Clone, Debug)]
 pub struct StreamedGrid {
     /// The file.
     pub path: PathBuf,
+    /// How to read it.
+    pub format: StreamFormat,
     /// Rows in the file.
     pub rows: usize,
     /// Values per row.
     pub cols: usize,
     /// Filled in by the renderer's pass over the file.
     pub summary: Option<Arc<StreamSummary>>,
+}
+
+/// The format of a streamed file, with what reading it needs.
+#[derive(Clone, Debug)]
+pub enum StreamFormat {
+    /// A `.npy` array (its header says the rest).
+    Npy,
+    /// A CSV/TSV/text table, as its first pass decided to read it.
+    Csv(Arc<CsvPlan>),
 }
 
 /// What one pass over a streamed file leaves.

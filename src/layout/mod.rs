@@ -10,6 +10,6 @@ pub mod ticks;
 pub use engine::{FigureLayout, PanelInfo, layout_figure, text_problems};
 pub use figure::{
     Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, PanelContent, Series,
-    StreamSummary, StreamedGrid,
+    StreamFormat, StreamSummary, StreamedGrid,
 };
 pub use scene::{AxisMapping, HeatmapItem, PixelRect, Primitive, Scene};
