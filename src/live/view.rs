@@ -408,19 +408,18 @@ impl LiveView {
         Ok(p)
     }
 
-    /// Zoom panel `i`'s channel by `factor` (< 1 zooms in) around the data
-    /// point under pixel `(x, y)`; `rows`/`cols` pick the axes.
+    /// Zoom the channel under pixel `at` by `factor` (< 1 zooms in) around
+    /// the data point there; `axes` = (rows, columns) picks the axes.
     pub fn zoom_at(
         &mut self,
         layout: &FigureLayout,
         sources: &[PanelSource],
-        px: f64,
-        py: f64,
+        at: (f64, f64),
         factor: f64,
-        rows: bool,
-        cols: bool,
+        axes: (bool, bool),
     ) {
-        let Some((i, (dx, dy))) = hit(layout, px, py) else {
+        let (rows, cols) = axes;
+        let Some((i, (dx, dy))) = hit(layout, at.0, at.1) else {
             return;
         };
         let src = &sources[i];
