@@ -730,7 +730,7 @@ impl ApplicationHandler<Wake> for App {
                     };
                     let (layout, sources) = (layout.clone(), sources.clone());
                     self.view
-                        .zoom_at(&layout, &sources, cx, cy, 0.8f64.powf(steps), rows, cols);
+                        .zoom_at(&layout, &sources, (cx, cy), 0.8f64.powf(steps), (rows, cols));
                     self.request_redraw();
                 }
             }
