@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # Installs what actmap needs at run time on Debian/Ubuntu when it is missing:
 # the Vulkan loader and Mesa's software Vulkan driver (lavapipe), so the GPU
-# pipeline runs on machines without a GPU. Safe to run repeatedly.
+# pipeline runs on machines without a GPU; with `--window`, also Xvfb and
+# the X11 libraries winit loads, for the live-window tests. Safe to run
+# repeatedly.
 set -euo pipefail
 
 need=()
 ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
 ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+if [ "${1:-}" = "--window" ]; then
+    command -v Xvfb >/dev/null 2>&1 || need+=(xvfb xauth)
+    have() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+    have 'libX11\.so\.6' || need+=(libx11-6)
+    have 'libX11-xcb\.so\.1' || need+=(libx11-xcb1)
+    have 'libXcursor\.so\.1' || need+=(libxcursor1)
+    have 'libXrandr\.so\.2' || need+=(libxrandr2)
+    have 'libXi\.so\.6' || need+=(libxi6)
+    have 'libxkbcommon\.so\.0' || need+=(libxkbcommon0)
+    have 'libxkbcommon-x11\.so\.0' || need+=(libxkbcommon-x11-0)
+    [ -d /usr/share/X11/xkb ] || need+=(xkb-data)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2
