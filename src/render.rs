@@ -311,18 +311,10 @@ impl Renderer {
         for i in 0..layout.grids.len() {
             let item = layout.scene.heatmaps.iter().find(|h| h.grid == i);
             let reduced = match (&layout.grids[i], item) {
-                (GridSource::Memory(g), Some(it)) if self.reduce_first(g, it) => {
-                    // Many rows per pixel on a software adapter: fold the
-                    // rows once on all cores instead of every fragment
-                    // re-reading its column's rows.
-                    let mut sum =
-                        RowSummary::new(g.rows() as u32, g.cols() as u32, it.rect.height, it.aggregate);
-                    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-                    let block = (crate::stream::BLOCK_BYTES / 4 / g.cols()).max(1) * g.cols();
-                    for (b, chunk) in g.data().chunks(block).enumerate() {
-                        sum.add_block((b * block / g.cols()) as u32, chunk, threads);
-                    }
-                    Some(one_per_pixel(&sum, it)?)
+                (GridSource::Memory(g), Some(it))
+                    if it.x == AxisMapping::Uniform && it.y == AxisMapping::Uniform =>
+                {
+                    self.pre_reduce(g, it.rect, it.aggregate, it.norm.centre)?
                 }
                 (GridSource::Memory(_), _) => None,
                 (GridSource::Streamed(s), item) => {
@@ -358,16 +350,34 @@ impl Renderer {
         Ok(RenderedFigure { image, layout })
     }
 
-    /// Whether to reduce the rows of in-memory `grid` on the CPU before
-    /// drawing `item`: on a software adapter, with evenly spaced cells and
-    /// more than two rows per pixel row.
-    fn reduce_first(&self, grid: &Grid, item: &HeatmapItem) -> bool {
-        self.reduce_on == ReduceOn::Cpu
-            && item.x == AxisMapping::Uniform
-            && item.y == AxisMapping::Uniform
-            && grid.rows() > 2 * item.rect.height as usize
-            && u32::try_from(grid.rows()).is_ok_and(|r| r < u32::MAX / 2)
-            && u32::try_from(grid.cols()).is_ok_and(|c| c < u32::MAX / 2)
+    /// The values a heatmap of `grid` drawn evenly into `rect` shows, one
+    /// per pixel, when it pays to compute them on the CPU first: on a
+    /// software adapter with more than two rows per pixel row, the rows
+    /// are folded once on all cores instead of every fragment re-reading
+    /// its column's rows. `None` otherwise (draw `grid` itself).
+    pub fn pre_reduce(
+        &self,
+        grid: &Grid,
+        rect: PixelRect,
+        mode: Aggregate,
+        centre: f32,
+    ) -> Result<Option<Grid>> {
+        let fits = |n: usize| u32::try_from(n).is_ok_and(|v| v < u32::MAX / 2);
+        if self.reduce_on != ReduceOn::Cpu
+            || grid.rows() <= 2 * rect.height as usize
+            || !fits(grid.rows())
+            || !fits(grid.cols())
+        {
+            return Ok(None);
+        }
+        let mut sum = RowSummary::new(grid.rows() as u32, grid.cols() as u32, rect.height, mode);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let block = (crate::stream::BLOCK_BYTES / 4 / grid.cols()).max(1) * grid.cols();
+        for (b, chunk) in grid.data().chunks(block).enumerate() {
+            sum.add_block((b * block / grid.cols()) as u32, chunk, threads);
+        }
+        let (w, h) = (rect.width, rect.height);
+        Ok(Some(Grid::new(h as usize, w as usize, sum.finish(w, centre))?))
     }
 
     /// Draw a laid-out scene whose heatmaps refer to `textures` by index.

@@ -82,20 +82,66 @@ impl History {
         (first, first + self.bin - 1)
     }
 
-    fn merge_into(&self, acc: &mut [f32], n: u64, row: &[f32]) {
-        for (a, &v) in acc.iter_mut().zip(row) {
-            *a = match self.mode {
-                // Mean of a bin of n rows with one more row.
-                Aggregate::Mean => {
-                    if a.is_nan() || v.is_nan() {
+    fn merge_into(&self, acc: &mut [f32], rows_in_acc: u64, row: &[f32]) {
+        // One loop per mode, branch-light: this runs for every value of a
+        // fast stream once the history is full. Same rules as `combine`
+        // (NaN wins; extreme keeps the value farther from the centre, the
+        // larger one on a tie).
+        let c = self.centre;
+        let n = acc.len().min(row.len());
+        let (acc, row) = (&mut acc[..n], &row[..n]);
+        match self.mode {
+            Aggregate::Mean => {
+                // Mean of a bin of `rows_in_acc` rows with one more row.
+                let (k, k1) = (rows_in_acc as f32, (rows_in_acc + 1) as f32);
+                for i in 0..n {
+                    let (a, v) = (acc[i], row[i]);
+                    acc[i] = if a.is_nan() || v.is_nan() {
                         f32::NAN
                     } else {
-                        (*a * n as f32 + v) / (n + 1) as f32
-                    }
+                        (a * k + v) / k1
+                    };
                 }
-                Aggregate::Nearest => *a,
-                m => combine([*a, v], m, self.centre),
-            };
+            }
+            Aggregate::Nearest => {}
+            Aggregate::Max => {
+                for i in 0..n {
+                    let (a, v) = (acc[i], row[i]);
+                    acc[i] = if a.is_nan() || v.is_nan() {
+                        f32::NAN
+                    } else if v > a {
+                        v
+                    } else {
+                        a
+                    };
+                }
+            }
+            Aggregate::Min => {
+                for i in 0..n {
+                    let (a, v) = (acc[i], row[i]);
+                    acc[i] = if a.is_nan() || v.is_nan() {
+                        f32::NAN
+                    } else if v < a {
+                        v
+                    } else {
+                        a
+                    };
+                }
+            }
+            Aggregate::Extreme => {
+                for i in 0..n {
+                    let (a, v) = (acc[i], row[i]);
+                    let (da, dv) = ((a - c).abs(), (v - c).abs());
+                    let take = dv > da || (dv == da && v > a);
+                    acc[i] = if a.is_nan() || v.is_nan() {
+                        f32::NAN
+                    } else if take {
+                        v
+                    } else {
+                        a
+                    };
+                }
+            }
         }
     }
 

@@ -251,7 +251,7 @@ impl LiveView {
             return Ok(None);
         }
         let (grid_rows, grid_cols) = Self::panel_grid(channels.len());
-        // Two stored rows per pixel row at most: about the plot's height.
+        // About the plot's height.
         let plot_h = (height as usize / grid_rows).max(16);
         let mut panels = Vec::with_capacity(channels.len());
         let mut sources = Vec::with_capacity(channels.len());
@@ -290,8 +290,11 @@ impl LiveView {
         };
         let (r0, r1) = span(w.rows, rows);
         let (c0, c1) = span(w.cols, cols);
+        // Up to 8 rows per pixel row the shader aggregates them as it draws
+        // (a live history of 2048 rows stays one texture, updated by row);
+        // beyond that a merged level keeps drawing cheap.
         let mut level = 0;
-        while (r1 - r0) >> level > 2 * plot_h {
+        while (r1 - r0) >> level > 8 * plot_h {
             level += 1;
         }
         let bin = ch.rows_per_stored_row.max(1);
@@ -386,7 +389,7 @@ impl LiveView {
             total_rows: ch.total_rows,
             epoch: ch.epoch,
             stored_per_drawn: 1 << level,
-            whole: whole && bin == 1,
+            whole,
         };
         Ok((panel, source))
     }
@@ -596,11 +599,11 @@ mod tests {
 
     #[test]
     fn many_rows_use_a_merged_level_that_keeps_spikes() {
-        let mut s = snap(5000, 8);
+        let mut s = snap(20000, 8);
         let mut data = s.channels[0].grid.as_ref().unwrap().data().to_vec();
         data.iter_mut().for_each(|v| *v = 0.0);
-        data[3333 * 8 + 2] = 99.0;
-        s.channels[0].grid = Some(Arc::new(Grid::new(5000, 8, data).unwrap()));
+        data[13333 * 8 + 2] = 99.0;
+        s.channels[0].grid = Some(Arc::new(Grid::new(20000, 8, data).unwrap()));
         let mut v = LiveView::new(ViewOptions::default());
         let (fig, src) = v.figure(&s, 640, 480).unwrap().unwrap();
         assert!(src[0].stored_per_drawn > 1);
@@ -608,7 +611,7 @@ mod tests {
             panic!("heatmap expected")
         };
         let g = h.grid.memory().unwrap();
-        assert!(g.rows() <= 2 * 480);
+        assert!(g.rows() <= 8 * 480);
         assert_eq!(g.data().iter().filter(|&&x| x == 99.0).count(), 1);
     }
 

@@ -175,6 +175,7 @@ struct App {
     textures: HashMap<String, Persistent>,
     frames: u64,
     uploaded_rows: u64,
+    reduced_frames: u64,
     started: Instant,
     error: Option<Error>,
 }
@@ -197,6 +198,7 @@ impl App {
             textures: HashMap::new(),
             frames: 0,
             uploaded_rows: 0,
+            reduced_frames: 0,
             started: Instant::now(),
             error: None,
         }
@@ -335,7 +337,7 @@ impl App {
         let (mut scene, textures, drawn) = match built {
             Some((fig, sources)) => {
                 let mut layout = layout_figure(&fig, font)?;
-                let textures = self.textures_for(&layout, &sources)?;
+                let textures = self.textures_for(&mut layout, &sources)?;
                 layout.scene.height = h;
                 (layout.scene.clone(), textures, Some((layout, sources)))
             }
@@ -390,12 +392,13 @@ impl App {
                 })
                 .collect();
             eprintln!(
-                "frame {}: t={:.3}s version={} rows [{}] uploaded_rows={} paused={}",
+                "frame {}: t={:.3}s version={} rows [{}] uploaded_rows={} cpu_reduced_frames={} paused={}",
                 self.frames,
                 self.started.elapsed().as_secs_f64(),
                 snap.version,
                 rows.join(" "),
                 self.uploaded_rows,
+                self.reduced_frames,
                 self.paused
             );
         }
@@ -406,7 +409,11 @@ impl App {
     /// Textures for the laid-out grids: a channel shown whole reuses its
     /// persistent texture and uploads only new rows; a zoomed or merged
     /// view uploads its (small) crop.
-    fn textures_for(&mut self, layout: &FigureLayout, sources: &[PanelSource]) -> Result<Vec<GridTexture>> {
+    fn textures_for(
+        &mut self,
+        layout: &mut FigureLayout,
+        sources: &[PanelSource],
+    ) -> Result<Vec<GridTexture>> {
         let gfx = self.gfx.as_ref().ok_or_else(|| Error::Gpu("no window".into()))?;
         let ctx = &gfx.ctx;
         let capacity = self.store.options().capacity_rows.max(2).next_multiple_of(2);
@@ -416,6 +423,21 @@ impl App {
                 return Err(Error::Invalid("the live window draws grids in memory".into()));
             };
             let src = sources.get(i);
+            // On a software adapter, many rows per pixel are folded on the
+            // CPU first and drawn one value per pixel (the whole history is
+            // evenly spaced, so the plain mapping is the same picture).
+            if let Some(item) = layout.scene.heatmaps.iter_mut().find(|h| h.grid == i)
+                && src.is_some_and(|s| s.whole)
+                && let Some(reduced) =
+                    gfx.renderer
+                        .pre_reduce(grid, item.rect, item.aggregate, item.norm.centre)?
+            {
+                item.x = crate::layout::AxisMapping::Uniform;
+                item.y = crate::layout::AxisMapping::Uniform;
+                self.reduced_frames += 1;
+                out.push(GridTexture::upload(ctx, &reduced)?);
+                continue;
+            }
             let Some(src) = src.filter(|s| s.whole && s.grid.rows() <= capacity) else {
                 out.push(GridTexture::upload(ctx, grid)?);
                 continue;
