@@ -47,11 +47,15 @@ struct Watch {
 
 impl Watch {
     fn start(x: &Xvfb, args: &[&str], stdin: bool) -> Watch {
+        Self::command(x, "watch", args, stdin)
+    }
+
+    fn command(x: &Xvfb, sub: &str, args: &[&str], stdin: bool) -> Watch {
         // Xvfb starts with the pointer mid-screen, over the window: park it
         // outside so no hover read-out is drawn.
         Input::new(&x.display).move_to((W + 100) as i16, (H + 100) as i16);
         let mut child = Command::new(env!("CARGO_BIN_EXE_actmap"))
-            .arg("watch")
+            .arg(sub)
             .args(args)
             .args(["--size", &format!("{W}x{H}"), "-v"])
             .env("DISPLAY", &x.display)
@@ -395,6 +399,63 @@ fn a_replaced_npy_file_is_redrawn() {
     let mut fresh = view_for("file test");
     assert_shows(&x, &expected(&store, "file test", &mut fresh), "file-2");
     close_and_wait(&x, &mut w);
+}
+
+#[test]
+fn show_explores_a_file_and_zooms_with_the_wheel() {
+    let x = Xvfb::start(1024, 768);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.npy");
+    // 6000 rows: more than 8 per pixel row, so the window draws a merged level.
+    let g = actmap::Grid::from_fn(6000, 64, |r, c| {
+        if (r, c) == (4321, 40) {
+            50.0
+        } else {
+            ((r + c) % 97) as f32 * 0.01
+        }
+    })
+    .unwrap();
+    actmap::sink::write_npy_f32(&path, &[g.rows(), g.cols()], g.data()).unwrap();
+    let mut w = Watch::command(
+        &x,
+        "show",
+        &[path.to_str().unwrap(), "--title", "show test"],
+        false,
+    );
+    w.wait_for("rows [-=6000]");
+    let store = LiveStore::new(StoreOptions {
+        capacity_rows: 6000,
+        ..StoreOptions::default()
+    })
+    .unwrap();
+    store.replace("", g).unwrap();
+    let mut view = view_for("show test");
+    let shot = assert_shows(&x, &expected(&store, "show test", &mut view), "show");
+    // The spike survives the merged level: the colormap's top colour is on screen.
+    let top = actmap::Colormap::default().lut()[255];
+    assert!(
+        shot.pixels().any(|p| p.0 == top),
+        "the spike at row 4321 is drawn"
+    );
+    // Scrolling the wheel over the plot zooms in around the pointer.
+    let (wx, wy, .., win) = find_window(&x.display, "actmap").unwrap();
+    let input = Input::new(&x.display);
+    input.focus(win);
+    input.move_to((wx + 300) as i16, (wy + 200) as i16);
+    input.button(4);
+    w.wait_for("frame");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = x.screenshot();
+        let changed = differing(&now, wx, wy, &shot, 2) > 1000;
+        if changed {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the wheel did not zoom");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    input.tap('q' as u32);
+    assert!(w.wait_exit().success());
 }
 
 #[test]

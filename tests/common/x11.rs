@@ -207,6 +207,19 @@ impl Input {
             .expect("SetInputFocus");
     }
 
+    /// Press and release pointer button `b` (4 = wheel up, 5 = wheel down).
+    pub fn button(&self, b: u8) {
+        use x11rb::protocol::xproto::{BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT};
+        use x11rb::protocol::xtest::ConnectionExt as _;
+        self.conn
+            .xtest_fake_input(BUTTON_PRESS_EVENT, b, 0, self.root, 0, 0, 0)
+            .unwrap();
+        self.conn
+            .xtest_fake_input(BUTTON_RELEASE_EVENT, b, 0, self.root, 0, 0, 0)
+            .unwrap();
+        self.conn.sync().unwrap();
+    }
+
     /// Press and release the key that types `keysym` (e.g. `'+' as u32`).
     pub fn tap(&self, keysym: u32) {
         use x11rb::protocol::xproto::{KEY_PRESS_EVENT, KEY_RELEASE_EVENT};
