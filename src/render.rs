@@ -402,6 +402,27 @@ impl Renderer {
         textures: &[GridTexture],
         view: &wgpu::TextureView,
     ) -> Result<()> {
+        self.encode_scene(scene, textures, view, true)
+    }
+
+    /// Draw `scene` on top of what `view` already holds (no clear): an
+    /// overlay whose shapes must cover the text drawn before it.
+    pub fn draw_scene_over(
+        &self,
+        scene: &Scene,
+        textures: &[GridTexture],
+        view: &wgpu::TextureView,
+    ) -> Result<()> {
+        self.encode_scene(scene, textures, view, false)
+    }
+
+    fn encode_scene(
+        &self,
+        scene: &Scene,
+        textures: &[GridTexture],
+        view: &wgpu::TextureView,
+        clear: bool,
+    ) -> Result<()> {
         let ctx = &self.ctx;
         let heatmaps = scene
             .heatmaps
@@ -451,12 +472,16 @@ impl Renderer {
                     depth_slice: None,
                     resolve_target: None,
                     ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color {
-                            r: bg[0] as f64,
-                            g: bg[1] as f64,
-                            b: bg[2] as f64,
-                            a: bg[3] as f64,
-                        }),
+                        load: if clear {
+                            wgpu::LoadOp::Clear(wgpu::Color {
+                                r: bg[0] as f64,
+                                g: bg[1] as f64,
+                                b: bg[2] as f64,
+                                a: bg[3] as f64,
+                            })
+                        } else {
+                            wgpu::LoadOp::Load
+                        },
                         store: wgpu::StoreOp::Store,
                     },
                 })],

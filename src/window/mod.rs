@@ -334,7 +334,7 @@ impl App {
         let status = self.status_line(&snap);
         let font = Font::default_sans();
         let built = self.view.figure(&snap, w, h.saturating_sub(STATUS_H).max(64))?;
-        let (mut scene, textures, drawn) = match built {
+        let (scene, textures, drawn) = match built {
             Some((fig, sources)) => {
                 let mut layout = layout_figure(&fig, font)?;
                 let textures = self.textures_for(&mut layout, &sources)?;
@@ -361,7 +361,13 @@ impl App {
                 (scene, Vec::new(), None)
             }
         };
-        self.overlay(&mut scene, &status, drawn.as_ref());
+        // Overlays go in a second pass, over the figure's text.
+        let mut over = Scene {
+            width: scene.width,
+            height: scene.height,
+            ..Default::default()
+        };
+        self.overlay(&mut over, &status, drawn.as_ref());
         let gfx = self.gfx.as_mut().ok_or_else(|| Error::Gpu("no window".into()))?;
         let frame = match gfx.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
@@ -377,6 +383,7 @@ impl App {
         };
         let view = frame.texture.create_view(&wgpu::TextureViewDescriptor::default());
         gfx.renderer.draw_scene_to(&scene, &textures, &view)?;
+        gfx.renderer.draw_scene_over(&over, &[], &view)?;
         gfx.ctx.queue.present(frame);
         self.frames += 1;
         if self.opts.verbose {
