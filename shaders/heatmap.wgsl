@@ -1,6 +1,7 @@
 // Heatmap: each fragment of the plot rectangle aggregates the grid cells
 // its pixel covers (src/scale/aggregate.rs is the CPU twin), normalises
-// the result and looks it up in the colormap. Needs colormap.wgsl first.
+// the result and looks it up in the colormap. Needs colormap.wgsl and
+// spans.wgsl first.
 
 struct HeatmapUniforms {
     // Plot rectangle in target pixels: x, y, width, height.
@@ -62,27 +63,6 @@ fn load_cell(r: u32, c: u32) -> f32 {
     let layer = ty * u.mode.x + tx;
     let local = vec2<u32>(c - tx * u.grid.w, r - ty * u.grid.z);
     return textureLoad(grid_tiles, local, layer, 0).x;
-}
-
-fn nearest_cell(p: u32, cells: u32, pixels: u32) -> u32 {
-    // floor((p + 0.5) * cells / pixels) without overflow for cells < 2^31.
-    let num_hi = 2u * p + 1u;
-    let q = cells / (2u * pixels);
-    let r = cells % (2u * pixels);
-    return num_hi * q + (num_hi * r) / (2u * pixels);
-}
-
-// Cells [x, y) of one axis that pixel p covers (cell_span in aggregate.rs).
-fn cell_span(p: u32, cells: u32, pixels: u32) -> vec2<u32> {
-    if cells < pixels {
-        let c = nearest_cell(p, cells, pixels);
-        return vec2<u32>(c, c + 1u);
-    }
-    let q = cells / pixels;
-    let r = cells % pixels;
-    let start = p * q + (p * r) / pixels;
-    let end = (p + 1u) * q + ((p + 1u) * r + pixels - 1u) / pixels;
-    return vec2<u32>(start, min(end, cells));
 }
 
 fn edge(axis: u32, i: u32) -> f32 {

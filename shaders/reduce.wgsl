@@ -2,7 +2,8 @@
 // into the partial aggregates of the pixel rows that cover it (the CPU
 // twin is RowSummary::add_block in src/scale/summary.rs). One invocation
 // per (column, pixel row); every invocation owns its output cell, so no
-// atomics are needed and blocks are folded in submission order.
+// atomics are needed and blocks are folded in submission order. Needs
+// spans.wgsl first.
 
 struct ReduceParams {
     // rows, cols, height (pixel rows), mode (aggregate).
@@ -44,25 +45,6 @@ fn flag_of(v: f32) -> u32 {
         return HAS_POS_INF;
     }
     return HAS_NEG_INF;
-}
-
-fn nearest_cell(q: u32, cells: u32, pixels: u32) -> u32 {
-    let num_hi = 2u * q + 1u;
-    let d = cells / (2u * pixels);
-    let r = cells % (2u * pixels);
-    return num_hi * d + (num_hi * r) / (2u * pixels);
-}
-
-fn cell_span(q: u32, cells: u32, pixels: u32) -> vec2<u32> {
-    if cells < pixels {
-        let c = nearest_cell(q, cells, pixels);
-        return vec2<u32>(c, c + 1u);
-    }
-    let d = cells / pixels;
-    let r = cells % pixels;
-    let start = q * d + (q * r) / pixels;
-    let end = (q + 1u) * d + ((q + 1u) * r + pixels - 1u) / pixels;
-    return vec2<u32>(start, min(end, cells));
 }
 
 @compute @workgroup_size(64, 1, 1)

@@ -243,6 +243,30 @@ impl GpuContext {
             .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))
     }
 
+    /// Map `buffer` (MAP_READ, its copy already submitted) and wait for it;
+    /// `what` names the read in errors. Unmap it after reading the range.
+    pub fn map_read(&self, buffer: &wgpu::Buffer, what: &str) -> Result<wgpu::BufferView> {
+        let slice = buffer.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait_idle()?;
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::Gpu(format!("reading {what} back failed: {e}"))),
+            Err(_) => {
+                return Err(Error::Gpu(format!(
+                    "reading {what} back failed: no answer from the GPU"
+                )));
+            }
+        }
+        self.take_errors()?;
+        slice
+            .get_mapped_range()
+            .map_err(|e| Error::Gpu(format!("reading {what} back failed: {e}")))
+    }
+
     /// Turn any error the device reported since the last call into an `Err`.
     pub fn take_errors(&self) -> Result<()> {
         let mut errs = match self.errors.lock() {

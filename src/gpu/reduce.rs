@@ -287,20 +287,7 @@ fn read_buffer(ctx: &GpuContext, buf: &wgpu::Buffer, out: &mut [u8]) -> Result<(
         });
     encoder.copy_buffer_to_buffer(buf, 0, &staging, 0, size);
     ctx.queue.submit([encoder.finish()]);
-    let slice = staging.slice(..);
-    let (tx, rx) = std::sync::mpsc::channel();
-    slice.map_async(wgpu::MapMode::Read, move |r| {
-        let _ = tx.send(r);
-    });
-    ctx.wait_idle()?;
-    match rx.recv() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(Error::Gpu(format!("reading the reduction back failed: {e}"))),
-        Err(_) => return Err(Error::Gpu("reading the reduction back failed: no answer".into())),
-    }
-    let view = slice
-        .get_mapped_range()
-        .map_err(|e| Error::Gpu(format!("reading the reduction back failed: {e}")))?;
+    let view = ctx.map_read(&staging, "the reduction")?;
     out.copy_from_slice(&view);
     drop(view);
     staging.unmap();

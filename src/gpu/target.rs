@@ -103,25 +103,7 @@ impl OffscreenTarget {
             },
         );
         ctx.queue.submit([encoder.finish()]);
-        let slice = buffer.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        ctx.wait_idle()?;
-        match rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Error::Gpu(format!("reading the image back failed: {e}"))),
-            Err(_) => {
-                return Err(Error::Gpu(
-                    "reading the image back failed: no answer from the GPU".into(),
-                ));
-            }
-        }
-        ctx.take_errors()?;
-        let mapped = slice
-            .get_mapped_range()
-            .map_err(|e| Error::Gpu(format!("reading the image back failed: {e}")))?;
+        let mapped = ctx.map_read(&buffer, "the image")?;
         let mut pixels = Vec::with_capacity(unpadded * self.height as usize);
         for row in mapped.chunks_exact(padded) {
             pixels.extend_from_slice(&row[..unpadded]);
