@@ -422,10 +422,10 @@ impl LiveView {
         axes: (bool, bool),
     ) {
         let (rows, cols) = axes;
-        let Some((i, (dx, dy))) = hit(layout, at.0, at.1) else {
+        let Some((src, (dx, dy))) = hit(layout, at.0, at.1).and_then(|(i, d)| Some((sources.get(i)?, d)))
+        else {
             return;
         };
-        let src = &sources[i];
         let mut w = self.window(&src.channel);
         let (nr, nc) = (src.grid.rows() as f64, src.grid.cols() as f64);
         // Data under the cursor, in stored-row and column index units.
