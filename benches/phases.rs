@@ -14,7 +14,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use actmap::gpu::{GpuContext, GridTexture};
-use actmap::stream::{ReduceOn, summarise};
+use actmap::layout::StreamedGrid;
+use actmap::scale::aggregate::AxisSpans;
+use actmap::stream::{PassSpans, ReduceOn, pixel_pass, stats_pass};
 use actmap::{Aggregate, Grid, NormSpec, RenderOptions, Renderer, Stats, input, sink};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -87,16 +89,47 @@ fn phases(c: &mut Criterion) {
     g.sample_size(10)
         .measurement_time(Duration::from_secs(8))
         .warm_up_time(Duration::from_secs(2));
+    let header = input::npy::read_npy_header(&npy).expect("header");
+    let slice = input::ArraySlice::npy(&npy, &header, &[]).expect("slice");
+    let plain = StreamedGrid::of_array(slice);
+    let transposed = plain.clone().transpose();
     for (name, on) in [("cpu", ReduceOn::Cpu), ("gpu_compute", ReduceOn::Gpu)] {
         g.bench_function(format!("summarise_{name}"), |b| {
             b.iter(|| {
+                let spans = PassSpans {
+                    along: AxisSpans::uniform(rows as u32, 1031),
+                    across: None,
+                };
                 black_box(
-                    summarise(renderer.context(), &npy, 1031, Aggregate::Extreme, false, on)
-                        .expect("summarise"),
+                    pixel_pass(
+                        Some(renderer.context()),
+                        &plain,
+                        spans,
+                        Aggregate::Extreme,
+                        Some(false),
+                        on,
+                    )
+                    .expect("pass"),
                 )
             })
         });
     }
+    // Transposed: the statistics first, then the rows folded into 1700
+    // pixel columns with the 1031 pixel rows known.
+    g.bench_function("stats_only", |b| {
+        b.iter(|| black_box(stats_pass(&transposed, false).expect("stats")))
+    });
+    g.bench_function("transposed_pixels_cpu", |b| {
+        b.iter(|| {
+            let spans = PassSpans {
+                along: AxisSpans::uniform(rows as u32, 1700),
+                across: Some(AxisSpans::uniform(cols as u32, 1031)),
+            };
+            black_box(
+                pixel_pass(None, &transposed, spans, Aggregate::Extreme, None, ReduceOn::Cpu).expect("pass"),
+            )
+        })
+    });
     g.finish();
 }
 

@@ -1,8 +1,8 @@
 // Heatmap: each fragment of the plot rectangle aggregates the grid cells
-// its pixel covers (src/scale/aggregate.rs is the CPU twin), normalises
-// the result and looks it up in the colormap. Needs colormap.wgsl and
-// spans.wgsl first.
-
+// its pixel covers, normalises the result and looks it up in the colormap.
+// Which cells a pixel covers comes from per-pixel span tables computed on
+// the CPU (AxisSpans in src/scale/aggregate.rs), the same tables the
+// streamed passes use. Needs colormap.wgsl first.
 struct HeatmapUniforms {
     // Plot rectangle in target pixels: x, y, width, height.
     rect: vec4<u32>,
@@ -14,8 +14,6 @@ struct HeatmapUniforms {
     norm: vec4<f32>,
     // centre (for signed extreme), unused x3.
     misc: vec4<f32>,
-    // Data window shown by the rect for axes with edges: x0, x1, y0, y1.
-    view: vec4<f32>,
     // Colours (linear RGBA) for NaN, +inf and -inf.
     nan_color: vec4<f32>,
     pos_inf_color: vec4<f32>,
@@ -31,17 +29,15 @@ const AGG_NEAREST: u32 = 4u;
 // mode.w flags.
 const FLAG_FLIP_X: u32 = 1u;
 const FLAG_FLIP_Y: u32 = 2u;
-const FLAG_EDGES_X: u32 = 4u;
-const FLAG_EDGES_Y: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> u: HeatmapUniforms;
 // The grid as R32Float tiles, one per layer, row-major over tiles.
 @group(0) @binding(1) var grid_tiles: texture_2d_array<f32>;
 // 256x1 colormap (sRGB texels, read back as linear).
 @group(0) @binding(2) var colormap: texture_2d<f32>;
-// Cell edges for axes with uneven coordinates: row 0 = x (cols + 1 edges),
-// row 1 = y (rows + 1 edges), increasing.
-@group(0) @binding(3) var edges: texture_2d<f32>;
+// Span tables: texel (p, 0) = x pixel p, (p, 1) = y pixel p, each
+// (first cell, end cell, nearest cell, unused); first == end: outside.
+@group(0) @binding(3) var spans: texture_2d<u32>;
 
 struct VertexOutput {
     @builtin(position) position: vec4<f32>,
@@ -65,64 +61,10 @@ fn load_cell(r: u32, c: u32) -> f32 {
     return textureLoad(grid_tiles, local, layer, 0).x;
 }
 
-fn edge(axis: u32, i: u32) -> f32 {
-    return textureLoad(edges, vec2<u32>(i, axis), 0).x;
-}
-
-// First edge index i in [0, n) with edge(i) > v (or >= v when inclusive).
-fn search_edges(axis: u32, n: u32, v: f32, inclusive: bool) -> u32 {
-    var lo = 0u;
-    var hi = n;
-    loop {
-        if lo >= hi {
-            break;
-        }
-        let mid = (lo + hi) / 2u;
-        let e = edge(axis, mid);
-        if e > v || (inclusive && e == v) {
-            hi = mid;
-        } else {
-            lo = mid + 1u;
-        }
-    }
-    return lo;
-}
-
-// Cells [x, y) covered by pixel p of `pixels` showing the data window
-// [v0, v1] of an axis whose `cells` cells have edges (edge_span in aggregate.rs).
-fn edge_span(axis: u32, p: u32, cells: u32, pixels: u32, v0: f32, v1: f32) -> vec2<u32> {
-    let step = (v1 - v0) / f32(pixels);
-    let a = v0 + f32(p) * step;
-    let b = v0 + f32(p + 1u) * step;
-    let start = max(search_edges(axis, cells + 1u, a, false), 1u) - 1u;
-    let end = min(search_edges(axis, cells + 1u, b, true), cells);
-    if start >= end {
-        return vec2<u32>(0u, 0u);
-    }
-    if end - start == 2u {
-        // Straddling two cells both wider than the pixel: take the one under its centre.
-        let mid = edge(axis, start + 1u);
-        let wide = (mid - edge(axis, start)) > step && (edge(axis, end) - mid) > step;
-        if wide {
-            if (a + b) * 0.5 < mid {
-                return vec2<u32>(start, start + 1u);
-            }
-            return vec2<u32>(start + 1u, end);
-        }
-    }
-    return vec2<u32>(start, end);
-}
-
-fn axis_span(axis: u32, p: u32, cells: u32, pixels: u32) -> vec2<u32> {
-    let flags = u.mode.w;
-    if axis == 0u {
-        if (flags & FLAG_EDGES_X) != 0u {
-            return edge_span(0u, p, cells, pixels, u.view.x, u.view.y);
-        }
-    } else if (flags & FLAG_EDGES_Y) != 0u {
-        return edge_span(1u, p, cells, pixels, u.view.z, u.view.w);
-    }
-    return cell_span(p, cells, pixels);
+// The cells [x, y) pixel p of `axis` (0 = x, 1 = y) covers, and in z the
+// cell nearest mode takes.
+fn axis_span(axis: u32, p: u32) -> vec3<u32> {
+    return textureLoad(spans, vec2<u32>(p, axis), 0).xyz;
 }
 
 // A pixel outside the grid (uneven coordinates with a wider view).
@@ -134,13 +76,9 @@ struct Aggregated {
 };
 
 fn aggregate(px: u32, py: u32) -> Aggregated {
-    let rows = u.grid.x;
-    let cols = u.grid.y;
-    let width = u.rect.z;
-    let height = u.rect.w;
     let mode = u.mode.y;
-    let rs = axis_span(1u, py, rows, height);
-    let cs = axis_span(0u, px, cols, width);
+    let rs = axis_span(1u, py);
+    let cs = axis_span(0u, px);
     if rs.x >= rs.y || cs.x >= cs.y {
         return Aggregated(VALUE_OUTSIDE, 0.0);
     }
@@ -150,9 +88,7 @@ fn aggregate(px: u32, py: u32) -> Aggregated {
         return Aggregated(classify(v), v);
     }
     if mode == AGG_NEAREST {
-        let r = select(nearest_cell(py, rows, height), (rs.x + rs.y) / 2u, (u.mode.w & FLAG_EDGES_Y) != 0u);
-        let c = select(nearest_cell(px, cols, width), (cs.x + cs.y) / 2u, (u.mode.w & FLAG_EDGES_X) != 0u);
-        let v = load_cell(r, c);
+        let v = load_cell(rs.z, cs.z);
         return Aggregated(classify(v), v);
     }
     let centre = u.misc.x;

@@ -1,15 +1,21 @@
 // Row reduction for out-of-core grids: one block of input rows is folded
-// into the partial aggregates of the pixel rows that cover it (the CPU
-// twin is RowSummary::add_block in src/scale/summary.rs). One invocation
-// per (column, pixel row); every invocation owns its output cell, so no
-// atomics are needed and blocks are folded in submission order. Needs
-// spans.wgsl first.
+// into the column partials of the bins (runs of pixels along the streamed
+// axis, src/scale/summary.rs) that cover it; the CPU twin is
+// PixelPass::add_block. One invocation per (column, bin); every invocation
+// owns its output cell, so no atomics are needed and blocks are folded in
+// submission order. The bins' rows come from a table the CPU computed
+// (AxisSpans), so both sides fold exactly the same rows.
 
 struct ReduceParams {
-    // rows, cols, height (pixel rows), mode (aggregate).
+    // cols, mode (aggregate), number of bins, unused.
     shape: vec4<u32>,
-    // first row of this block, rows in this block, first pixel row touched, unused.
+    // first row of this block, rows in this block, first bin touched, unused.
     block: vec4<u32>,
+};
+
+// One bin: first row, end row, nearest row, unused.
+struct Bin {
+    rows: vec4<u32>,
 };
 
 const AGG_EXTREME: u32 = 0u;
@@ -30,6 +36,7 @@ const HAS_NEG_INF: u32 = 4u;
 @group(0) @binding(5) var<storage, read_write> out_count: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out_flags: array<u32>;
 @group(0) @binding(7) var<storage, read_write> out_nearest: array<f32>;
+@group(0) @binding(8) var<storage, read> bins: array<Bin>;
 
 // 0 for a finite value, else its HAS_* flag. Bit tests, so no compiler
 // assumption about NaN can change the answer.
@@ -49,26 +56,27 @@ fn flag_of(v: f32) -> u32 {
 
 @compute @workgroup_size(64, 1, 1)
 fn reduce_rows(@builtin(global_invocation_id) id: vec3<u32>) {
-    let rows = p.shape.x;
-    let cols = p.shape.y;
-    let height = p.shape.z;
-    let mode = p.shape.w;
+    let cols = p.shape.x;
+    let mode = p.shape.y;
     let c = id.x;
-    let py = p.block.z + id.y;
-    if c >= cols || py >= height {
+    let b = p.block.z + id.y;
+    if c >= cols || b >= p.shape.z {
         return;
     }
+    let bin = bins[b].rows;
     let first = p.block.x;
     let last = first + p.block.y;
-    let span = cell_span(py, rows, height);
-    let r0 = max(span.x, first);
-    let r1 = min(span.y, last);
-    let o = py * cols + c;
+    let r0 = max(bin.x, first);
+    let r1 = min(bin.y, last);
+    let o = b * cols + c;
     if mode == AGG_NEAREST {
-        let r = nearest_cell(py, rows, height);
+        let r = bin.z;
         if r >= first && r < last {
             out_nearest[o] = block[(r - first) * cols + c];
         }
+        return;
+    }
+    if r0 >= r1 {
         return;
     }
     var mn = 3.4028235e38;
@@ -87,9 +95,6 @@ fn reduce_rows(@builtin(global_invocation_id) id: vec3<u32>) {
         } else {
             flags |= f;
         }
-    }
-    if r0 >= r1 {
-        return;
     }
     out_flags[o] |= flags;
     if mode == AGG_EXTREME || mode == AGG_MIN {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use image::RgbaImage;
 
 use crate::error::{Error, Result};
+use crate::gpu::heatmap::axis_spans;
 use crate::gpu::target::TARGET_FORMAT;
 use crate::gpu::text::TextRenderer;
 use crate::gpu::{
@@ -24,39 +25,229 @@ use crate::gpu::{
 use crate::input::Grid;
 use crate::layout::{
     AxisMapping, Figure, FigureLayout, GridSource, HeatmapItem, HeatmapLayer, Panel, PanelContent, Scene,
-    StreamedGrid, layout_figure,
+    StreamSummary, StreamedGrid, layout_figure,
 };
-use crate::scale::{Aggregate, Colormap, Norm, NormSpec, RowSummary, Stats};
-use crate::stream::{ReduceOn, open_rows, summarise_rows};
+use crate::scale::aggregate::AxisSpans;
+use crate::scale::{Aggregate, Colormap, Norm, NormSpec, PixelPass, Stats};
+use crate::stream::{PassSpans, ReduceOn, pixel_pass};
 use crate::text::Font;
 
-/// Streamed heatmaps of `fig` that need a pass: (panel index, plot height)
-/// for each one without a summary or with one made for another height.
-fn streamed_to_summarise(fig: &Figure, layout: &FigureLayout) -> Vec<(usize, u32)> {
-    let mut todo = Vec::new();
-    for (i, panel) in fig.panels.iter().enumerate() {
-        let PanelContent::Heatmap(h) = &panel.content else {
-            continue;
-        };
-        let GridSource::Streamed(s) = &h.grid else {
-            continue;
-        };
-        let Some(info) = layout.panels.get(i) else {
-            continue;
-        };
-        let height = info.plot.height;
-        if s.summary.as_ref().is_none_or(|sum| sum.rows.height() != height) {
-            todo.push((i, height));
-        }
-    }
-    todo
+/// Bytes of column partials a pass may keep for all of a plot's bins when
+/// the pixels across are not yet known; beyond, the statistics are
+/// gathered first so that the pass keeps only the open bins.
+const DEFERRED_BYTES: u64 = 96 << 20;
+
+/// The pixel spans of `item` along `grid`'s source rows and across them.
+fn pass_spans(grid: &StreamedGrid, item: &HeatmapItem) -> Result<(AxisSpans, AxisSpans)> {
+    let x = axis_spans(&item.x, grid.cols as u32, item.rect.width, "x")?;
+    let y = axis_spans(&item.y, grid.rows as u32, item.rect.height, "y")?;
+    Ok(if grid.transposed { (x, y) } else { (y, x) })
 }
 
-/// The values `item` shows, one per pixel of its rectangle (drawn 1:1 by
-/// the heatmap shader, which then aggregates nothing).
-fn one_per_pixel(sum: &RowSummary, item: &HeatmapItem) -> Result<Grid> {
-    let (w, h) = (item.rect.width, item.rect.height);
-    Grid::new(h as usize, w as usize, sum.finish(w, item.norm.centre))
+/// The heatmap item drawing `grid` in `layout`, if any.
+fn item_of<'a>(layout: &'a FigureLayout, grid: &Arc<StreamedGrid>) -> Option<&'a HeatmapItem> {
+    let k = layout
+        .grids
+        .iter()
+        .position(|g| matches!(g, GridSource::Streamed(s) if Arc::ptr_eq(s, grid)))?;
+    layout.scene.heatmaps.iter().find(|h| h.grid == k)
+}
+
+/// What a streamed grid still needs before `item` can be drawn.
+enum Need {
+    /// A first pass for the statistics (the pixels depend on them).
+    Stats,
+    /// A pass folding the rows into the pixels, gathering the statistics
+    /// too (`true`) or with them known (`false`: the pixels across are
+    /// final, so bins are reduced as they complete).
+    Pixels(bool),
+    /// Nothing: the summary fits the item.
+    Ready,
+}
+
+fn need(grid: &StreamedGrid, item: &HeatmapItem) -> Result<Need> {
+    let (along, across) = pass_spans(grid, item)?;
+    let Some(summary) = &grid.summary else {
+        let bins = crate::scale::summary::bins_of(&along).len() as u64;
+        let deferred = bins * grid.source_shape().1 as u64 * 9;
+        return Ok(if grid.transposed || deferred > DEFERRED_BYTES {
+            Need::Stats
+        } else {
+            Need::Pixels(true)
+        });
+    };
+    Ok(match &summary.pixels {
+        Some(p) if p.along() == &along && p.fits(&across) => Need::Ready,
+        _ => Need::Pixels(false),
+    })
+}
+
+/// Pass over the streamed grids of `fig` as its layout needs (see
+/// [`crate::stream`]), so that every one carries a summary that fits its
+/// plot: `fig` itself when there is nothing to do. `ctx` is needed for
+/// [`ReduceOn::Gpu`]. [`Renderer::render_figure`] does this itself; call it
+/// first to do the passes while the GPU starts ([`Renderer::spawn`]).
+pub fn summarise_figure<'a>(
+    fig: &'a Figure,
+    ctx: Option<&GpuContext>,
+    on: ReduceOn,
+) -> Result<std::borrow::Cow<'a, Figure>> {
+    let streamed = |f: &Figure| {
+        f.panels.iter().any(
+            |p| matches!(&p.content, PanelContent::Heatmap(h) if matches!(h.grid, GridSource::Streamed(_))),
+        )
+    };
+    let mut fig = std::borrow::Cow::Borrowed(fig);
+    if !streamed(&fig) {
+        return Ok(fig);
+    }
+    let font = Font::default_sans();
+    // Each round: lay out with what is known (placeholder statistics
+    // before the first pass), then pass over what the layout needs. A
+    // plain grid needs one round, a transposed one two (statistics, then
+    // pixels); more only if a plot changed size.
+    for _ in 0..4 {
+        let layout = layout_figure(&fig, font)?;
+        let mut todo = Vec::new();
+        for (i, panel) in fig.panels.iter().enumerate() {
+            let PanelContent::Heatmap(h) = &panel.content else {
+                continue;
+            };
+            let GridSource::Streamed(s) = &h.grid else {
+                continue;
+            };
+            let Some(item) = item_of(&layout, s) else {
+                continue;
+            };
+            match need(s, item)? {
+                Need::Ready => {}
+                n => todo.push((i, n, pass_spans(s, item)?)),
+            }
+        }
+        if todo.is_empty() {
+            return Ok(fig);
+        }
+        let owned = fig.to_mut();
+        for (i, n, (along, across)) in todo {
+            let PanelContent::Heatmap(h) = &mut owned.panels[i].content else {
+                continue;
+            };
+            let GridSource::Streamed(s) = &h.grid else {
+                continue;
+            };
+            let percentiles = h.norm.robust.is_some();
+            let summary = match n {
+                Need::Stats => StreamSummary {
+                    stats: crate::stream::stats_pass(s, percentiles)?,
+                    pixels: None,
+                },
+                Need::Pixels(with_stats) => {
+                    let spans = PassSpans {
+                        along,
+                        across: (!with_stats).then_some(across),
+                    };
+                    let (stats, pass) =
+                        pixel_pass(ctx, s, spans, h.aggregate, with_stats.then_some(percentiles), on)?;
+                    let stats = match (stats, &s.summary) {
+                        (Some(st), _) => st,
+                        (None, Some(old)) => old.stats.clone(),
+                        (None, None) => crate::stream::stats_pass(s, percentiles)?,
+                    };
+                    StreamSummary {
+                        stats,
+                        pixels: Some(Arc::new(pass)),
+                    }
+                }
+                Need::Ready => continue,
+            };
+            h.grid = GridSource::Streamed(Arc::new(StreamedGrid {
+                summary: Some(Arc::new(summary)),
+                ..(**s).clone()
+            }));
+        }
+    }
+    Err(Error::Invalid(
+        "the plot size kept changing between layouts; cannot draw the streamed grid".into(),
+    ))
+}
+
+/// The values `item` shows from `pass` (one per pixel of its rectangle,
+/// drawn 1:1 by the heatmap shader, which then aggregates nothing) and the
+/// item that draws them: its rectangle cut to the pixels inside the grid.
+fn one_per_pixel(
+    pass: &PixelPass,
+    transposed: bool,
+    item: &HeatmapItem,
+    along: &AxisSpans,
+    across: &AxisSpans,
+) -> Result<Option<(Grid, HeatmapItem)>> {
+    if pass.along() != along {
+        return Ok(None);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let Some(sum) = pass.summary(across, threads) else {
+        return Ok(None);
+    };
+    let values = sum.values(item.norm.centre);
+    let c_n = across.pixels() as usize;
+    let (x_in, y_in) = if transposed {
+        (along.inside(), across.inside())
+    } else {
+        (across.inside(), along.inside())
+    };
+    let (w, h) = ((x_in.1 - x_in.0) as usize, (y_in.1 - y_in.0) as usize);
+    if w == 0 || h == 0 {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(w * h);
+    for y in y_in.0..y_in.1 {
+        for x in x_in.0..x_in.1 {
+            let (a, c) = if transposed { (x, y) } else { (y, x) };
+            out.push(values[a as usize * c_n + c as usize]);
+        }
+    }
+    let grid = Grid::new(h, w, out)?;
+    Ok(Some((grid, crop_item(item, x_in, y_in))))
+}
+
+/// `item` drawing a grid of one value per pixel of the pixel ranges
+/// `x_in` and `y_in` of its rectangle (counted before any flip).
+fn crop_item(item: &HeatmapItem, x_in: (u32, u32), y_in: (u32, u32)) -> HeatmapItem {
+    let r = item.rect;
+    let (x0, x1) = if item.flip_x {
+        (r.width - x_in.1, r.width - x_in.0)
+    } else {
+        x_in
+    };
+    let (y0, y1) = if item.flip_y {
+        (r.height - y_in.1, r.height - y_in.0)
+    } else {
+        y_in
+    };
+    HeatmapItem {
+        rect: PixelRect {
+            x: r.x + x0,
+            y: r.y + y0,
+            width: x1 - x0,
+            height: y1 - y0,
+        },
+        x: AxisMapping::Uniform,
+        y: AxisMapping::Uniform,
+        ..item.clone()
+    }
+}
+
+/// Fold an in-memory grid into the pixels of `along` (rows) x `across`
+/// (columns), in blocks on all cores.
+fn fold_in_memory(grid: &Grid, along: AxisSpans, across: AxisSpans, mode: Aggregate) -> PixelPass {
+    let (rows, cols) = (grid.rows() as u32, grid.cols() as u32);
+    let mut pass = PixelPass::new(rows, cols, along, Some(across), mode);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let block = (crate::stream::BLOCK_BYTES / 4 / grid.cols().max(1)).max(1) * grid.cols();
+    for (b, chunk) in grid.data().chunks(block.max(1)).enumerate() {
+        pass.add_block((b * block / grid.cols().max(1)) as u32, chunk, threads);
+    }
+    pass
 }
 
 /// An sRGB colour with alpha.
@@ -270,68 +461,38 @@ impl Renderer {
     pub fn render_figure(&self, fig: &Figure) -> Result<RenderedFigure> {
         OffscreenTarget::check_size(&self.ctx, fig.width, fig.height)?;
         let font = Font::default_sans();
-        let mut fig = std::borrow::Cow::Borrowed(fig);
+        let fig = summarise_figure(fig, Some(&self.ctx), self.reduce_on)?;
         let mut layout = layout_figure(&fig, font)?;
-        // A first layout (with placeholder statistics for streamed grids)
-        // gives each plot's height; the pass reduces to it and the figure is
-        // laid out again with the real statistics. Plot heights do not
-        // depend on the data, so a second pass is a safety net.
-        for _ in 0..2 {
-            let todo = streamed_to_summarise(&fig, &layout);
-            if todo.is_empty() {
-                break;
-            }
-            let mut owned = fig.into_owned();
-            for (panel, height) in todo {
-                if let PanelContent::Heatmap(h) = &mut owned.panels[panel].content
-                    && let GridSource::Streamed(s) = &h.grid
-                {
-                    let on = ReduceOn::default_for(&self.ctx);
-                    let summary = summarise_rows(
-                        &self.ctx,
-                        open_rows(s)?,
-                        &s.path,
-                        height,
-                        h.aggregate,
-                        h.norm.robust.is_some(),
-                        on,
-                    )?;
-                    h.grid = GridSource::Streamed(Arc::new(StreamedGrid {
-                        summary: Some(Arc::new(summary)),
-                        ..(**s).clone()
-                    }));
-                }
-            }
-            fig = std::borrow::Cow::Owned(owned);
-            layout = layout_figure(&fig, font)?;
-        }
-        // Streamed grids become their one-value-per-pixel reduction, and the
-        // figure holding their summaries goes before drawing: peak memory
-        // is the summary or the picture, not both.
+        // Streamed grids become their one-value-per-pixel reduction, and
+        // in-memory ones with many rows per pixel too on a software adapter;
+        // the figure holding the summaries goes before drawing: peak memory
+        // is the summaries or the picture, not both.
         for i in 0..layout.grids.len() {
-            let item = layout.scene.heatmaps.iter().find(|h| h.grid == i);
-            let reduced = match (&layout.grids[i], item) {
-                (GridSource::Memory(g), Some(it))
-                    if it.x == AxisMapping::Uniform && it.y == AxisMapping::Uniform =>
-                {
-                    self.pre_reduce(g, it.rect, it.aggregate, it.norm.centre)?
-                }
-                (GridSource::Memory(_), _) => None,
-                (GridSource::Streamed(s), item) => {
-                    let ready = s.summary.as_ref().zip(item).filter(|(sum, item)| {
-                        sum.rows.height() == item.rect.height && item.x == AxisMapping::Uniform
-                    });
-                    let Some((sum, item)) = ready else {
+            let Some(k) = layout.scene.heatmaps.iter().position(|h| h.grid == i) else {
+                continue;
+            };
+            let item = &layout.scene.heatmaps[k];
+            let reduced = match &layout.grids[i] {
+                GridSource::Memory(g) => self.pre_reduce_item(g, item)?,
+                GridSource::Streamed(s) => {
+                    let (along, across) = pass_spans(s, item)?;
+                    let pass = s.summary.as_ref().and_then(|sum| sum.pixels.clone());
+                    let drawn = match pass {
+                        Some(p) => one_per_pixel(&p, s.transposed, item, &along, &across)?,
+                        None => None,
+                    };
+                    let Some(d) = drawn else {
                         return Err(Error::Invalid(format!(
                             "{}: the plot size changed between layouts; cannot draw the streamed grid",
                             s.path.display()
                         )));
                     };
-                    Some(one_per_pixel(&sum.rows, item)?)
+                    Some(d)
                 }
             };
-            if let Some(g) = reduced {
+            if let Some((g, new_item)) = reduced {
                 layout.grids[i] = GridSource::Memory(Arc::new(g));
+                layout.scene.heatmaps[k] = new_item;
             }
         }
         drop(fig);
@@ -348,6 +509,25 @@ impl Renderer {
             .collect::<Result<Vec<_>>>()?;
         let image = self.draw_scene(&layout.scene, &textures)?;
         Ok(RenderedFigure { image, layout })
+    }
+
+    /// [`Renderer::pre_reduce`] for a laid-out item, cells evenly spaced or
+    /// at their coordinates: the grid of one value per pixel and the item
+    /// drawing it, or `None` (draw `grid` with `item` itself).
+    fn pre_reduce_item(&self, grid: &Grid, item: &HeatmapItem) -> Result<Option<(Grid, HeatmapItem)>> {
+        let fits = |n: usize| u32::try_from(n).is_ok_and(|v| v < u32::MAX / 2);
+        if self.reduce_on != ReduceOn::Cpu
+            || grid.rows() <= 2 * item.rect.height as usize
+            || !fits(grid.rows())
+            || !fits(grid.cols())
+        {
+            return Ok(None);
+        }
+        let (rows, cols) = (grid.rows() as u32, grid.cols() as u32);
+        let y = axis_spans(&item.y, rows, item.rect.height, "y")?;
+        let x = axis_spans(&item.x, cols, item.rect.width, "x")?;
+        let pass = fold_in_memory(grid, y.clone(), x.clone(), item.aggregate);
+        one_per_pixel(&pass, false, item, &y, &x)
     }
 
     /// The values a heatmap of `grid` drawn evenly into `rect` shows, one
@@ -370,14 +550,18 @@ impl Renderer {
         {
             return Ok(None);
         }
-        let mut sum = RowSummary::new(grid.rows() as u32, grid.cols() as u32, rect.height, mode);
+        let (rows, cols) = (grid.rows() as u32, grid.cols() as u32);
+        let (y, x) = (
+            AxisSpans::uniform(rows, rect.height),
+            AxisSpans::uniform(cols, rect.width),
+        );
+        let pass = fold_in_memory(grid, y, x.clone(), mode);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let block = (crate::stream::BLOCK_BYTES / 4 / grid.cols()).max(1) * grid.cols();
-        for (b, chunk) in grid.data().chunks(block).enumerate() {
-            sum.add_block((b * block / grid.cols()) as u32, chunk, threads);
-        }
+        let Some(sum) = pass.summary(&x, threads) else {
+            return Ok(None);
+        };
         let (w, h) = (rect.width, rect.height);
-        Ok(Some(Grid::new(h as usize, w as usize, sum.finish(w, centre))?))
+        Ok(Some(Grid::new(h as usize, w as usize, sum.values(centre))?))
     }
 
     /// Draw a laid-out scene whose heatmaps refer to `textures` by index.

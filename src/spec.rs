@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::input::{self, Grid, GridSelect, LoadOptions};
+use crate::input::{self, ArraySlice, Grid, GridSelect, LoadOptions};
 use crate::layout::ticks::TickFormat;
 use crate::layout::{
     Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamFormat,
@@ -233,6 +233,68 @@ impl AxisSpec {
     }
 }
 
+/// The grid a file holds, streamed where it lies, when it is large (at
+/// least [`STREAM_MIN_BYTES`] of values, or `always`) and can be streamed:
+/// an array of a `.npy`, `.safetensors` (one tensor) or `.npz` (one
+/// member) file, with `index` picking a slice of a 3-D or higher array, or
+/// a CSV/TSV/text table without quotes (no `index`). `Ok(None)`: load it.
+pub fn streamed_source(
+    path: &Path,
+    index: &[usize],
+    load: &LoadOptions,
+    always: bool,
+) -> Result<Option<StreamedGrid>> {
+    let big = |values: u64, bytes: u64| always || values.saturating_mul(4).max(bytes) >= STREAM_MIN_BYTES;
+    let slice = match input::extension(path).as_str() {
+        "csv" | "tsv" | "txt" => {
+            if !index.is_empty() {
+                return Ok(None);
+            }
+            let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+            if !big(0, len) {
+                return Ok(None);
+            }
+            // The first pass; tables it cannot stream are read in memory.
+            let Some(plan) = input::csv::CsvPlan::new(path, &load.csv)? else {
+                return Ok(None);
+            };
+            let (rows, cols) = (plan.rows(), plan.cols());
+            return Ok(Some(StreamedGrid::new(
+                path,
+                StreamFormat::Csv(Arc::new(plan)),
+                rows,
+                cols,
+            )));
+        }
+        "npy" => {
+            let header = input::npy::read_npy_header(path)?;
+            ArraySlice::npy(path, &header, index)?
+        }
+        "safetensors" => {
+            let file = input::SafetensorsFile::open(path)?;
+            let [one] = file.tensors.as_slice() else {
+                return Ok(None);
+            };
+            ArraySlice::safetensors(&file, one, index)?
+        }
+        "npz" => {
+            let members = input::list_npz(path)?;
+            let [(key, _)] = members.as_slice() else {
+                return Ok(None);
+            };
+            match ArraySlice::npz(path, key, index)? {
+                Some(s) => s,
+                None => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    };
+    if !big(slice.len(), slice.bytes()) {
+        return Ok(None);
+    }
+    Ok(Some(StreamedGrid::of_array(slice)))
+}
+
 impl PanelSpec {
     fn norm(&self) -> Result<NormSpec> {
         let mut kind = NormKind::parse(self.norm.as_deref().unwrap_or("linear"))?;
@@ -275,69 +337,33 @@ impl PanelSpec {
         self.build_from(GridSource::Memory(Arc::new(grid)), path, base)
     }
 
-    /// Whether this panel's input is drawn by streaming it (a large 1-D or
-    /// 2-D `.npy` heatmap, or a large CSV/TSV/text table without quotes,
-    /// with nothing that needs the values in memory), and if so the
-    /// streamed grid. `ACTMAP_STREAM=always|never` overrides the size rule
-    /// (files over 64 MiB of data stream). A streamed table's column names
-    /// and row labels are not drawn (numeric ticks instead).
+    /// Whether this panel's input is drawn by streaming it, and if so the
+    /// streamed grid: a heatmap of a large array (a `.npy` file in C or
+    /// Fortran order, the slice `index` picks from a 3-D/4-D one, the one
+    /// tensor of a `.safetensors` file or member of an `.npz` archive) or a
+    /// large CSV/TSV/text table without quotes, transposed or not, cells
+    /// evenly spaced or at their coordinates, unless it needs the values in
+    /// memory (`annotate`). `ACTMAP_STREAM=always|never` overrides the size
+    /// rule (grids of over 64 MiB of values stream). A streamed table's
+    /// column names and row labels are not drawn (numeric ticks instead).
     fn streamed(&self, path: &Path, load: &LoadOptions) -> Result<Option<StreamedGrid>> {
         let kind = self.kind.as_deref().unwrap_or("heatmap");
-        let coords = |a: &Option<AxisSpec>| a.as_ref().is_some_and(|a| a.coords.is_some());
-        let ext = input::extension(path);
-        let csv = matches!(ext.as_str(), "csv" | "tsv" | "txt");
-        if !(ext == "npy" || csv)
-            || !kind.eq_ignore_ascii_case("heatmap")
-            || self.index.as_ref().is_some_and(|i| !i.is_empty())
-            || self.transpose == Some(true)
-            || self.annotate.is_some()
-            || coords(&self.x)
-            || coords(&self.y)
-        {
+        if !kind.eq_ignore_ascii_case("heatmap") || self.annotate.is_some() {
             return Ok(None);
         }
         let policy = std::env::var("ACTMAP_STREAM").unwrap_or_default();
         if policy == "never" {
             return Ok(None);
         }
-        if csv {
-            let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
-            if !(len >= STREAM_MIN_BYTES || policy == "always") {
-                return Ok(None);
-            }
-            // The first pass; tables it cannot stream are read in memory.
-            let Some(plan) = input::csv::CsvPlan::new(path, &load.csv)? else {
-                return Ok(None);
-            };
-            let (rows, cols) = (plan.rows(), plan.cols());
-            return Ok(Some(StreamedGrid {
-                path: path.to_path_buf(),
-                format: StreamFormat::Csv(Arc::new(plan)),
-                rows,
-                cols,
-                summary: None,
-            }));
-        }
-        let header = input::npy::read_npy_header(path)?;
-        let (rows, cols) = match header.shape.as_slice() {
-            [n] => (1, *n),
-            [r, c] => (*r, *c),
-            _ => return Ok(None),
+        let index = self.index.clone().unwrap_or_default();
+        let grid = match streamed_source(path, &index, load, policy == "always")? {
+            Some(g) => g,
+            None => return Ok(None),
         };
-        let big = header.data_len() as u64 >= STREAM_MIN_BYTES;
-        if (header.fortran_order && rows > 1 && cols > 1)
-            || rows == 0
-            || cols == 0
-            || !(big || policy == "always")
-        {
-            return Ok(None);
-        }
-        Ok(Some(StreamedGrid {
-            path: path.to_path_buf(),
-            format: StreamFormat::Npy,
-            rows,
-            cols,
-            summary: None,
+        Ok(Some(if self.transpose == Some(true) {
+            grid.transpose()
+        } else {
+            grid
         }))
     }
 

@@ -1,23 +1,29 @@
-//! Out-of-core rendering: one pass over a file too large to hold, in row
-//! blocks, gathering statistics and per-pixel-row aggregates.
+//! Out-of-core rendering: passes over data too large to hold, in row
+//! blocks, gathering statistics and per-pixel partial aggregates.
 //!
 //! A reader thread fills a small pool of blocks (4 MiB each) while the
 //! blocks already read are folded in: statistics on the CPU, the rows into
-//! a [`RowSummary`] either on the CPU or by a compute pass on the GPU
+//! a [`PixelPass`] either on the CPU or by a compute pass on the GPU
 //! ([`crate::gpu::RowReducer`]). Peak memory is the block pool plus the
-//! summary (`plot height x columns x 8` bytes), whatever the file's size.
+//! pass's partials (at most `plot pixels x columns x 9` bytes, usually the
+//! picture), whatever the data's size.
+//!
+//! A grid whose rows are the picture's rows needs one pass. One whose rows
+//! are the picture's columns (transposed) folds them into pixel columns,
+//! whose width depends on the colour range (the colorbar's labels take
+//! room): it gets a first pass for the statistics, then one for the pixels.
 
-use std::path::Path;
 use std::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, RowReducer};
+use crate::input::RowSource;
 use crate::input::csv::CsvRowReader;
-use crate::input::{NpyRowReader, RowSource};
-use crate::layout::{StreamFormat, StreamSummary, StreamedGrid};
-use crate::scale::{Aggregate, RowSummary, StatsAccumulator};
+use crate::layout::{StreamFormat, StreamedGrid};
+use crate::scale::aggregate::AxisSpans;
+use crate::scale::{Aggregate, PixelPass, StatsAccumulator};
 
-/// Bytes per block read from the file.
+/// Bytes per block read from the source.
 pub const BLOCK_BYTES: usize = 4 << 20;
 
 /// Where the row reduction runs.
@@ -35,73 +41,64 @@ impl ReduceOn {
     /// handing it the data is one more copy. `ACTMAP_REDUCE=cpu|gpu`
     /// overrides.
     pub fn default_for(ctx: &GpuContext) -> ReduceOn {
+        Self::for_device(ctx.adapter.get_info().device_type)
+    }
+
+    /// The default for an adapter of `device_type` (see [`ReduceOn::default_for`]).
+    pub fn for_device(device_type: wgpu::DeviceType) -> ReduceOn {
         match std::env::var("ACTMAP_REDUCE").as_deref() {
             Ok("cpu") => ReduceOn::Cpu,
             Ok("gpu") => ReduceOn::Gpu,
-            _ if ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu => ReduceOn::Cpu,
+            _ if device_type == wgpu::DeviceType::Cpu => ReduceOn::Cpu,
             _ => ReduceOn::Gpu,
         }
     }
 }
 
-/// Pass once over the `.npy` file at `path`: statistics (with a percentile
-/// histogram when `percentiles`) and the rows reduced to `height` pixel rows
-/// with `mode`.
-pub fn summarise(
-    ctx: &GpuContext,
-    path: &Path,
-    height: u32,
-    mode: Aggregate,
-    percentiles: bool,
-    on: ReduceOn,
-) -> Result<StreamSummary> {
-    let reader = NpyRowReader::open(path)?;
-    summarise_rows(ctx, Box::new(reader), path, height, mode, percentiles, on)
-}
-
-/// The rows of a streamed grid, read by the reader of its format.
+/// A fresh reader of `grid`'s source rows (checked to have the grid's shape).
 pub fn open_rows(grid: &StreamedGrid) -> Result<Box<dyn RowSource>> {
-    Ok(match &grid.format {
-        StreamFormat::Npy => Box::new(NpyRowReader::open(&grid.path)?),
+    let reader: Box<dyn RowSource> = match &grid.format {
+        StreamFormat::Array(slice) => Box::new(slice.open()?),
         StreamFormat::Csv(plan) => Box::new(CsvRowReader::with_plan(&grid.path, plan)?),
-    })
+        StreamFormat::Rows { open, .. } => open()?,
+    };
+    let want = grid.source_shape();
+    if (reader.rows(), reader.cols()) != want {
+        let name = match &grid.format {
+            StreamFormat::Rows { name, .. } => format!("{name}: "),
+            _ => String::new(),
+        };
+        return Err(Error::format(
+            &grid.path,
+            format!(
+                "{name}the source holds {} x {} values, the grid to draw expects {} x {}",
+                reader.rows(),
+                reader.cols(),
+                want.0,
+                want.1
+            ),
+        ));
+    }
+    Ok(reader)
 }
 
-/// [`summarise`] over any [`RowSource`] (`path` names it in errors).
-pub fn summarise_rows(
-    ctx: &GpuContext,
-    mut reader: Box<dyn RowSource>,
-    path: &Path,
-    height: u32,
-    mode: Aggregate,
-    percentiles: bool,
-    on: ReduceOn,
-) -> Result<StreamSummary> {
-    let (rows, cols) = (reader.rows(), reader.cols());
-    let (rows32, cols32) = match (u32::try_from(rows), u32::try_from(cols)) {
-        (Ok(r), Ok(c)) if r < u32::MAX / 2 && c < u32::MAX / 2 => (r, c),
-        _ => {
-            return Err(Error::format(
-                path,
-                format!("{rows} x {cols} is too large to draw (at most 2^31 rows and columns)"),
-            ));
-        }
-    };
-    let block_rows = (BLOCK_BYTES / 4 / cols).max(1);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let mut reducer = match on {
-        ReduceOn::Gpu => Reducer::Gpu(RowReducer::new(
-            ctx,
-            rows32,
-            cols32,
-            height,
-            mode,
-            block_rows as u32,
-        )?),
-        ReduceOn::Cpu => Reducer::Cpu(RowSummary::new(rows32, cols32, height, mode)),
-    };
-    let mut stats: Vec<StatsAccumulator> = (0..threads).map(|_| StatsAccumulator::new(percentiles)).collect();
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+}
 
+/// Rows `cols` values wide per block.
+fn block_rows(cols: usize) -> usize {
+    (BLOCK_BYTES / 4 / cols.max(1)).max(1)
+}
+
+/// Read every row of `reader` on a reader thread, handing each block
+/// (first row, values) to `fold` on this one.
+fn drive(
+    mut reader: Box<dyn RowSource>,
+    block_rows: usize,
+    mut fold: impl FnMut(u32, &[f32]) -> Result<()>,
+) -> Result<()> {
+    let cols = reader.cols();
     // Reader thread -> full blocks; empty blocks come back for reuse.
     let (full_tx, full_rx) = mpsc::sync_channel::<Result<(usize, Vec<f32>)>>(1);
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<f32>>();
@@ -127,45 +124,132 @@ pub fn summarise_rows(
                 }
             }
         });
+        let mut result = Ok(());
         for block in full_rx.iter() {
-            let (first, buf) = block?;
-            let first = first as u32;
-            match &mut reducer {
-                Reducer::Gpu(g) => {
-                    g.add_block(ctx, first, &buf)?;
-                    fold_stats(&mut stats, &buf, cols);
+            let (first, buf) = match block {
+                Ok(b) => b,
+                Err(e) => {
+                    result = Err(e);
+                    break;
                 }
-                Reducer::Cpu(sum) => sum.add_block_with_stats(first, &buf, &mut stats),
+            };
+            if let Err(e) = fold(first as u32, &buf) {
+                result = Err(e);
+                break;
             }
             // The reader may have stopped after an error: ignore a closed pool.
             let _ = empty_tx.send(buf);
         }
+        // Closing the pool stops the reader at its next block.
         drop(empty_tx);
-        Ok(())
-    })?;
-    let summary = match reducer {
-        Reducer::Gpu(g) => g.finish(ctx)?,
-        Reducer::Cpu(s) => s,
-    };
-    let mut acc = StatsAccumulator::new(percentiles);
-    for s in &stats {
-        acc.merge(s);
-    }
-    Ok(StreamSummary {
-        stats: acc,
-        rows: summary,
+        drop(full_rx);
+        result
     })
 }
 
-enum Reducer {
-    Cpu(RowSummary),
-    Gpu(RowReducer),
+/// The picture of `grid` is at most 2^31 - 1 cells along each axis.
+fn shape32(grid: &StreamedGrid) -> Result<(u32, u32)> {
+    let (rows, cols) = grid.source_shape();
+    match (u32::try_from(rows), u32::try_from(cols)) {
+        (Ok(r), Ok(c)) if r < u32::MAX / 2 && c < u32::MAX / 2 => Ok((r, c)),
+        _ => Err(Error::format(
+            &grid.path,
+            format!("{rows} x {cols} is too large to draw (at most 2^31 rows and columns)"),
+        )),
+    }
+}
+
+/// A pass over `grid` gathering only its statistics (with a percentile
+/// histogram when `percentiles`).
+pub fn stats_pass(grid: &StreamedGrid, percentiles: bool) -> Result<StatsAccumulator> {
+    shape32(grid)?;
+    let reader = open_rows(grid)?;
+    let cols = reader.cols();
+    let mut stats: Vec<StatsAccumulator> = (0..threads())
+        .map(|_| StatsAccumulator::new(percentiles))
+        .collect();
+    drive(reader, block_rows(cols), |_, block| {
+        fold_stats(&mut stats, block, cols);
+        Ok(())
+    })?;
+    Ok(merged(&stats, percentiles))
+}
+
+/// What a pixel pass needs: the spans of the pixels along the source's rows
+/// (`along`), and those across them when known (`across`: then the pass
+/// keeps only the open bins and the picture).
+#[derive(Clone, Debug)]
+pub struct PassSpans {
+    /// Pixels along the source's rows (y for a plain grid, x when transposed).
+    pub along: AxisSpans,
+    /// Pixels across (the other axis), when known before the pass.
+    pub across: Option<AxisSpans>,
+}
+
+/// A pass over `grid` folding its rows into pixels with `mode`, gathering
+/// the statistics too when `stats` is `Some(percentiles)`. `ctx` is needed
+/// for [`ReduceOn::Gpu`] (without it, or when the GPU's limits are too
+/// small, the CPU folds).
+pub fn pixel_pass(
+    ctx: Option<&GpuContext>,
+    grid: &StreamedGrid,
+    spans: PassSpans,
+    mode: Aggregate,
+    stats: Option<bool>,
+    on: ReduceOn,
+) -> Result<(Option<StatsAccumulator>, PixelPass)> {
+    let (rows, cols) = shape32(grid)?;
+    let reader = open_rows(grid)?;
+    let block = block_rows(cols as usize);
+    let threads = threads();
+    let mut pass = PixelPass::new(rows, cols, spans.along, spans.across, mode);
+    let percentiles = stats.unwrap_or(false);
+    let mut accs: Vec<StatsAccumulator> = match stats {
+        Some(p) => (0..threads).map(|_| StatsAccumulator::new(p)).collect(),
+        None => Vec::new(),
+    };
+    let gpu = match (on, ctx) {
+        (ReduceOn::Gpu, Some(ctx)) if RowReducer::fits(ctx, cols, pass.bins().len(), block as u32) => {
+            Some(ctx)
+        }
+        _ => None,
+    };
+    if let Some(ctx) = gpu {
+        let mut reducer = RowReducer::new(ctx, &pass, block as u32)?;
+        drive(reader, block, |first, buf| {
+            reducer.add_block(ctx, first, buf)?;
+            if !accs.is_empty() {
+                fold_stats(&mut accs, buf, cols as usize);
+            }
+            Ok(())
+        })?;
+        reducer.finish(ctx, &mut pass)?;
+    } else {
+        drive(reader, block, |first, buf| {
+            if accs.is_empty() {
+                pass.add_block(first, buf, threads);
+            } else {
+                pass.add_block_with_stats(first, buf, &mut accs);
+            }
+            Ok(())
+        })?;
+    }
+    let stats = stats.map(|_| merged(&accs, percentiles));
+    Ok((stats, pass))
+}
+
+fn merged(parts: &[StatsAccumulator], percentiles: bool) -> StatsAccumulator {
+    let mut acc = StatsAccumulator::new(percentiles);
+    for s in parts {
+        acc.merge(s);
+    }
+    acc
 }
 
 /// Statistics of a block, split by rows over the accumulators' threads.
 fn fold_stats(stats: &mut [StatsAccumulator], block: &[f32], cols: usize) {
-    let rows = block.len() / cols;
-    let per = rows.div_ceil(stats.len()).max(1) * cols;
+    let rows = block.len() / cols.max(1);
+    let per = rows.div_ceil(stats.len().max(1)).max(1) * cols.max(1);
     std::thread::scope(|s| {
         for (acc, part) in stats.iter_mut().zip(block.chunks(per)) {
             s.spawn(move || acc.add(part));

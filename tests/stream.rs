@@ -48,13 +48,10 @@ fn figure(grid: GridSource, mode: Aggregate, origin_lower: bool) -> Figure {
 }
 
 fn streamed(path: &Path, g: &Grid) -> GridSource {
-    GridSource::Streamed(Arc::new(StreamedGrid {
-        path: path.to_path_buf(),
-        format: StreamFormat::Npy,
-        rows: g.rows(),
-        cols: g.cols(),
-        summary: None,
-    }))
+    let header = actmap::input::npy::read_npy_header(path).unwrap();
+    let slice = actmap::input::ArraySlice::npy(path, &header, &[]).unwrap();
+    assert_eq!((slice.rows, slice.cols), (g.rows(), g.cols()));
+    GridSource::Streamed(Arc::new(StreamedGrid::of_array(slice)))
 }
 
 fn renderer_on(on: ReduceOn) -> Renderer {
@@ -215,13 +212,12 @@ fn streamed_csv(path: &Path) -> GridSource {
     let plan = actmap::input::csv::CsvPlan::new(path, &Default::default())
         .unwrap()
         .expect("streamable");
-    GridSource::Streamed(Arc::new(StreamedGrid {
-        path: path.to_path_buf(),
-        format: StreamFormat::Csv(Arc::new(plan.clone())),
-        rows: plan.rows(),
-        cols: plan.cols(),
-        summary: None,
-    }))
+    GridSource::Streamed(Arc::new(StreamedGrid::new(
+        path,
+        StreamFormat::Csv(Arc::new(plan.clone())),
+        plan.rows(),
+        plan.cols(),
+    )))
 }
 
 #[test]

@@ -6,6 +6,7 @@ use super::shaders::HEATMAP_WGSL;
 use super::{GpuContext, GridTexture, linear_rgba};
 use crate::error::{Error, Result};
 pub use crate::layout::scene::{AxisMapping, PixelRect};
+use crate::scale::aggregate::AxisSpans;
 use crate::scale::{Aggregate, Colormap, Norm};
 
 /// Everything that decides how one heatmap view looks.
@@ -56,8 +57,6 @@ impl HeatmapParams {
 
 const FLAG_FLIP_X: u32 = 1;
 const FLAG_FLIP_Y: u32 = 2;
-const FLAG_EDGES_X: u32 = 4;
-const FLAG_EDGES_Y: u32 = 8;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -67,10 +66,38 @@ struct Uniforms {
     mode: [u32; 4],
     norm: [f32; 4],
     misc: [f32; 4],
-    view: [f32; 4],
     nan_color: [f32; 4],
     pos_inf_color: [f32; 4],
     neg_inf_color: [f32; 4],
+}
+
+/// The cells each pixel of one axis covers, from the axis' mapping: evenly
+/// spaced `cells`, or cells between edges (checked: `cells + 1` finite,
+/// strictly increasing edges and an increasing data window).
+pub fn axis_spans(mapping: &AxisMapping, cells: u32, pixels: u32, name: &str) -> Result<AxisSpans> {
+    match mapping {
+        AxisMapping::Uniform => Ok(AxisSpans::uniform(cells, pixels)),
+        AxisMapping::Edges {
+            edges,
+            view: (lo, hi),
+        } => {
+            if edges.len() != cells as usize + 1 {
+                return Err(Error::Invalid(format!(
+                    "{name} coordinates: {} cells need {} edges, got {}",
+                    cells,
+                    cells as u64 + 1,
+                    edges.len()
+                )));
+            }
+            let increasing = edges.windows(2).all(|w| w[0] < w[1]) && edges.iter().all(|e| e.is_finite());
+            if !increasing || lo.partial_cmp(hi) != Some(std::cmp::Ordering::Less) {
+                return Err(Error::Invalid(format!(
+                    "{name} coordinates must be finite and strictly increasing"
+                )));
+            }
+            Ok(AxisSpans::edges(edges, pixels, (*lo, *hi)))
+        }
+    }
 }
 
 /// The heatmap pipeline. Create once per target format, draw many.
@@ -120,7 +147,16 @@ impl HeatmapRenderer {
                 },
                 texture_entry(1, wgpu::TextureViewDimension::D2Array),
                 texture_entry(2, wgpu::TextureViewDimension::D2),
-                texture_entry(3, wgpu::TextureViewDimension::D2),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 3,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Uint,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
             ],
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -178,46 +214,8 @@ impl HeatmapRenderer {
         let mut flags = 0;
         flags |= if params.flip_x { FLAG_FLIP_X } else { 0 };
         flags |= if params.flip_y { FLAG_FLIP_Y } else { 0 };
-        let mut view = [0.0f32; 4];
-        let mut edge_rows: [&[f32]; 2] = [&[], &[]];
-        let axes = [
-            (&params.x, l.cols, FLAG_EDGES_X),
-            (&params.y, l.rows, FLAG_EDGES_Y),
-        ];
-        for (axis, (mapping, cells, flag)) in axes.into_iter().enumerate() {
-            if let AxisMapping::Edges {
-                edges,
-                view: (lo, hi),
-            } = mapping
-            {
-                let name = if axis == 0 { "x" } else { "y" };
-                if edges.len() != cells as usize + 1 {
-                    return Err(Error::Invalid(format!(
-                        "{name} coordinates: {} cells need {} edges, got {}",
-                        cells,
-                        cells + 1,
-                        edges.len()
-                    )));
-                }
-                let increasing = edges.windows(2).all(|w| w[0] < w[1]) && edges.iter().all(|e| e.is_finite());
-                if !increasing || lo.partial_cmp(hi) != Some(std::cmp::Ordering::Less) {
-                    return Err(Error::Invalid(format!(
-                        "{name} coordinates must be finite and strictly increasing"
-                    )));
-                }
-                if edges.len() as u32 > ctx.max_texture_dim() {
-                    return Err(Error::Invalid(format!(
-                        "{name} coordinates for {cells} cells exceed this GPU's texture size ({}); \
-                         draw that axis evenly (--coords index)",
-                        ctx.max_texture_dim()
-                    )));
-                }
-                view[axis * 2] = *lo;
-                view[axis * 2 + 1] = *hi;
-                edge_rows[axis] = edges;
-                flags |= flag;
-            }
-        }
+        let x = axis_spans(&params.x, l.cols, r.width, "x")?;
+        let y = axis_spans(&params.y, l.rows, r.height, "y")?;
         let u = Uniforms {
             rect: [r.x, r.y, r.width, r.height],
             grid: [l.rows, l.cols, l.tile_rows, l.tile_cols],
@@ -229,7 +227,6 @@ impl HeatmapRenderer {
             ],
             norm: [offset, scale, params.norm.linthresh, params.norm.linscale_adj],
             misc: [params.norm.centre, 0.0, 0.0, 0.0],
-            view,
             nan_color: linear_rgba(params.nan_color),
             pos_inf_color: linear_rgba(params.pos_inf_color),
             neg_inf_color: linear_rgba(params.neg_inf_color),
@@ -261,31 +258,36 @@ impl HeatmapRenderer {
             bytemuck::cast_slice(&lut),
         );
         let lut_view = lut_texture.create_view(&Default::default());
-        let edges_width = edge_rows.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
-        let mut edge_texels = vec![0.0f32; edges_width * 2];
-        for (axis, row) in edge_rows.iter().enumerate() {
-            edge_texels[axis * edges_width..axis * edges_width + row.len()].copy_from_slice(row);
+        // One texel per pixel: (first cell, end cell, nearest cell, 0);
+        // row 0 for x, row 1 for y. The rectangle fits the target, so the
+        // table fits a texture whatever the number of cells.
+        let table_width = r.width.max(r.height) as usize;
+        let mut texels = vec![[0u32; 4]; table_width * 2];
+        for (row, spans) in [&x, &y].into_iter().enumerate() {
+            for (p, (&(a, b), &n)) in spans.spans.iter().zip(&spans.nearest).enumerate() {
+                texels[row * table_width + p] = [a, b, n, 0];
+            }
         }
-        let edges_texture = device.create_texture_with_data(
+        let spans_texture = device.create_texture_with_data(
             &ctx.queue,
             &wgpu::TextureDescriptor {
-                label: Some("HeatmapDrawData::edges"),
+                label: Some("HeatmapDrawData::spans"),
                 size: wgpu::Extent3d {
-                    width: edges_width as u32,
+                    width: table_width as u32,
                     height: 2,
                     depth_or_array_layers: 1,
                 },
                 mip_level_count: 1,
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::R32Float,
+                format: wgpu::TextureFormat::Rgba32Uint,
                 usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
                 view_formats: &[],
             },
             wgpu::util::TextureDataOrder::LayerMajor,
-            bytemuck::cast_slice(&edge_texels),
+            bytemuck::cast_slice(&texels),
         );
-        let edges_view = edges_texture.create_view(&Default::default());
+        let spans_view = spans_texture.create_view(&Default::default());
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("HeatmapDrawData::bind_group"),
             layout: &self.bind_group_layout,
@@ -304,7 +306,7 @@ impl HeatmapRenderer {
                 },
                 wgpu::BindGroupEntry {
                     binding: 3,
-                    resource: wgpu::BindingResource::TextureView(&edges_view),
+                    resource: wgpu::BindingResource::TextureView(&spans_view),
                 },
             ],
         });

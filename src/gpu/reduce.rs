@@ -1,14 +1,14 @@
 //! GPU row reduction for out-of-core grids: each block of input rows is
 //! written to a storage buffer and a compute pass (`shaders/reduce.wgsl`)
-//! folds it into per-pixel-row partial aggregates that stay on the GPU
-//! until [`RowReducer::finish`] reads them back as a [`RowSummary`] (a few
-//! MiB: plot height x columns), the same one the CPU path produces.
+//! folds it into the column partials of the bins of a [`PixelPass`] that
+//! stay on the GPU until [`RowReducer::finish`] reads them back into the
+//! pass (bins x columns), the same partials the CPU path leaves.
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::gpu::shaders::REDUCE_WGSL;
-use crate::scale::summary::{channels, pixel_rows_touching};
-use crate::scale::{Aggregate, RowSummary};
+use crate::scale::Aggregate;
+use crate::scale::summary::{Bin, PixelPass, channels};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -17,12 +17,13 @@ struct ReduceParams {
     block: [u32; 4],
 }
 
-/// Folds row blocks into a [`RowSummary`] on the GPU.
+/// Folds row blocks into the column partials of a [`PixelPass`]'s bins on
+/// the GPU.
 pub struct RowReducer {
-    rows: u32,
     cols: u32,
-    height: u32,
     mode: Aggregate,
+    bins: Vec<Bin>,
+    _bin_table: wgpu::Buffer,
     pipeline: wgpu::ComputePipeline,
     params: Vec<wgpu::Buffer>,
     blocks: Vec<wgpu::Buffer>,
@@ -37,27 +38,25 @@ pub struct RowReducer {
 const SLOTS: usize = 2;
 
 impl RowReducer {
-    /// Whether a reduction of `cols` columns to `height` rows, in blocks of
+    /// Whether a reduction of `cols` columns into `bins` bins, in blocks of
     /// `block_rows` rows, fits the device's storage-buffer limits.
-    pub fn fits(ctx: &GpuContext, cols: u32, height: u32, block_rows: u32) -> bool {
+    pub fn fits(ctx: &GpuContext, cols: u32, bins: usize, block_rows: u32) -> bool {
         let l = ctx.device.limits();
         let max = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
-        (cols as u64 * height as u64 * 4) <= max && (cols as u64 * block_rows as u64 * 4) <= max
+        (cols as u64 * bins.max(1) as u64 * 4) <= max
+            && (cols as u64 * block_rows as u64 * 4) <= max
+            && (bins.max(1) as u64 * 16) <= max
     }
 
-    /// A reducer for a `rows x cols` grid drawn `height` pixels tall,
-    /// receiving blocks of at most `block_rows` rows.
-    pub fn new(
-        ctx: &GpuContext,
-        rows: u32,
-        cols: u32,
-        height: u32,
-        mode: Aggregate,
-        block_rows: u32,
-    ) -> Result<RowReducer> {
-        if !Self::fits(ctx, cols, height, block_rows) {
+    /// A reducer for the rows of `pass`, receiving blocks of at most
+    /// `block_rows` rows.
+    pub fn new(ctx: &GpuContext, pass: &PixelPass, block_rows: u32) -> Result<RowReducer> {
+        let (cols, mode) = (pass.cols(), pass.mode());
+        let bins = pass.bins().to_vec();
+        if !Self::fits(ctx, cols, bins.len(), block_rows) {
             return Err(Error::Gpu(format!(
-                "a {cols}-column reduction to {height} rows exceeds this GPU's storage-buffer limit"
+                "a {cols}-column reduction into {} bins exceeds this GPU's storage-buffer limit",
+                bins.len()
             )));
         }
         let device = &ctx.device;
@@ -89,6 +88,7 @@ impl RowReducer {
             storage(1, true),
         ];
         entries.extend((2..8).map(|b| storage(b, false)));
+        entries.push(storage(8, true));
         let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("RowReducer::bind_group_layout"),
             entries: &entries,
@@ -107,7 +107,7 @@ impl RowReducer {
             cache: ctx.pipeline_cache(),
         });
 
-        let n = cols as u64 * height as u64;
+        let n = cols as u64 * bins.len().max(1) as u64;
         let (mn, mx, mean, near) = channels(mode);
         let nearest = mode == Aggregate::Nearest;
         let init_f32 = |v: f32| bytemuck::cast_slice::<f32, u8>(&vec![v; n as usize]).to_vec();
@@ -137,6 +137,18 @@ impl RowReducer {
             make("RowReducer::flags", !nearest, None)?,
             make("RowReducer::nearest", near, Some(init_f32(f32::NAN)))?,
         ];
+        let table: Vec<[u32; 4]> = bins.iter().map(|b| [b.start, b.end, b.nearest, 0]).collect();
+        let table = if table.is_empty() { vec![[0u32; 4]] } else { table };
+        let bin_table = ctx.scoped("allocating the bin table", || {
+            wgpu::util::DeviceExt::create_buffer_init(
+                device,
+                &wgpu::util::BufferInitDescriptor {
+                    label: Some("RowReducer::bins"),
+                    contents: bytemuck::cast_slice(&table),
+                    usage: wgpu::BufferUsages::STORAGE,
+                },
+            )
+        })?;
         let mut params = Vec::new();
         let mut blocks = Vec::new();
         let mut bind_groups = Vec::new();
@@ -174,6 +186,10 @@ impl RowReducer {
                         resource: buf.as_entire_binding(),
                     }),
             );
+            group.push(wgpu::BindGroupEntry {
+                binding: 8,
+                resource: bin_table.as_entire_binding(),
+            });
             bind_groups.push(device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("RowReducer::bind_group"),
                 layout: &bgl,
@@ -185,10 +201,10 @@ impl RowReducer {
         ctx.take_errors()?;
         ctx.save_pipeline_cache();
         Ok(RowReducer {
-            rows,
             cols,
-            height,
             mode,
+            bins,
+            _bin_table: bin_table,
             pipeline,
             params,
             blocks,
@@ -217,10 +233,16 @@ impl RowReducer {
                 })
                 .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
         }
-        let (p0, p1) = pixel_rows_touching(self.rows, self.height, first_row, first_row + n_rows);
+        let end = first_row.saturating_add(n_rows);
+        let b0 = self.bins.partition_point(|b| b.end <= first_row);
+        let b1 = self.bins.partition_point(|b| b.start < end).max(b0);
+        if b0 == b1 {
+            // Rows no pixel shows (outside the view): nothing to fold.
+            return Ok(());
+        }
         let params = ReduceParams {
-            shape: [self.rows, self.cols, self.height, self.mode as u32],
-            block: [first_row, n_rows, p0, 0],
+            shape: [self.cols, self.mode as u32, self.bins.len() as u32, 0],
+            block: [first_row, n_rows, b0 as u32, 0],
         };
         ctx.queue
             .write_buffer(&self.params[slot], 0, bytemuck::bytes_of(&params));
@@ -238,34 +260,68 @@ impl RowReducer {
             });
             pass.set_pipeline(&self.pipeline);
             pass.set_bind_group(0, &self.bind_groups[slot], &[]);
-            pass.dispatch_workgroups(self.cols.div_ceil(64), p1 - p0, 1);
+            pass.dispatch_workgroups(self.cols.div_ceil(64), (b1 - b0) as u32, 1);
         }
         self.in_flight[slot] = Some(ctx.queue.submit([encoder.finish()]));
         ctx.take_errors()
     }
 
-    /// Read the aggregates back.
-    pub fn finish(self, ctx: &GpuContext) -> Result<RowSummary> {
-        let mut summary = RowSummary::new(self.rows, self.cols, self.height, self.mode);
-        // Flags are u32 on the GPU (no 8-bit storage in WGSL), u8 in the summary.
-        let mut flags = vec![0u32; summary.flags.len()];
-        let targets: [&mut [u8]; 6] = [
-            bytemuck::cast_slice_mut(summary.min.as_mut_slice()),
-            bytemuck::cast_slice_mut(summary.max.as_mut_slice()),
-            bytemuck::cast_slice_mut(summary.sum.as_mut_slice()),
-            bytemuck::cast_slice_mut(summary.count.as_mut_slice()),
-            bytemuck::cast_slice_mut(flags.as_mut_slice()),
-            bytemuck::cast_slice_mut(summary.nearest.as_mut_slice()),
-        ];
-        for ((buf, used), target) in self.outputs.iter().zip(targets) {
-            if *used && !target.is_empty() {
-                read_buffer(ctx, buf, target)?;
+    /// Read the column partials of every bin back into `pass` (the pass
+    /// this reducer was made for).
+    pub fn finish(self, ctx: &GpuContext, pass: &mut PixelPass) -> Result<()> {
+        let cols = self.cols as usize;
+        let n = cols * self.bins.len();
+        if n == 0 {
+            return Ok(());
+        }
+        for (i, (buf, used)) in self.outputs.iter().enumerate() {
+            if !*used {
+                continue;
+            }
+            let mut bytes = vec![0u8; n * 4];
+            read_buffer(ctx, buf, &mut bytes)?;
+            for b in 0..self.bins.len() {
+                let Some(part) = pass.partials_mut(b) else {
+                    continue;
+                };
+                let src = &bytes[b * cols * 4..(b + 1) * cols * 4];
+                let words = src.chunks_exact(4).map(|w| [w[0], w[1], w[2], w[3]]);
+                match i {
+                    0 => part
+                        .min
+                        .iter_mut()
+                        .zip(words)
+                        .for_each(|(d, w)| *d = f32::from_le_bytes(w)),
+                    1 => part
+                        .max
+                        .iter_mut()
+                        .zip(words)
+                        .for_each(|(d, w)| *d = f32::from_le_bytes(w)),
+                    2 => part
+                        .sum
+                        .iter_mut()
+                        .zip(words)
+                        .for_each(|(d, w)| *d = f32::from_le_bytes(w)),
+                    3 => part
+                        .count
+                        .iter_mut()
+                        .zip(words)
+                        .for_each(|(d, w)| *d = u32::from_le_bytes(w)),
+                    // Flags are u32 on the GPU (no 8-bit storage in WGSL), u8 here.
+                    4 => part
+                        .flags
+                        .iter_mut()
+                        .zip(words)
+                        .for_each(|(d, w)| *d = u32::from_le_bytes(w) as u8),
+                    _ => part
+                        .nearest
+                        .iter_mut()
+                        .zip(words)
+                        .for_each(|(d, w)| *d = f32::from_le_bytes(w)),
+                }
             }
         }
-        for (f, g) in summary.flags.iter_mut().zip(flags) {
-            *f = g as u8;
-        }
-        Ok(summary)
+        Ok(())
     }
 }
 

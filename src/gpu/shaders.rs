@@ -4,11 +4,9 @@
 /// Shared normalisation and colormap functions.
 pub const COLORMAP_WGSL: &str = include_str!("../../shaders/colormap.wgsl");
 
-/// The heatmap pipeline (colormap.wgsl, spans.wgsl, heatmap.wgsl).
+/// The heatmap pipeline (colormap.wgsl, heatmap.wgsl).
 pub const HEATMAP_WGSL: &str = concat!(
     include_str!("../../shaders/colormap.wgsl"),
-    "\n",
-    include_str!("../../shaders/spans.wgsl"),
     "\n",
     include_str!("../../shaders/heatmap.wgsl")
 );
@@ -20,11 +18,7 @@ pub const SHAPES_WGSL: &str = include_str!("../../shaders/shapes.wgsl");
 pub const TEXT_WGSL: &str = include_str!("../../shaders/text.wgsl");
 
 /// The out-of-core row reduction (compute).
-pub const REDUCE_WGSL: &str = concat!(
-    include_str!("../../shaders/spans.wgsl"),
-    "\n",
-    include_str!("../../shaders/reduce.wgsl")
-);
+pub const REDUCE_WGSL: &str = include_str!("../../shaders/reduce.wgsl");
 
 /// Every pipeline's full source, by name, for validation.
 pub const ALL: &[(&str, &str)] = &[

@@ -5,6 +5,7 @@ pub mod grid;
 pub mod npy;
 pub mod npz;
 pub mod safetensors;
+pub mod slice;
 pub mod tensor;
 
 use std::path::Path;
@@ -12,6 +13,7 @@ use std::path::Path;
 pub use csv::CsvOptions;
 pub use grid::Grid;
 pub use npy::NpyRowReader;
+pub use slice::{ArraySlice, SliceReader};
 
 /// Rows of a 2-D table read a block at a time (for grids too large to
 /// hold): the out-of-core renderer consumes any of these.

@@ -87,6 +87,43 @@ fn read_from<R: Read + Seek>(
     Ok(out)
 }
 
+/// Where an array member of an archive lies, for reading it in place.
+pub(crate) struct MemberLocation {
+    /// The member's name in the archive (`key.npy`).
+    pub member: String,
+    /// Deflated (else stored).
+    pub deflated: bool,
+    /// First byte of the member's (compressed) data in the file.
+    pub data_start: u64,
+    /// Compressed size.
+    pub compressed: u64,
+    /// Size of the `.npy` file it holds.
+    pub size: u64,
+    /// CRC-32 of that file.
+    pub crc: u32,
+}
+
+/// Where array `key` of the archive at `path` lies; `None` without one.
+pub(crate) fn locate(path: &Path, key: &str) -> Result<Option<MemberLocation>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut archive = open_archive(file, path)?;
+    let Some((index, member, _)) = arrays(&archive, path)?.into_iter().find(|(_, _, k)| k == key) else {
+        return Ok(None);
+    };
+    let file = open_member(&mut archive, index, path, &member)?;
+    let data_start = file
+        .data_start()
+        .ok_or_else(|| Error::format(path, format!("member {}: no data offset", quote(&member))))?;
+    Ok(Some(MemberLocation {
+        deflated: file.compression() == CompressionMethod::Deflated,
+        data_start,
+        compressed: file.compressed_size(),
+        size: file.size(),
+        crc: file.crc32(),
+        member,
+    }))
+}
+
 fn open_archive<R: Read + Seek>(mut reader: R, path: &Path) -> Result<ZipArchive<R>> {
     use std::io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
     let mut start = Vec::new();
@@ -164,7 +201,7 @@ fn member_error(path: &Path, member: &str, e: &ZipError) -> Error {
 }
 
 /// A `.npy` parse error about `path`, re-worded to name the member.
-fn in_member(e: Error, path: &Path, member: &str) -> Error {
+pub(crate) fn in_member(e: Error, path: &Path, member: &str) -> Error {
     match e {
         Error::Format { message, .. } => Error::format(path, format!("member {}: {message}", quote(member))),
         Error::Io { source, .. } => Error::format(

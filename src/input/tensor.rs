@@ -221,58 +221,12 @@ impl Tensor {
     /// more than two dimensions needs `select.index` to pick a 2-D slice.
     pub fn into_grid(self, select: &GridSelect) -> Result<Grid> {
         let nd = self.shape.len();
-        if nd == 0 {
-            return Err(Error::format(
-                &self.source,
-                "0-d array (a single scalar) cannot be drawn as a grid",
-            ));
-        }
-        let lead = nd.saturating_sub(2);
-        if select.index.len() != lead {
-            let msg = if lead == 0 {
-                format!(
-                    "array of shape {} is {}-D; --index applies only to arrays of 3 or more dimensions",
-                    self.shape_string(),
-                    nd
-                )
-            } else {
-                let example: Vec<String> = (0..lead).map(|_| "0".to_string()).collect();
-                format!(
-                    "array of shape {} is {}-D; pick a 2-D slice with --index {} (one index for each of the first {} axes)",
-                    self.shape_string(),
-                    nd,
-                    example.join(","),
-                    lead
-                )
-            };
-            return Err(Error::format(&self.source, msg));
-        }
+        let (rows, cols) = grid_of(&self.source, &self.shape, &select.index)?;
         let mut offset = 0usize;
         let mut stride: usize = self.shape.iter().product();
         for (axis, &i) in select.index.iter().enumerate() {
-            let dim = self.shape[axis];
-            stride /= dim.max(1);
-            if i >= dim {
-                return Err(Error::format(
-                    &self.source,
-                    format!(
-                        "--index {i} is out of range for axis {axis} of size {dim} (shape {})",
-                        self.shape_string()
-                    ),
-                ));
-            }
+            stride /= self.shape[axis].max(1);
             offset += i * stride;
-        }
-        let (rows, cols) = if nd == 1 {
-            (1, self.shape[0])
-        } else {
-            (self.shape[nd - 2], self.shape[nd - 1])
-        };
-        if rows == 0 || cols == 0 {
-            return Err(Error::format(
-                &self.source,
-                format!("empty grid: shape {} has no cells", self.shape_string()),
-            ));
         }
         let data = if offset == 0 && rows * cols == self.data.len() {
             self.data
@@ -286,4 +240,61 @@ impl Tensor {
         }
         Ok(if select.transpose { grid.transposed() } else { grid })
     }
+}
+
+/// The `rows x cols` grid that `index` (one index for each leading axis)
+/// picks from an array of `shape`, with the checks and messages of
+/// [`Tensor::into_grid`]; `source` names the file in errors.
+pub fn grid_of(source: &Path, shape: &[usize], index: &[usize]) -> Result<(usize, usize)> {
+    let nd = shape.len();
+    if nd == 0 {
+        return Err(Error::format(
+            source,
+            "0-d array (a single scalar) cannot be drawn as a grid",
+        ));
+    }
+    let lead = nd.saturating_sub(2);
+    if index.len() != lead {
+        let msg = if lead == 0 {
+            format!(
+                "array of shape {} is {}-D; --index applies only to arrays of 3 or more dimensions",
+                shape_str(shape),
+                nd
+            )
+        } else {
+            let example: Vec<String> = (0..lead).map(|_| "0".to_string()).collect();
+            format!(
+                "array of shape {} is {}-D; pick a 2-D slice with --index {} (one index for each of the first {} axes)",
+                shape_str(shape),
+                nd,
+                example.join(","),
+                lead
+            )
+        };
+        return Err(Error::format(source, msg));
+    }
+    for (axis, &i) in index.iter().enumerate() {
+        let dim = shape[axis];
+        if i >= dim {
+            return Err(Error::format(
+                source,
+                format!(
+                    "--index {i} is out of range for axis {axis} of size {dim} (shape {})",
+                    shape_str(shape)
+                ),
+            ));
+        }
+    }
+    let (rows, cols) = if nd == 1 {
+        (1, shape[0])
+    } else {
+        (shape[nd - 2], shape[nd - 1])
+    };
+    if rows == 0 || cols == 0 {
+        return Err(Error::format(
+            source,
+            format!("empty grid: shape {} has no cells", shape_str(shape)),
+        ));
+    }
+    Ok((rows, cols))
 }

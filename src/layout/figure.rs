@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::ticks::TickFormat;
-use crate::input::Grid;
+use crate::error::Result;
 use crate::input::csv::CsvPlan;
-use crate::scale::{Aggregate, Colormap, NormSpec, RowSummary, Stats, StatsAccumulator};
+use crate::input::{ArraySlice, Grid, RowSource};
+use crate::scale::summary::PixelPass;
+use crate::scale::{Aggregate, Colormap, NormSpec, Stats, StatsAccumulator};
 
 /// An sRGB colour with alpha.
 pub type Rgba = [u8; 4];
@@ -99,7 +101,7 @@ impl HeatmapLayer {
 pub enum GridSource {
     /// A grid held in memory.
     Memory(Arc<Grid>),
-    /// A `.npy` file read block by block, never held whole.
+    /// Rows read block by block (from a file, a run log, ...), never held whole.
     Streamed(Arc<StreamedGrid>),
 }
 
@@ -139,48 +141,155 @@ impl PartialEq for GridSource {
     }
 }
 
-/// A heatmap's data streamed from a 1-D or 2-D `.npy` file or a CSV/TSV/text
-/// table: only the shape is known until the renderer has passed over the
-/// file once, gathering the statistics and the per-pixel-row aggregates of
-/// a [`StreamSummary`]. Memory is bounded by the read block and the plot
-/// size, never the file.
+/// A heatmap's data streamed from where it lies (an array in a `.npy`,
+/// `.safetensors` or `.npz` file, a CSV/TSV/text table, or any
+/// [`RowSource`], such as a run log's chunks): only the shape is known until
+/// the renderer has passed over the rows, gathering the statistics and the
+/// per-pixel partial aggregates of a [`StreamSummary`]. Memory is bounded by
+/// the read block and the plot size, never the data.
+///
+/// The source's rows are the picture's rows, or its columns when
+/// `transposed` (a `--transpose` view, a Fortran-order array, a 1-D array
+/// drawn as one row): either way they are read once, in order.
 ///
 /// A streamed CSV's column names and row labels are not kept: its axes get
 /// numeric ticks, where the same table in memory gets categorical ones.
 #[derive(Clone, Debug)]
 pub struct StreamedGrid {
-    /// The file.
+    /// The file (or store) the rows come from; errors name it.
     pub path: PathBuf,
     /// How to read it.
     pub format: StreamFormat,
-    /// Rows in the file.
+    /// Rows of the picture.
     pub rows: usize,
-    /// Values per row.
+    /// Columns of the picture.
     pub cols: usize,
-    /// Filled in by the renderer's pass over the file.
+    /// The source's rows are the picture's columns.
+    pub transposed: bool,
+    /// Filled in by the renderer's passes.
     pub summary: Option<Arc<StreamSummary>>,
 }
 
-/// The format of a streamed file, with what reading it needs.
-#[derive(Clone, Debug)]
+/// Opens a fresh reader of a streamed grid's rows (each pass opens one).
+pub type RowSourceFactory = Arc<dyn Fn() -> Result<Box<dyn RowSource>> + Send + Sync>;
+
+/// The format of a streamed grid, with what reading it needs.
+#[derive(Clone)]
 pub enum StreamFormat {
-    /// A `.npy` array (its header says the rest).
-    Npy,
+    /// A grid of an array, read where its cells lie in a file (`.npy` in C
+    /// or Fortran order, a slice of a 3-D/4-D array, a `.safetensors`
+    /// tensor, a stored or deflated `.npz` member).
+    Array(Arc<ArraySlice>),
     /// A CSV/TSV/text table, as its first pass decided to read it.
     Csv(Arc<CsvPlan>),
+    /// Rows from any other source: the extension point for data actmap
+    /// does not read itself (a run log's chunks, a database, ...).
+    ///
+    /// `open` is called once per pass over the data (a figure may need two:
+    /// one for the statistics, one for the pixels) and must return a reader
+    /// positioned at row 0 whose [`RowSource::rows`] and
+    /// [`RowSource::cols`] are the [`StreamedGrid`]'s (its `rows` and
+    /// `cols`, swapped when `transposed`). Rows are read in order, in blocks
+    /// of about 4 MiB, on a reader thread. Cells at uneven coordinates
+    /// (training steps, say) come from the panel's axis coordinates, which
+    /// cost 8 bytes a row however many rows there are.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use actmap::layout::{GridSource, HeatmapLayer, StreamFormat, StreamedGrid};
+    /// use actmap::input::{NpyRowReader, RowSource};
+    ///
+    /// let open = Arc::new(|| -> actmap::Result<Box<dyn RowSource>> {
+    ///     Ok(Box::new(NpyRowReader::open("values.npy".as_ref())?))
+    /// });
+    /// let grid = StreamedGrid::new("values.npy", StreamFormat::rows("values", open), 1_000_000, 4096);
+    /// let layer = HeatmapLayer::with_source(GridSource::Streamed(Arc::new(grid)));
+    /// ```
+    Rows {
+        /// What the rows are, for messages (`run.zarr: channel 'act'`).
+        name: String,
+        /// Opens a reader at row 0.
+        open: RowSourceFactory,
+    },
 }
 
-/// What one pass over a streamed file leaves.
+impl StreamFormat {
+    /// [`StreamFormat::Rows`] from a name and a reader factory.
+    pub fn rows(name: impl Into<String>, open: RowSourceFactory) -> StreamFormat {
+        StreamFormat::Rows {
+            name: name.into(),
+            open,
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamFormat::Array(a) => f.debug_tuple("Array").field(a).finish(),
+            StreamFormat::Csv(p) => f.debug_tuple("Csv").field(p).finish(),
+            StreamFormat::Rows { name, .. } => {
+                f.debug_struct("Rows").field("name", name).finish_non_exhaustive()
+            }
+        }
+    }
+}
+
+/// What the passes over a streamed grid leave.
 #[derive(Clone, Debug)]
 pub struct StreamSummary {
     /// Statistics (and the histogram for robust percentiles).
     pub stats: StatsAccumulator,
-    /// Partial aggregates per pixel row of a plot `rows.height()` tall.
-    pub rows: RowSummary,
+    /// The rows folded into the plot's pixels; `None` after a first pass
+    /// that only gathered the statistics (the plot's width depends on them,
+    /// and a transposed grid's rows fold into its columns).
+    pub pixels: Option<Arc<PixelPass>>,
 }
 
 impl StreamedGrid {
-    /// Statistics: exact after the pass; before it, a 0..1 placeholder
+    /// A grid of `rows x cols` (the picture's) whose source rows are its rows.
+    pub fn new(path: impl Into<PathBuf>, format: StreamFormat, rows: usize, cols: usize) -> StreamedGrid {
+        StreamedGrid {
+            path: path.into(),
+            format,
+            rows,
+            cols,
+            transposed: false,
+            summary: None,
+        }
+    }
+
+    /// The grid of an array slice, read where it lies: by rows, or by
+    /// columns when [`ArraySlice::by_columns`] (Fortran order, 1-D).
+    pub fn of_array(slice: ArraySlice) -> StreamedGrid {
+        StreamedGrid {
+            path: slice.path.clone(),
+            rows: slice.rows,
+            cols: slice.cols,
+            transposed: slice.by_columns(),
+            format: StreamFormat::Array(Arc::new(slice)),
+            summary: None,
+        }
+    }
+
+    /// The same grid drawn transposed: the picture's rows become its columns.
+    pub fn transpose(mut self) -> StreamedGrid {
+        std::mem::swap(&mut self.rows, &mut self.cols);
+        self.transposed = !self.transposed;
+        self.summary = None;
+        self
+    }
+
+    /// Rows and columns of the source (its rows are read in order).
+    pub fn source_shape(&self) -> (usize, usize) {
+        if self.transposed {
+            (self.cols, self.rows)
+        } else {
+            (self.rows, self.cols)
+        }
+    }
+
+    /// Statistics: exact after the first pass; before it, a 0..1 placeholder
     /// (only used to find the plot size the pass reduces to).
     pub fn stats(&self) -> Stats {
         match &self.summary {

@@ -9,7 +9,7 @@ pub mod ticks;
 
 pub use engine::{FigureLayout, PanelInfo, layout_figure, text_problems};
 pub use figure::{
-    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, PanelContent, Series,
-    StreamFormat, StreamSummary, StreamedGrid,
+    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, PanelContent,
+    RowSourceFactory, Series, StreamFormat, StreamSummary, StreamedGrid,
 };
 pub use scene::{AxisMapping, HeatmapItem, PixelRect, Primitive, Scene};

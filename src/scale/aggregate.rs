@@ -108,6 +108,67 @@ pub fn edge_span(p: u32, edges: &[f32], pixels: u32, v0: f32, v1: f32) -> Option
     Some((start, end))
 }
 
+/// Which cells every pixel of one axis covers: the span rules of
+/// [`cell_span`] (evenly spaced cells) or [`edge_span`] (cells at their
+/// coordinates) evaluated once per pixel. The heatmap shader, the GPU row
+/// reduction and the CPU passes all read these tables, so every path
+/// aggregates exactly the same cells, whatever the number of cells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AxisSpans {
+    /// Cells along the axis.
+    pub cells: u32,
+    /// Per pixel, the cells `[start, end)` it covers; `start == end` for a
+    /// pixel outside the grid (uneven coordinates shown in a wider window).
+    pub spans: Vec<(u32, u32)>,
+    /// Per pixel, the one cell [`Aggregate::Nearest`] takes.
+    pub nearest: Vec<u32>,
+}
+
+impl AxisSpans {
+    /// `cells` evenly spaced cells over `pixels` pixels ([`cell_span`];
+    /// nearest: the cell under the pixel centre).
+    pub fn uniform(cells: u32, pixels: u32) -> AxisSpans {
+        AxisSpans {
+            cells,
+            spans: (0..pixels).map(|p| cell_span(p, cells, pixels)).collect(),
+            nearest: (0..pixels).map(|p| nearest_cell(p, cells, pixels)).collect(),
+        }
+    }
+
+    /// Cells with `edges` (increasing, cells + 1 values) in the data window
+    /// `view` across `pixels` pixels ([`edge_span`]; nearest: the middle
+    /// cell of the span).
+    pub fn edges(edges: &[f32], pixels: u32, view: (f32, f32)) -> AxisSpans {
+        let cells = edges.len().saturating_sub(1) as u32;
+        let spans: Vec<(u32, u32)> = (0..pixels)
+            .map(|p| edge_span(p, edges, pixels, view.0, view.1).unwrap_or((0, 0)))
+            .collect();
+        let nearest = spans.iter().map(|&(a, b)| (a + b) / 2).collect();
+        AxisSpans {
+            cells,
+            spans,
+            nearest,
+        }
+    }
+
+    /// Pixels along the axis.
+    pub fn pixels(&self) -> u32 {
+        self.spans.len() as u32
+    }
+
+    /// The pixels `[first, last)` that cover some cell (all of them for
+    /// evenly spaced cells; uneven ones may leave pixels at either end
+    /// outside the grid).
+    pub fn inside(&self) -> (u32, u32) {
+        let first = self.spans.iter().position(|&(a, b)| a < b);
+        let last = self.spans.iter().rposition(|&(a, b)| a < b);
+        match (first, last) {
+            (Some(f), Some(l)) => (f as u32, l as u32 + 1),
+            _ => (0, 0),
+        }
+    }
+}
+
 /// Cell edges for cells centred on `coords` (like matplotlib's pcolormesh
 /// with `shading="nearest"`): midpoints between neighbours, the outer edges
 /// half a step beyond the first and last coordinate. `None` unless the

@@ -13,4 +13,4 @@ pub use aggregate::Aggregate;
 pub use colormap::{Colormap, ColormapKind};
 pub use norm::{Norm, NormKind, NormSpec};
 pub use stats::{Stats, StatsAccumulator};
-pub use summary::RowSummary;
+pub use summary::{PixelPass, PixelSummary};
