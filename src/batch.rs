@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::input::{self, Grid, GridSelect, LoadOptions, Tensor};
-use crate::layout::Figure;
+use crate::input::{self, Grid, GridSelect, LoadOptions, Pick, Tensor};
+use crate::layout::{Figure, GridSource};
 use crate::render::Renderer;
 
 /// How to expand and run a batch.
@@ -402,14 +402,45 @@ impl Summary {
     }
 }
 
-/// Figure builder: the job and its grids (one per panel) -> a figure.
-pub type BuildFigure<'a> = dyn Fn(&Job, Vec<Grid>) -> Result<Figure> + Sync + 'a;
+/// Figure builder: the job and its grids (one per panel, in memory or
+/// streamed) -> a figure.
+pub type BuildFigure<'a> = dyn Fn(&Job, Vec<GridSource>) -> Result<Figure> + Sync + 'a;
+
+/// The job's grids streamed where they lie, when every one is large enough
+/// ([`crate::stream::streamed_source`]); `None`: load them.
+fn stream_job(job: &Job, opts: &BatchOptions) -> Result<Option<Vec<GridSource>>> {
+    let mut out = Vec::with_capacity(job.slices.len());
+    for s in &job.slices {
+        let pick = if s.is_empty() {
+            Pick::Leading(&[])
+        } else {
+            Pick::Axes {
+                axes: &opts.split,
+                index: s,
+            }
+        };
+        let Some(grid) = crate::stream::streamed_source(&job.source, job.tensor.as_deref(), &pick, &opts.load)?
+        else {
+            return Ok(None);
+        };
+        let grid = if opts.transpose { grid.transpose() } else { grid };
+        out.push(GridSource::Streamed(Arc::new(grid)));
+    }
+    Ok(Some(out))
+}
 
 fn load_job(
     job: &Job,
     opts: &BatchOptions,
     cache: &mut Option<(PathBuf, Option<String>, Arc<Tensor>)>,
-) -> Result<Vec<Grid>> {
+) -> Result<Vec<GridSource>> {
+    // Large tensors and slices are read in place while they are drawn.
+    if let Ok(Some(streamed)) = stream_job(job, opts) {
+        return Ok(streamed);
+    }
+    let memory = |grids: Result<Vec<Grid>>| -> Result<Vec<GridSource>> {
+        Ok(grids?.into_iter().map(|g| GridSource::Memory(Arc::new(g))).collect())
+    };
     let select = GridSelect {
         index: Vec::new(),
         transpose: opts.transpose,
@@ -419,7 +450,7 @@ fn load_job(
         && only.is_empty()
     {
         let t = input::load_tensor(&job.source, job.tensor.as_deref(), &opts.load)?;
-        return Ok(vec![t.into_grid(&select)?]);
+        return memory(Ok(vec![t.into_grid(&select)?]));
     }
     let tensor = match cache {
         Some((p, n, t)) if *p == job.source && *n == job.tensor => t.clone(),
@@ -433,16 +464,18 @@ fn load_job(
             t
         }
     };
-    job.slices
-        .iter()
-        .map(|s| {
-            if s.is_empty() {
-                (*tensor).clone().into_grid(&select)
-            } else {
-                tensor.slice_axes(&opts.split, s)?.into_grid(&select)
-            }
-        })
-        .collect()
+    memory(
+        job.slices
+            .iter()
+            .map(|s| {
+                if s.is_empty() {
+                    (*tensor).clone().into_grid(&select)
+                } else {
+                    tensor.slice_axes(&opts.split, s)?.into_grid(&select)
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Run `plan`: load, render and encode with overlap. `progress` is called
@@ -479,7 +512,7 @@ pub fn run(
         opts.jobs
     };
     std::thread::scope(|s| {
-        let (load_tx, load_rx) = sync_channel::<(usize, Result<Vec<Grid>>)>(2);
+        let (load_tx, load_rx) = sync_channel::<(usize, Result<Vec<GridSource>>)>(2);
         let (enc_tx, enc_rx) = sync_channel::<(usize, image::RgbaImage)>(encoders * 2);
         let enc_rx = Arc::new(Mutex::new(enc_rx));
         let (done_tx, done_rx) = channel::<(usize, Result<()>)>();

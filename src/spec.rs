@@ -25,15 +25,14 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::input::{self, ArraySlice, Grid, GridSelect, LoadOptions};
+use crate::input::{self, Grid, GridSelect, LoadOptions, Pick};
 use crate::layout::ticks::TickFormat;
 use crate::layout::{
-    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamFormat,
+    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series,
     StreamedGrid,
 };
 
-/// Heatmap inputs with at least this much data are streamed, not loaded.
-pub const STREAM_MIN_BYTES: u64 = 64 << 20;
+pub use crate::stream::STREAM_MIN_BYTES;
 use crate::render::parse_color;
 use crate::scale::{Aggregate, Colormap, NormKind, NormSpec};
 
@@ -233,68 +232,6 @@ impl AxisSpec {
     }
 }
 
-/// The grid a file holds, streamed where it lies, when it is large (at
-/// least [`STREAM_MIN_BYTES`] of values, or `always`) and can be streamed:
-/// an array of a `.npy`, `.safetensors` (one tensor) or `.npz` (one
-/// member) file, with `index` picking a slice of a 3-D or higher array, or
-/// a CSV/TSV/text table without quotes (no `index`). `Ok(None)`: load it.
-pub fn streamed_source(
-    path: &Path,
-    index: &[usize],
-    load: &LoadOptions,
-    always: bool,
-) -> Result<Option<StreamedGrid>> {
-    let big = |values: u64, bytes: u64| always || values.saturating_mul(4).max(bytes) >= STREAM_MIN_BYTES;
-    let slice = match input::extension(path).as_str() {
-        "csv" | "tsv" | "txt" => {
-            if !index.is_empty() {
-                return Ok(None);
-            }
-            let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
-            if !big(0, len) {
-                return Ok(None);
-            }
-            // The first pass; tables it cannot stream are read in memory.
-            let Some(plan) = input::csv::CsvPlan::new(path, &load.csv)? else {
-                return Ok(None);
-            };
-            let (rows, cols) = (plan.rows(), plan.cols());
-            return Ok(Some(StreamedGrid::new(
-                path,
-                StreamFormat::Csv(Arc::new(plan)),
-                rows,
-                cols,
-            )));
-        }
-        "npy" => {
-            let header = input::npy::read_npy_header(path)?;
-            ArraySlice::npy(path, &header, index)?
-        }
-        "safetensors" => {
-            let file = input::SafetensorsFile::open(path)?;
-            let [one] = file.tensors.as_slice() else {
-                return Ok(None);
-            };
-            ArraySlice::safetensors(&file, one, index)?
-        }
-        "npz" => {
-            let members = input::list_npz(path)?;
-            let [(key, _)] = members.as_slice() else {
-                return Ok(None);
-            };
-            match ArraySlice::npz(path, key, index)? {
-                Some(s) => s,
-                None => return Ok(None),
-            }
-        }
-        _ => return Ok(None),
-    };
-    if !big(slice.len(), slice.bytes()) {
-        return Ok(None);
-    }
-    Ok(Some(StreamedGrid::of_array(slice)))
-}
-
 impl PanelSpec {
     fn norm(&self) -> Result<NormSpec> {
         let mut kind = NormKind::parse(self.norm.as_deref().unwrap_or("linear"))?;
@@ -337,6 +274,12 @@ impl PanelSpec {
         self.build_from(GridSource::Memory(Arc::new(grid)), path, base)
     }
 
+    /// Build the panel around a grid in memory or streamed (read from
+    /// `path`; `self.input`, `index` and `transpose` are not used).
+    pub fn build_with_source(&self, source: GridSource, path: &Path, base: &Path) -> Result<Panel> {
+        self.build_from(source, path, base)
+    }
+
     /// Whether this panel's input is drawn by streaming it, and if so the
     /// streamed grid: a heatmap of a large array (a `.npy` file in C or
     /// Fortran order, the slice `index` picks from a 3-D/4-D one, the one
@@ -351,14 +294,9 @@ impl PanelSpec {
         if !kind.eq_ignore_ascii_case("heatmap") || self.annotate.is_some() {
             return Ok(None);
         }
-        let policy = std::env::var("ACTMAP_STREAM").unwrap_or_default();
-        if policy == "never" {
-            return Ok(None);
-        }
         let index = self.index.clone().unwrap_or_default();
-        let grid = match streamed_source(path, &index, load, policy == "always")? {
-            Some(g) => g,
-            None => return Ok(None),
+        let Some(grid) = crate::stream::streamed_source(path, None, &Pick::Leading(&index), load)? else {
+            return Ok(None);
         };
         Ok(Some(if self.transpose == Some(true) {
             grid.transpose()

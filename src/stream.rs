@@ -13,15 +13,119 @@
 //! whose width depends on the colour range (the colorbar's labels take
 //! room): it gets a first pass for the statistics, then one for the pixels.
 
-use std::sync::mpsc;
+use std::path::Path;
+use std::sync::{Arc, mpsc};
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, RowReducer};
-use crate::input::RowSource;
-use crate::input::csv::CsvRowReader;
+use crate::input::csv::{CsvPlan, CsvRowReader};
+use crate::input::{ArraySlice, LoadOptions, Pick, RowSource, SafetensorsFile};
 use crate::layout::{StreamFormat, StreamedGrid};
 use crate::scale::aggregate::AxisSpans;
 use crate::scale::{Aggregate, PixelPass, StatsAccumulator};
+
+/// Grids with at least this many bytes of values (as f32, or in the file
+/// when larger) are streamed, not loaded.
+pub const STREAM_MIN_BYTES: u64 = 64 << 20;
+
+/// When inputs are streamed: `ACTMAP_STREAM=always|never`, else by size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Grids of [`STREAM_MIN_BYTES`] or more.
+    Auto,
+    /// Every grid that can be.
+    Always,
+    /// None.
+    Never,
+}
+
+impl Policy {
+    /// The policy `ACTMAP_STREAM` asks for.
+    pub fn from_env() -> Policy {
+        match std::env::var("ACTMAP_STREAM").as_deref() {
+            Ok("always") => Policy::Always,
+            Ok("never") => Policy::Never,
+            _ => Policy::Auto,
+        }
+    }
+}
+
+/// The grid `pick` chooses from a file's tensor (`tensor` names it in a
+/// `.safetensors` or `.npz` file; `None`: the file's only one), streamed
+/// where it lies when the policy ([`Policy::from_env`]) says so and it can
+/// be: an array of a `.npy` (C or Fortran order), `.safetensors` or `.npz`
+/// (stored or deflated) file, or a CSV/TSV/text table without quotes (no
+/// index). `Ok(None)`: load it instead.
+pub fn streamed_source(
+    path: &Path,
+    tensor: Option<&str>,
+    pick: &Pick<'_>,
+    load: &LoadOptions,
+) -> Result<Option<StreamedGrid>> {
+    let policy = Policy::from_env();
+    if policy == Policy::Never {
+        return Ok(None);
+    }
+    let big = |values: u64, bytes: u64| {
+        policy == Policy::Always || values.saturating_mul(4).max(bytes) >= STREAM_MIN_BYTES
+    };
+    let slice = match crate::input::extension(path).as_str() {
+        "csv" | "tsv" | "txt" => {
+            if tensor.is_some() || !matches!(pick, Pick::Leading([])) {
+                return Ok(None);
+            }
+            let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+            if !big(0, len) {
+                return Ok(None);
+            }
+            // The first pass; tables it cannot stream are read in memory.
+            let Some(plan) = CsvPlan::new(path, &load.csv)? else {
+                return Ok(None);
+            };
+            let (rows, cols) = (plan.rows(), plan.cols());
+            return Ok(Some(StreamedGrid::new(
+                path,
+                StreamFormat::Csv(Arc::new(plan)),
+                rows,
+                cols,
+            )));
+        }
+        "npy" if tensor.is_none() => {
+            let header = crate::input::npy::read_npy_header(path)?;
+            ArraySlice::npy(path, &header, pick)?
+        }
+        "safetensors" => {
+            let file = SafetensorsFile::open(path)?;
+            let t = match (tensor, file.tensors.as_slice()) {
+                (Some(name), _) => file.get(name),
+                (None, [one]) => Some(one),
+                _ => None,
+            };
+            let Some(t) = t else {
+                return Ok(None);
+            };
+            ArraySlice::safetensors(&file, t, pick)?
+        }
+        "npz" => {
+            let key = match tensor {
+                Some(k) => k.to_string(),
+                None => match crate::input::list_npz(path)?.as_slice() {
+                    [(k, _)] => k.clone(),
+                    _ => return Ok(None),
+                },
+            };
+            match ArraySlice::npz(path, &key, pick)? {
+                Some(s) => s,
+                None => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    };
+    if !big(slice.len(), slice.bytes()) {
+        return Ok(None);
+    }
+    Ok(Some(StreamedGrid::of_array(slice)))
+}
 
 /// Bytes per block read from the source.
 pub const BLOCK_BYTES: usize = 4 << 20;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actmap::batch::{self, BatchOptions, Job};
-use actmap::layout::{ColorbarMode, Figure};
-use actmap::{Grid, Renderer};
+use actmap::Renderer;
+use actmap::layout::{ColorbarMode, Figure, GridSource};
 
 use super::render::{RenderArgs, batch_panel};
 
@@ -79,7 +79,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::SeqCst));
 
     let (w, h) = b.size.unwrap_or((1200, 900));
-    let build = |job: &Job, grids: Vec<Grid>| -> actmap::Result<Figure> {
+    let build = |job: &Job, grids: Vec<GridSource>| -> actmap::Result<Figure> {
         let mut panels = Vec::with_capacity(grids.len());
         let several = grids.len() > 1;
         for (grid, slice) in grids.into_iter().zip(&job.slices) {
@@ -89,7 +89,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
             } else if !b.titled {
                 spec.title = Some(short_label(job));
             }
-            panels.push(spec.build_with_grid(grid, &job.source, Path::new(""))?);
+            panels.push(spec.build_with_source(grid, &job.source, Path::new(""))?);
         }
         let n = panels.len();
         let cols = (n as f64).sqrt().ceil().max(1.0) as usize;

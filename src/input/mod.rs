@@ -13,7 +13,7 @@ use std::path::Path;
 pub use csv::CsvOptions;
 pub use grid::Grid;
 pub use npy::NpyRowReader;
-pub use slice::{ArraySlice, SliceReader};
+pub use slice::{ArraySlice, Pick, SliceReader};
 
 /// Rows of a 2-D table read a block at a time (for grids too large to
 /// hold): the out-of-core renderer consumes any of these.

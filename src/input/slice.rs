@@ -74,6 +74,22 @@ pub struct ArraySlice {
     pub col_stride: u64,
 }
 
+/// Which 2-D grid of an array to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick<'a> {
+    /// One index for each axis before the last two, as `--index` (none for
+    /// a 1-D or 2-D array; a 1-D array is one row).
+    Leading(&'a [usize]),
+    /// One index for each of `axes` (distinct), as `--split`: the other
+    /// axes, one or two, in order, are the grid's.
+    Axes {
+        /// The axes fixed.
+        axes: &'a [usize],
+        /// Their indices.
+        index: &'a [usize],
+    },
+}
+
 /// Element strides of an array of `shape`, in C order (last axis fastest)
 /// or Fortran order (first axis fastest).
 fn strides(shape: &[usize], fortran: bool) -> Vec<u64> {
@@ -92,10 +108,9 @@ fn strides(shape: &[usize], fortran: bool) -> Vec<u64> {
 }
 
 impl ArraySlice {
-    /// The grid `index` picks (one index per leading axis, as
-    /// [`super::Tensor::into_grid`]) from an array of `shape` stored in C or
-    /// Fortran order from `data_start`: the same checks and messages as
-    /// loading it.
+    /// The grid `pick` chooses from an array of `shape` stored in C or
+    /// Fortran order from `data_start`: for [`Pick::Leading`], the checks
+    /// and messages of loading it ([`super::Tensor::into_grid`]).
     #[allow(clippy::too_many_arguments)]
     fn pick(
         path: &Path,
@@ -106,16 +121,38 @@ impl ArraySlice {
         data_start: u64,
         shape: &[usize],
         fortran: bool,
-        index: &[usize],
+        pick: &Pick<'_>,
     ) -> Result<ArraySlice> {
-        let (rows, cols) = grid_of(path, shape, index)?;
         let s = strides(shape, fortran);
-        let nd = shape.len();
-        let offset = index.iter().zip(&s).map(|(&i, &st)| i as u64 * st).sum();
-        let (row_stride, col_stride) = if nd == 1 {
-            (shape[0] as u64, s[0])
-        } else {
-            (s[nd - 2], s[nd - 1])
+        let (fixed, kept): (Vec<(usize, usize)>, Vec<usize>) = match *pick {
+            Pick::Leading(index) => {
+                grid_of(path, shape, index)?;
+                let lead = shape.len().saturating_sub(2);
+                ((0..lead).zip(index.iter().copied()).collect(), (lead..shape.len()).collect())
+            }
+            Pick::Axes { axes, index } => {
+                let bad = |m: String| Error::format(path, m);
+                if axes.len() != index.len() {
+                    return Err(bad(format!("{} split axes but {} indices", axes.len(), index.len())));
+                }
+                for (k, (&a, &i)) in axes.iter().zip(index).enumerate() {
+                    if a >= shape.len() || axes[..k].contains(&a) || i >= shape[a] {
+                        return Err(bad(format!(
+                            "index {i} of axis {a} does not pick a slice of shape {shape:?}"
+                        )));
+                    }
+                }
+                let kept: Vec<usize> = (0..shape.len()).filter(|d| !axes.contains(d)).collect();
+                let kept_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
+                grid_of(path, &kept_shape, &[])?;
+                (axes.iter().copied().zip(index.iter().copied()).collect(), kept)
+            }
+        };
+        let offset = fixed.iter().map(|&(a, i)| i as u64 * s[a]).sum();
+        let (rows, row_stride, cols, col_stride) = match kept.as_slice() {
+            [c] => (1, shape[*c] as u64 * s[*c], shape[*c], s[*c]),
+            [r, c] => (shape[*r], s[*r], shape[*c], s[*c]),
+            _ => return Err(Error::format(path, format!("no 2-D grid in shape {shape:?}"))),
         };
         let elements: u64 = shape.iter().map(|&d| d as u64).product();
         Ok(ArraySlice {
@@ -134,9 +171,9 @@ impl ArraySlice {
         })
     }
 
-    /// The grid `index` picks from the `.npy` file at `path` (its header
+    /// The grid `pick` chooses from the `.npy` file at `path` (its header
     /// read before).
-    pub fn npy(path: &Path, header: &NpyHeader, index: &[usize]) -> Result<ArraySlice> {
+    pub fn npy(path: &Path, header: &NpyHeader, pick: &Pick<'_>) -> Result<ArraySlice> {
         Self::pick(
             path,
             None,
@@ -146,12 +183,12 @@ impl ArraySlice {
             header.data_offset,
             &header.shape,
             header.fortran_order,
-            index,
+            pick,
         )
     }
 
-    /// The grid `index` picks from tensor `t` of the `.safetensors` file `file`.
-    pub fn safetensors(file: &SafetensorsFile, t: &SafetensorsInfo, index: &[usize]) -> Result<ArraySlice> {
+    /// The grid `pick` chooses from tensor `t` of the `.safetensors` file `file`.
+    pub fn safetensors(file: &SafetensorsFile, t: &SafetensorsInfo, pick: &Pick<'_>) -> Result<ArraySlice> {
         Self::pick(
             &file.path,
             Some(format!("tensor {}", quote(&t.name))),
@@ -161,13 +198,13 @@ impl ArraySlice {
             t.offsets.0,
             &t.shape,
             false,
-            index,
+            pick,
         )
     }
 
-    /// The grid `index` picks from array `key` (member `key.npy`) of the
+    /// The grid `pick` chooses from array `key` (member `key.npy`) of the
     /// `.npz` archive at `path`; `Ok(None)` when it has no such member.
-    pub fn npz(path: &Path, key: &str, index: &[usize]) -> Result<Option<ArraySlice>> {
+    pub fn npz(path: &Path, key: &str, pick: &Pick<'_>) -> Result<Option<ArraySlice>> {
         let Some(m) = super::npz::locate(path, key)? else {
             return Ok(None);
         };
@@ -211,7 +248,7 @@ impl ArraySlice {
             base + header.data_offset,
             &header.shape,
             header.fortran_order,
-            index,
+            pick,
         )
         .map_err(in_member)?;
         Ok(Some(slice))
@@ -605,7 +642,7 @@ mod tests {
                 .collect();
             for path in [&c_path, &f_path] {
                 let header = npy::read_npy_header(path).unwrap();
-                let slice = ArraySlice::npy(path, &header, &index).unwrap();
+                let slice = ArraySlice::npy(path, &header, &Pick::Leading(&index)).unwrap();
                 assert_eq!((slice.rows, slice.cols), (5, 6));
                 assert_eq!(slice.by_columns(), header.fortran_order);
                 for block in [1, 2, 7] {
@@ -634,7 +671,7 @@ mod tests {
         let values: Vec<f32> = (0..1000).map(|i| i as f32 * 0.5).collect();
         crate::sink::write_npy_f32(&path, &[1000], &values).unwrap();
         let header = npy::read_npy_header(&path).unwrap();
-        let slice = ArraySlice::npy(&path, &header, &[]).unwrap();
+        let slice = ArraySlice::npy(&path, &header, &Pick::Leading(&[])).unwrap();
         assert_eq!((slice.rows, slice.cols), (1, 1000));
         assert!(slice.by_columns());
         let mut r = slice.open().unwrap();
@@ -651,7 +688,7 @@ mod tests {
         let path = dir.path().join("t.npy");
         crate::sink::write_npy_f32(&path, &[100, 10], &vec![1.0; 1000]).unwrap();
         let header = npy::read_npy_header(&path).unwrap();
-        let slice = ArraySlice::npy(&path, &header, &[]).unwrap();
+        let slice = ArraySlice::npy(&path, &header, &Pick::Leading(&[])).unwrap();
         let mut r = slice.open().unwrap();
         // Cut the file after opening: the reader finds out mid-way.
         let len = std::fs::metadata(&path).unwrap().len();
