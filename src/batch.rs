@@ -419,7 +419,8 @@ fn stream_job(job: &Job, opts: &BatchOptions) -> Result<Option<Vec<GridSource>>>
                 index: s,
             }
         };
-        let Some(grid) = crate::stream::streamed_source(&job.source, job.tensor.as_deref(), &pick, &opts.load)?
+        let Some(grid) =
+            crate::stream::streamed_source(&job.source, job.tensor.as_deref(), &pick, &opts.load)?
         else {
             return Ok(None);
         };
@@ -439,7 +440,10 @@ fn load_job(
         return Ok(streamed);
     }
     let memory = |grids: Result<Vec<Grid>>| -> Result<Vec<GridSource>> {
-        Ok(grids?.into_iter().map(|g| GridSource::Memory(Arc::new(g))).collect())
+        Ok(grids?
+            .into_iter()
+            .map(|g| GridSource::Memory(Arc::new(g)))
+            .collect())
     };
     let select = GridSelect {
         index: Vec::new(),

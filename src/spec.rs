@@ -28,13 +28,12 @@ use crate::error::{Error, Result};
 use crate::input::{self, Grid, GridSelect, LoadOptions, Pick};
 use crate::layout::ticks::TickFormat;
 use crate::layout::{
-    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series,
-    StreamedGrid,
+    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamedGrid,
 };
 
-pub use crate::stream::STREAM_MIN_BYTES;
 use crate::render::parse_color;
 use crate::scale::{Aggregate, Colormap, NormKind, NormSpec};
+pub use crate::stream::STREAM_MIN_BYTES;
 
 /// Coordinates: inline numbers or a file (.npy/.csv) holding them.
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use actmap::batch::{self, BatchOptions, Job};
 use actmap::Renderer;
+use actmap::batch::{self, BatchOptions, Job};
 use actmap::layout::{ColorbarMode, Figure, GridSource};
 
 use super::render::{RenderArgs, batch_panel};

@@ -128,12 +128,19 @@ impl ArraySlice {
             Pick::Leading(index) => {
                 grid_of(path, shape, index)?;
                 let lead = shape.len().saturating_sub(2);
-                ((0..lead).zip(index.iter().copied()).collect(), (lead..shape.len()).collect())
+                (
+                    (0..lead).zip(index.iter().copied()).collect(),
+                    (lead..shape.len()).collect(),
+                )
             }
             Pick::Axes { axes, index } => {
                 let bad = |m: String| Error::format(path, m);
                 if axes.len() != index.len() {
-                    return Err(bad(format!("{} split axes but {} indices", axes.len(), index.len())));
+                    return Err(bad(format!(
+                        "{} split axes but {} indices",
+                        axes.len(),
+                        index.len()
+                    )));
                 }
                 for (k, (&a, &i)) in axes.iter().zip(index).enumerate() {
                     if a >= shape.len() || axes[..k].contains(&a) || i >= shape[a] {
