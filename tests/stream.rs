@@ -724,3 +724,137 @@ fn any_row_source_plugs_in_with_steps_as_coordinates() {
         "{e}"
     );
 }
+
+/// Every PNG under `dir`, by name, with its pixels.
+fn pictures(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, image::open(&p).unwrap().to_rgba8().into_raw())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn cli_streams_every_variant_to_the_in_memory_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let g = small_grid(9);
+    write_npy(&d.join("g.npy"), &g);
+    let cube: Vec<f32> = [small_grid(3), g.clone()]
+        .iter()
+        .flat_map(|x| x.data().to_vec())
+        .collect();
+    std::fs::write(d.join("cube.npy"), npy_bytes(&[2, 1200, 333], &cube, false)).unwrap();
+    std::fs::write(
+        d.join("f.npy"),
+        npy_bytes(&[1200, 333], &fortran_order(&[1200, 333], g.data()), true),
+    )
+    .unwrap();
+    write_safetensors(&d.join("one.safetensors"), &[("acts", &[2, 1200, 333], &cube)]);
+    write_npz(
+        &d.join("z.npz"),
+        &[("acts", npy_bytes(&[2, 1200, 333], &cube, false))],
+        true,
+    );
+    let steps: Vec<String> = steps(1200).iter().map(|s| s.to_string()).collect();
+    std::fs::write(d.join("steps.csv"), steps.join("\n")).unwrap();
+    let run = |args: &[&str], policy: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_actmap"))
+            .args(args)
+            .current_dir(d)
+            .env("ACTMAP_STREAM", policy)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?} {policy}: {}", stderr(&o));
+        image::open(d.join("out.png")).unwrap().to_rgba8()
+    };
+    let cases: [&[&str]; 5] = [
+        &["g.npy", "--transpose"],
+        &["g.npy", "--y-coords", "steps.csv", "--origin", "lower"],
+        &["g.npy", "--transpose", "--x-coords", "steps.csv", "--agg", "max"],
+        &["cube.npy", "--index", "1"],
+        &["f.npy", "--y-coords", "steps.csv"],
+    ];
+    for case in cases {
+        let mut args = vec!["render"];
+        args.extend_from_slice(case);
+        args.extend_from_slice(&["-o", "out.png", "--size", "640x400"]);
+        assert!(
+            run(&args, "always") == run(&args, "never"),
+            "{case:?}: streamed and in-memory figures differ"
+        );
+    }
+
+    // Batch: the multi-tensor files numpy and safetensors wrote, every
+    // tensor and slice streamed or loaded: the same figures, the same failures.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/batch");
+    for f in [
+        "acts.safetensors",
+        "attn.npz",
+        "attn_compressed.npz",
+        "corrupt.npz",
+    ] {
+        std::fs::copy(fixtures.join(f), d.join(f)).unwrap();
+    }
+    let mut results = Vec::new();
+    for (policy, transpose) in [
+        ("always", false),
+        ("never", false),
+        ("always", true),
+        ("never", true),
+    ] {
+        let out = format!("batch-{policy}-{transpose}");
+        let mut args = vec![
+            "render",
+            "acts.safetensors",
+            "attn.npz",
+            "attn_compressed.npz",
+            "corrupt.npz",
+            "one.safetensors",
+            "z.npz",
+            "--split",
+            "0",
+            "-o",
+            &out,
+            "--size",
+            "400x300",
+            "-q",
+        ];
+        if transpose {
+            args.push("--transpose");
+        }
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_actmap"))
+            .args(&args)
+            .current_dir(d)
+            .env("ACTMAP_STREAM", policy)
+            .output()
+            .unwrap();
+        let failures: Vec<String> = stderr(&o)
+            .lines()
+            .filter(|l| l.contains("failed:"))
+            .map(String::from)
+            .collect();
+        results.push((o.status.code(), failures, pictures(&d.join(&out))));
+    }
+    assert!(
+        results[0].2.len() >= 8,
+        "{:?}",
+        results[0].2.iter().map(|p| &p.0).collect::<Vec<_>>()
+    );
+    assert_eq!(results[0].0, results[1].0);
+    assert_eq!(
+        results[0].1, results[1].1,
+        "the same inputs fail, with the same words"
+    );
+    let names = |r: &[(String, Vec<u8>)]| r.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&results[0].2), names(&results[1].2));
+    for (a, b) in results[0].2.iter().zip(&results[1].2) {
+        assert!(a.1 == b.1, "{}: streamed and loaded batch figures differ", a.0);
+    }
+}

@@ -235,7 +235,7 @@ fn zip_message(e: &ZipError) -> String {
 
 /// `s` on one line with its first letter lowercase ("Invalid checksum" ->
 /// "invalid checksum"), to match the style of the other messages.
-fn lower_first(s: &str) -> String {
+pub(crate) fn lower_first(s: &str) -> String {
     let s = s.replace('\n', " ");
     let mut chars = s.chars();
     match chars.next() {

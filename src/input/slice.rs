@@ -421,10 +421,20 @@ impl Bytes {
             return Ok(());
         };
         let rest = size.saturating_sub(*pos);
-        self.skip(rest).map_err(|e| e.to_string())?;
+        match self.skip(rest) {
+            Ok(()) => {}
+            // Fewer bytes than declared: the checksum cannot match.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err("invalid checksum".into()),
+            Err(e) => return Err(super::npz::lower_first(&e.to_string())),
+        }
         let mut probe = [0u8; 1];
-        if self.inflate(&mut probe).map_err(|e| e.to_string())? > 0 {
-            return Err("the member inflates to more bytes than its size says".into());
+        if self
+            .inflate(&mut probe)
+            .map_err(|e| super::npz::lower_first(&e.to_string()))?
+            > 0
+        {
+            // The zip reader's words, so a streamed member fails as a loaded one.
+            return Err("file is larger than its declared uncompressed size".into());
         }
         let Bytes::Inflate { hasher, crc, .. } = self else {
             return Ok(());
@@ -477,9 +487,10 @@ impl SliceReader {
 
     fn io_error(&self, e: io::Error) -> Error {
         match (&self.slice.storage, e.kind()) {
-            (Storage::Deflated { .. }, _) | (_, io::ErrorKind::UnexpectedEof) => {
-                self.slice.error(format!("corrupt data: {e}"))
-            }
+            (Storage::Deflated { .. }, _) | (_, io::ErrorKind::UnexpectedEof) => self.slice.error(format!(
+                "corrupt data: {}",
+                super::npz::lower_first(&e.to_string())
+            )),
             _ => Error::io(&self.slice.path, e),
         }
     }
