@@ -568,7 +568,7 @@ pub fn run(
             }
             let rendered = grids
                 .and_then(|g| build(&plan.jobs[i], g))
-                .and_then(|fig| renderer.render_figure(&fig));
+                .and_then(|fig| renderer.render_owned_figure(fig));
             match rendered {
                 Ok(out) => {
                     if enc_tx.send((i, out.image)).is_err() {

@@ -185,10 +185,9 @@ fn one_per_pixel(
         return Ok(None);
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let Some(sum) = pass.summary(across, threads) else {
+    let Some(values) = pass.values(across, item.norm.centre, threads) else {
         return Ok(None);
     };
-    let values = sum.values(item.norm.centre);
     let c_n = across.pixels() as usize;
     let (x_in, y_in) = if transposed {
         (along.inside(), across.inside())
@@ -198,6 +197,10 @@ fn one_per_pixel(
     let (w, h) = ((x_in.1 - x_in.0) as usize, (y_in.1 - y_in.0) as usize);
     if w == 0 || h == 0 {
         return Ok(None);
+    }
+    if !transposed && w == c_n && h * w == values.len() {
+        // Every pixel inside, rows in order: the values are the grid.
+        return Ok(Some((Grid::new(h, w, values)?, crop_item(item, x_in, y_in))));
     }
     let mut out = Vec::with_capacity(w * h);
     for y in y_in.0..y_in.1 {
@@ -344,6 +347,39 @@ pub struct RenderedFigure {
     pub layout: FigureLayout,
 }
 
+/// A [`Renderer`] starting on another thread ([`Renderer::spawn`]).
+#[derive(Debug)]
+pub struct PendingRenderer {
+    adapter: std::sync::mpsc::Receiver<wgpu::DeviceType>,
+    device_type: std::sync::OnceLock<Option<wgpu::DeviceType>>,
+    handle: std::thread::JoinHandle<Result<Renderer>>,
+}
+
+impl PendingRenderer {
+    /// The kind of adapter being started, once it is picked (blocks until
+    /// then; `None` when no adapter could be had: [`PendingRenderer::wait`]
+    /// says why).
+    pub fn device_type(&self) -> Option<wgpu::DeviceType> {
+        *self.device_type.get_or_init(|| self.adapter.recv().ok())
+    }
+
+    /// Where streamed grids are best reduced on the adapter being started
+    /// ([`ReduceOn::for_device`]); [`ReduceOn::Cpu`] without an adapter.
+    pub fn reduce_on(&self) -> ReduceOn {
+        match self.device_type() {
+            Some(t) => ReduceOn::for_device(t),
+            None => ReduceOn::Cpu,
+        }
+    }
+
+    /// The renderer, once started.
+    pub fn wait(self) -> Result<Renderer> {
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(Error::Gpu("the GPU start-up thread panicked".into())))
+    }
+}
+
 /// Owns a GPU context and the pipelines; reuse one for many renders.
 #[derive(Debug)]
 pub struct Renderer {
@@ -366,6 +402,41 @@ impl Renderer {
         let ctx = GpuContext::new();
         let _ = font.join();
         Ok(Self::with_context(Arc::new(ctx?)))
+    }
+
+    /// Start a renderer on another thread: GPU start-up (instance, adapter,
+    /// device, pipelines, font) takes tens of milliseconds that the caller
+    /// can spend reading data, such as the passes over streamed grids
+    /// ([`summarise_figure`]).
+    ///
+    /// ```no_run
+    /// # fn figure() -> actmap::layout::Figure { todo!() }
+    /// let pending = actmap::Renderer::spawn();
+    /// let fig = figure();
+    /// // Fold streamed grids on the CPU while the GPU starts, when it is a
+    /// // software adapter (on a real GPU the passes run there, after).
+    /// let on = pending.reduce_on();
+    /// let fig = actmap::render::summarise_figure(&fig, None, on).unwrap().into_owned();
+    /// let renderer = pending.wait().unwrap();
+    /// let out = renderer.render_figure(&fig).unwrap();
+    /// ```
+    pub fn spawn() -> PendingRenderer {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let font = std::thread::spawn(|| {
+                Font::default_sans();
+            });
+            let ctx = GpuContext::new_reporting(|info| {
+                let _ = tx.send(info.device_type);
+            });
+            let _ = font.join();
+            Ok(Self::with_context(Arc::new(ctx?)))
+        });
+        PendingRenderer {
+            adapter: rx,
+            device_type: std::sync::OnceLock::new(),
+            handle,
+        }
     }
 
     /// A renderer on an existing context.
@@ -459,9 +530,26 @@ impl Renderer {
     /// over once, reduced to their plot size as they are read, and drawn
     /// one value per pixel: the same picture as the whole grid in memory.
     pub fn render_figure(&self, fig: &Figure) -> Result<RenderedFigure> {
+        self.render_cow(std::borrow::Cow::Borrowed(fig))
+    }
+
+    /// [`Renderer::render_figure`] taking the figure, so that what its
+    /// streamed grids' summaries hold is freed before drawing.
+    pub fn render_owned_figure(&self, fig: Figure) -> Result<RenderedFigure> {
+        self.render_cow(std::borrow::Cow::Owned(fig))
+    }
+
+    fn render_cow(&self, fig: std::borrow::Cow<'_, Figure>) -> Result<RenderedFigure> {
         OffscreenTarget::check_size(&self.ctx, fig.width, fig.height)?;
         let font = Font::default_sans();
-        let fig = summarise_figure(fig, Some(&self.ctx), self.reduce_on)?;
+        let summarised = match summarise_figure(&fig, Some(&self.ctx), self.reduce_on)? {
+            std::borrow::Cow::Owned(f) => Some(f),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
+        let fig = match summarised {
+            Some(f) => std::borrow::Cow::Owned(f),
+            None => fig,
+        };
         let mut layout = layout_figure(&fig, font)?;
         // Streamed grids become their one-value-per-pixel reduction, and
         // in-memory ones with many rows per pixel too on a software adapter;
@@ -557,11 +645,11 @@ impl Renderer {
         );
         let pass = fold_in_memory(grid, y, x.clone(), mode);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let Some(sum) = pass.summary(&x, threads) else {
+        let Some(values) = pass.values(&x, centre, threads) else {
             return Ok(None);
         };
         let (w, h) = (rect.width, rect.height);
-        Ok(Some(Grid::new(h as usize, w as usize, sum.values(centre))?))
+        Ok(Some(Grid::new(h as usize, w as usize, values)?))
     }
 
     /// Draw a laid-out scene whose heatmaps refer to `textures` by index.
@@ -687,6 +775,14 @@ impl Renderer {
     /// Render a figure and write it to `path` as PNG (atomically).
     pub fn render_figure_png(&self, fig: &Figure, path: &Path) -> Result<RenderedFigure> {
         let out = self.render_figure(fig)?;
+        crate::sink::write_png(path, &out.image)?;
+        Ok(out)
+    }
+
+    /// [`Renderer::render_figure_png`] taking the figure (see
+    /// [`Renderer::render_owned_figure`]).
+    pub fn render_owned_figure_png(&self, fig: Figure, path: &Path) -> Result<RenderedFigure> {
+        let out = self.render_owned_figure(fig)?;
         crate::sink::write_png(path, &out.image)?;
         Ok(out)
     }

@@ -80,15 +80,22 @@ impl std::fmt::Debug for GpuContext {
 impl GpuContext {
     /// A headless context (no window needed).
     pub fn new() -> Result<Self> {
+        Self::new_reporting(|_| {})
+    }
+
+    /// [`GpuContext::new`], calling `adapter_chosen` with the adapter's
+    /// description as soon as it is picked, before the (slower) device
+    /// start: a caller on another thread can plan its work by it.
+    pub fn new_reporting(adapter_chosen: impl FnOnce(&wgpu::AdapterInfo)) -> Result<Self> {
         let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         let instance = wgpu::Instance::new(desc);
-        Self::from_instance(instance, None)
+        pollster::block_on(Self::create(instance, None, adapter_chosen))
     }
 
     /// A context on `instance`, with an adapter able to present to `surface`
     /// when one is given.
     pub fn from_instance(instance: wgpu::Instance, surface: Option<&wgpu::Surface<'_>>) -> Result<Self> {
-        pollster::block_on(Self::create(instance, surface))
+        pollster::block_on(Self::create(instance, surface, |_| {}))
     }
 
     async fn select_adapter(
@@ -130,8 +137,13 @@ impl GpuContext {
             })
     }
 
-    async fn create(instance: wgpu::Instance, surface: Option<&wgpu::Surface<'_>>) -> Result<Self> {
+    async fn create(
+        instance: wgpu::Instance,
+        surface: Option<&wgpu::Surface<'_>>,
+        adapter_chosen: impl FnOnce(&wgpu::AdapterInfo),
+    ) -> Result<Self> {
         let adapter = Self::select_adapter(&instance, surface).await?;
+        adapter_chosen(&adapter.get_info());
         // Ask for everything the adapter offers: the defaults cap 2-D
         // textures at 8192, lavapipe and real GPUs allow 16384 or more.
         let cache_file = pipeline_cache_file(&adapter.get_info());

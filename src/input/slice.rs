@@ -673,7 +673,7 @@ mod tests {
             }
         }
         let header = npy::read_npy_header(&c_path).unwrap();
-        let e = ArraySlice::npy(&c_path, &header, &[3, 0])
+        let e = ArraySlice::npy(&c_path, &header, &Pick::Leading(&[3, 0]))
             .unwrap_err()
             .to_string();
         assert!(

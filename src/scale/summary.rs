@@ -424,6 +424,73 @@ impl PixelPass {
         }
     }
 
+    /// The value of every pixel once every row has passed (see
+    /// [`PixelSummary::values`]), along x across, row-major by the along
+    /// axis; `None` when `across` does not fit ([`PixelPass::fits`]).
+    /// Without across spans up front, this reduces the bins straight to
+    /// values, with no [`PixelSummary`] in between.
+    pub fn values(&self, across: &AxisSpans, centre: f32, threads: usize) -> Option<Vec<f32>> {
+        if !self.fits(across) {
+            return None;
+        }
+        if self.across.is_some() {
+            return Some(self.summary(across, threads)?.values(centre));
+        }
+        let q_n = across.pixels() as usize;
+        let mut out = vec![f32::NAN; self.along.pixels() as usize * q_n];
+        if q_n == 0 || self.bins.is_empty() {
+            return Some(out);
+        }
+        let mode = self.mode;
+        // Each thread takes a run of bins and the rows of their pixels.
+        let threads = threads.clamp(1, self.bins.len());
+        let per = self.bins.len().div_ceil(threads);
+        let mut jobs = Vec::with_capacity(threads);
+        let mut rest: &mut [f32] = &mut out;
+        let mut at = 0usize;
+        for (g, group) in self.bins.chunks(per).enumerate() {
+            let (Some(first), Some(last)) = (group.first(), group.last()) else {
+                continue;
+            };
+            let (start, end) = (first.first_pixel as usize * q_n, last.end_pixel as usize * q_n);
+            let tail = std::mem::take(&mut rest);
+            let (_, tail) = tail.split_at_mut(start - at);
+            let (mine, tail) = tail.split_at_mut(end - start);
+            rest = tail;
+            at = end;
+            jobs.push((g * per, group, start, mine));
+        }
+        let acc = &self.acc;
+        let job = |(b0, group, start, rows): (usize, &[Bin], usize, &mut [f32])| {
+            for (i, bin) in group.iter().enumerate() {
+                let Some(Some(a)) = acc.get(b0 + i) else {
+                    continue;
+                };
+                let row0 = bin.first_pixel as usize * q_n - start;
+                let row = &mut rows[row0..row0 + q_n];
+                for (q, v) in row.iter_mut().enumerate() {
+                    let span = across.spans[q];
+                    if span.0 < span.1 {
+                        *v = pixel_value(a, span, across.nearest[q], mode, centre);
+                    }
+                }
+                for px in 1..(bin.end_pixel - bin.first_pixel) as usize {
+                    rows.copy_within(row0..row0 + q_n, row0 + px * q_n);
+                }
+            }
+        };
+        if jobs.len() == 1 {
+            jobs.into_iter().for_each(job);
+        } else {
+            std::thread::scope(|s| {
+                for j in jobs {
+                    s.spawn(move || job(j));
+                }
+            });
+        }
+        Some(out)
+    }
+
     /// The pixels, once every row has passed: the bins reduced across with
     /// `across` (which must equal the spans given up front, if any: `None`
     /// otherwise).
@@ -460,6 +527,39 @@ impl PixelPass {
         reduce_across(&self.bins, &open, across, &mut out, threads);
         Some(Cow::Owned(out))
     }
+}
+
+/// The value of one pixel from a bin's column partials over columns
+/// `[c0, c1)` (`near`: the column nearest mode takes).
+#[inline]
+fn pixel_value(acc: &ColumnPartials, (c0, c1): (u32, u32), near: u32, mode: Aggregate, centre: f32) -> f32 {
+    let (c0, c1) = (c0 as usize, c1 as usize);
+    if mode == Aggregate::Nearest {
+        return acc.nearest.get(near as usize).copied().unwrap_or(f32::NAN);
+    }
+    let flags = acc
+        .flags
+        .get(c0..c1)
+        .map_or(0, |s| s.iter().fold(0u8, |a, &f| a | f)) as u32;
+    let mn = acc
+        .min
+        .get(c0..c1)
+        .map_or(f32::MAX, |s| s.iter().fold(f32::MAX, |a, &b| a.min(b)));
+    let mx = acc
+        .max
+        .get(c0..c1)
+        .map_or(-f32::MAX, |s| s.iter().fold(-f32::MAX, |a, &b| a.max(b)));
+    let sum = acc
+        .sum
+        .get(c0..c1)
+        .map_or(0.0, |s| s.iter().fold(0.0, |a, &b| a + b));
+    let n: u32 = acc.count.get(c0..c1).map_or(0, |s| s.iter().sum());
+    let finite = match mode {
+        Aggregate::Mean => n > 0,
+        Aggregate::Max => mx > -f32::MAX,
+        _ => mn < f32::MAX,
+    };
+    decide(mode, flags, finite, mn, mx, sum, n, centre)
 }
 
 /// Reduce the column partials of `open` bins (index, partials) to the
@@ -800,7 +900,21 @@ mod tests {
         for (i, block) in data.chunks(block_rows * cols as usize).enumerate() {
             p.add_block((i * block_rows) as u32, block, threads);
         }
-        p.summary(across, threads).unwrap().values(0.25)
+        let via_summary = p.summary(across, threads).unwrap().values(0.25);
+        let direct = p.values(across, 0.25, threads).unwrap();
+        let inside = |v: &[f32]| -> Vec<f32> {
+            let (a0, a1) = along.inside();
+            let (q0, q1) = across.inside();
+            let q = across.pixels() as usize;
+            (a0 as usize..a1 as usize)
+                .flat_map(|a| v[a * q + q0 as usize..a * q + q1 as usize].to_vec())
+                .collect()
+        };
+        assert!(
+            same(&inside(&via_summary), &inside(&direct), 0.0),
+            "values() and summary().values() differ"
+        );
+        direct
     }
 
     #[test]
