@@ -430,13 +430,72 @@ impl Renderer {
                 let _ = tx.send(info.device_type);
             });
             let _ = font.join();
-            Ok(Self::with_context(Arc::new(ctx?)))
+            let renderer = Self::with_context(Arc::new(ctx?));
+            renderer.warm_up();
+            Ok(renderer)
         });
         PendingRenderer {
             adapter: rx,
             device_type: std::sync::OnceLock::new(),
             handle,
         }
+    }
+
+    /// Draw a tiny scene with every pipeline once: a software rasterizer
+    /// (llvmpipe) compiles each pipeline's code on its first draw, tens of
+    /// milliseconds that [`Renderer::spawn`] spends while the caller reads
+    /// data rather than on the first real figure. Failures are ignored (the
+    /// real draw reports them).
+    pub fn warm_up(&self) {
+        let grid = match Grid::new(2, 2, vec![0.0, 1.0, f32::NAN, 0.5]) {
+            Ok(g) => g,
+            Err(_) => return,
+        };
+        let Ok(texture) = GridTexture::upload(&self.ctx, &grid) else {
+            return;
+        };
+        let scene = Scene {
+            width: 32,
+            height: 32,
+            background: [255, 255, 255, 255],
+            heatmaps: vec![HeatmapItem {
+                grid: 0,
+                rect: PixelRect {
+                    x: 2,
+                    y: 2,
+                    width: 16,
+                    height: 16,
+                },
+                x: AxisMapping::Uniform,
+                y: AxisMapping::Uniform,
+                flip_x: false,
+                flip_y: false,
+                norm: Norm::linear(0.0, 1.0),
+                colormap: Colormap::default(),
+                aggregate: Aggregate::default(),
+                special_colors: [[255, 0, 255, 255], [255, 255, 255, 255], [0, 0, 0, 255]],
+            }],
+            shapes: vec![
+                (
+                    None,
+                    crate::layout::Primitive::Rect {
+                        rect: [20.0, 2.0, 8.0, 8.0],
+                        color: [0, 0, 0, 255],
+                    },
+                ),
+                (
+                    Some(PixelRect::full(32, 32)),
+                    crate::layout::Primitive::Line {
+                        p0: [1.0, 30.0],
+                        p1: [30.0, 20.0],
+                        width: 1.5,
+                        color: [10, 20, 30, 255],
+                    },
+                ),
+            ],
+            texts: vec![crate::text::TextRun::new("0.5", 2.0, 30.0, 13.0)],
+        };
+        let _ = self.draw_scene(&scene, std::slice::from_ref(&texture));
     }
 
     /// A renderer on an existing context.

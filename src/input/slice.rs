@@ -567,18 +567,38 @@ impl RowSource for SliceReader {
     }
 
     fn read_rows(&mut self, max_rows: usize, out: &mut Vec<f32>) -> Result<usize> {
-        out.clear();
         let n = max_rows.max(1).min(self.outer - self.next);
         if n == 0 {
+            out.clear();
             return Ok(0);
         }
-        out.reserve(n * self.inner);
         let first = self.slice.offset + self.next as u64 * self.outer_stride;
         let contiguous_rows = self.inner_stride == 1 || self.inner == 1;
         let packed = contiguous_rows && (n == 1 || self.outer_stride == self.inner as u64);
-        if packed {
+        let direct =
+            self.slice.dtype == DType::F32 && !self.slice.big_endian && cfg!(target_endian = "little");
+        if packed && direct {
+            // Little-endian f32 straight into the caller's buffer, which is
+            // resized, not cleared: a reused block is not zeroed first.
+            let need = n * self.inner;
+            if out.len() > need {
+                out.truncate(need);
+            } else {
+                out.resize(need, 0.0);
+            }
+            let start = self.slice.data_start + first * 4;
+            let dst: &mut [u8] = bytemuck::cast_slice_mut(out.as_mut_slice());
+            let got = self.bytes.read_at(start, dst).map_err(|e| self.io_error(e))?;
+            if got < need * 4 {
+                return Err(self.shrunk());
+            }
+        } else if packed {
+            out.clear();
+            out.reserve(n * self.inner);
             self.read_run(first, n * self.inner, out)?;
         } else {
+            out.clear();
+            out.reserve(n * self.inner);
             for i in 0..n {
                 let at = first + i as u64 * self.outer_stride;
                 if contiguous_rows {
