@@ -351,6 +351,7 @@ pub fn figures(width: u32, height: u32) -> Vec<(&'static str, crate::layout::Fig
             label: None,
             values: Arc::new(d.grid.data().to_vec()),
             color: Some([0x17, 0xbe, 0xcf, 255]),
+            streamed: None,
         }],
         mark_top: 0,
         line_width: Some(1.0),

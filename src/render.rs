@@ -25,7 +25,7 @@ use crate::gpu::{
 use crate::input::Grid;
 use crate::layout::{
     AxisMapping, Figure, FigureLayout, GridSource, HeatmapItem, HeatmapLayer, Panel, PanelContent, Scene,
-    StreamSummary, StreamedGrid, layout_figure,
+    SeriesLines, SeriesSummary, StreamSummary, StreamedGrid, StreamedSeries, layout_figure,
 };
 use crate::scale::aggregate::AxisSpans;
 use crate::scale::{Aggregate, Colormap, Norm, NormSpec, PixelPass, Stats};
@@ -93,9 +93,10 @@ pub fn summarise_figure<'a>(
     on: ReduceOn,
 ) -> Result<std::borrow::Cow<'a, Figure>> {
     let streamed = |f: &Figure| {
-        f.panels.iter().any(
-            |p| matches!(&p.content, PanelContent::Heatmap(h) if matches!(h.grid, GridSource::Streamed(_))),
-        )
+        f.panels.iter().any(|p| match &p.content {
+            PanelContent::Heatmap(h) => matches!(h.grid, GridSource::Streamed(_)),
+            PanelContent::Lines(l) => l.series.iter().any(|s| s.streamed.is_some()),
+        })
     };
     let mut fig = std::borrow::Cow::Borrowed(fig);
     if !streamed(&fig) {
@@ -104,30 +105,86 @@ pub fn summarise_figure<'a>(
     let font = Font::default_sans();
     // Each round: lay out with what is known (placeholder statistics
     // before the first pass), then pass over what the layout needs. A
-    // plain grid needs one round, a transposed one two (statistics, then
-    // pixels); more only if a plot changed size.
+    // plain grid needs one round, a transposed one or a line two
+    // (statistics, then pixels); more only if a plot changed size.
     for _ in 0..4 {
         let layout = layout_figure(&fig, font)?;
         let mut todo = Vec::new();
+        let mut lines_todo = Vec::new();
         for (i, panel) in fig.panels.iter().enumerate() {
-            let PanelContent::Heatmap(h) = &panel.content else {
-                continue;
-            };
-            let GridSource::Streamed(s) = &h.grid else {
-                continue;
-            };
-            let Some(item) = item_of(&layout, s) else {
-                continue;
-            };
-            match need(s, item)? {
-                Need::Ready => {}
-                n => todo.push((i, n, pass_spans(s, item)?)),
+            match &panel.content {
+                PanelContent::Heatmap(h) => {
+                    let GridSource::Streamed(s) = &h.grid else {
+                        continue;
+                    };
+                    let Some(item) = item_of(&layout, s) else {
+                        continue;
+                    };
+                    match need(s, item)? {
+                        Need::Ready => {}
+                        n => todo.push((i, n, pass_spans(s, item)?)),
+                    }
+                }
+                PanelContent::Lines(l) => {
+                    let Some(info) = layout.panels.get(i) else {
+                        continue;
+                    };
+                    let key = (info.plot.x, info.plot.width, info.x_window.0, info.x_window.1);
+                    for (k, s) in l.series.iter().enumerate() {
+                        let Some(st) = &s.streamed else {
+                            continue;
+                        };
+                        let ready = st
+                            .summary
+                            .as_ref()
+                            .is_some_and(|sum| sum.lines.as_ref().is_some_and(|ln| ln.key == key));
+                        if !ready {
+                            lines_todo.push((i, k, info.clone()));
+                        }
+                    }
+                }
             }
         }
-        if todo.is_empty() {
+        if todo.is_empty() && lines_todo.is_empty() {
             return Ok(fig);
         }
         let owned = fig.to_mut();
+        for (i, k, info) in lines_todo {
+            let coords = owned.panels[i].x.coords.clone();
+            let PanelContent::Lines(l) = &mut owned.panels[i].content else {
+                continue;
+            };
+            let top_k = l.mark_top;
+            let Some(st) = l.series.get_mut(k).and_then(|s| s.streamed.as_mut()) else {
+                continue;
+            };
+            let summary = match &st.summary {
+                // First the statistics: the y axis, and the plot's size, depend on them.
+                None => {
+                    let (stats, top) = crate::stream::series_stats_pass(st, top_k)?;
+                    SeriesSummary {
+                        stats,
+                        top,
+                        lines: None,
+                    }
+                }
+                Some(old) => {
+                    let x_of = |j: usize| crate::layout::engine::line_x(&info, coords.as_deref(), j);
+                    let lines = crate::stream::series_lines_pass(st, info.plot.width, &x_of)?;
+                    SeriesSummary {
+                        lines: Some(SeriesLines {
+                            key: (info.plot.x, info.plot.width, info.x_window.0, info.x_window.1),
+                            lines,
+                        }),
+                        ..(**old).clone()
+                    }
+                }
+            };
+            *st = Arc::new(StreamedSeries {
+                summary: Some(Arc::new(summary)),
+                ..(**st).clone()
+            });
+        }
         for (i, n, (along, across)) in todo {
             let PanelContent::Heatmap(h) = &mut owned.panels[i].content else {
                 continue;
@@ -167,7 +224,7 @@ pub fn summarise_figure<'a>(
         }
     }
     Err(Error::Invalid(
-        "the plot size kept changing between layouts; cannot draw the streamed grid".into(),
+        "the plot size kept changing between layouts; cannot draw the streamed data".into(),
     ))
 }
 

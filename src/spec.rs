@@ -28,7 +28,8 @@ use crate::error::{Error, Result};
 use crate::input::{self, Grid, GridSelect, LoadOptions, Pick};
 use crate::layout::ticks::TickFormat;
 use crate::layout::{
-    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamedGrid,
+    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamFormat,
+    StreamedGrid, StreamedSeries,
 };
 
 use crate::render::parse_color;
@@ -280,7 +281,8 @@ impl PanelSpec {
     }
 
     /// Whether this panel's input is drawn by streaming it, and if so the
-    /// streamed grid: a heatmap of a large array (a `.npy` file in C or
+    /// streamed grid: a line chart of a long 1-D array, or a heatmap of a
+    /// large array (a `.npy` file in C or
     /// Fortran order, the slice `index` picks from a 3-D/4-D one, the one
     /// tensor of a `.safetensors` file or member of an `.npz` archive) or a
     /// large CSV/TSV/text table without quotes, transposed or not, cells
@@ -289,14 +291,22 @@ impl PanelSpec {
     /// rule (grids of over 64 MiB of values stream). A streamed table's
     /// column names and row labels are not drawn (numeric ticks instead).
     fn streamed(&self, path: &Path, load: &LoadOptions) -> Result<Option<StreamedGrid>> {
-        let kind = self.kind.as_deref().unwrap_or("heatmap");
-        if !kind.eq_ignore_ascii_case("heatmap") || self.annotate.is_some() {
+        let kind = self.kind.as_deref().unwrap_or("heatmap").to_ascii_lowercase();
+        let line = kind == "line" || kind == "lines";
+        if !(kind == "heatmap" || line) || self.annotate.is_some() {
             return Ok(None);
         }
         let index = self.index.clone().unwrap_or_default();
         let Some(grid) = crate::stream::streamed_source(path, None, &Pick::Leading(&index), load)? else {
             return Ok(None);
         };
+        // A line chart streams one long 1-D array, read one value at a time.
+        let one_row = grid.rows == 1 && grid.transposed && matches!(grid.format, StreamFormat::Array(_));
+        if line
+            && !(one_row && self.transpose != Some(true) && matches!(self.rows.as_deref(), None | Some([0])))
+        {
+            return Ok(None);
+        }
         Ok(Some(if self.transpose == Some(true) {
             grid.transpose()
         } else {
@@ -348,40 +358,58 @@ impl PanelSpec {
                 Panel::heatmap(h)
             }
             "line" | "lines" => {
-                let GridSource::Memory(grid) = source else {
-                    return Err(Error::Invalid("a line chart cannot be streamed".into()));
-                };
-                let rows: Vec<usize> = match &self.rows {
-                    Some(r) => r.clone(),
-                    None if grid.rows() <= 10 => (0..grid.rows()).collect(),
-                    None => {
-                        return Err(Error::format(
-                            &path,
-                            format!(
-                                "{} rows is too many lines for one chart; pick some with --rows 0,1,2",
-                                grid.rows()
-                            ),
-                        ));
+                let color = |i: usize| -> Result<Option<crate::render::Rgba>> {
+                    match self.colors.as_ref().and_then(|c| c.get(i)) {
+                        Some(c) => Ok(Some(parse_color(c)?)),
+                        None => Ok(None),
                     }
                 };
-                let mut series = Vec::with_capacity(rows.len());
-                for (i, &r) in rows.iter().enumerate() {
-                    if r >= grid.rows() {
-                        return Err(Error::format(
-                            &path,
-                            format!("row {r} is out of range: the grid has {} rows", grid.rows()),
-                        ));
+                let label = |i: usize| self.labels.as_ref().and_then(|l| l.get(i).cloned());
+                let series = match source {
+                    // A long 1-D array, read one value per row (see `streamed`).
+                    GridSource::Streamed(s) => vec![Series {
+                        label: label(0),
+                        values: Arc::new(Vec::new()),
+                        color: color(0)?,
+                        streamed: Some(Arc::new(StreamedSeries {
+                            path: s.path.clone(),
+                            format: s.format.clone(),
+                            len: s.cols,
+                            summary: None,
+                        })),
+                    }],
+                    GridSource::Memory(grid) => {
+                        let rows: Vec<usize> = match &self.rows {
+                            Some(r) => r.clone(),
+                            None if grid.rows() <= 10 => (0..grid.rows()).collect(),
+                            None => {
+                                return Err(Error::format(
+                                    &path,
+                                    format!(
+                                        "{} rows is too many lines for one chart; pick some with --rows 0,1,2",
+                                        grid.rows()
+                                    ),
+                                ));
+                            }
+                        };
+                        let mut series = Vec::with_capacity(rows.len());
+                        for (i, &r) in rows.iter().enumerate() {
+                            if r >= grid.rows() {
+                                return Err(Error::format(
+                                    &path,
+                                    format!("row {r} is out of range: the grid has {} rows", grid.rows()),
+                                ));
+                            }
+                            series.push(Series {
+                                label: label(i),
+                                values: Arc::new(grid.row(r).to_vec()),
+                                color: color(i)?,
+                                streamed: None,
+                            });
+                        }
+                        series
                     }
-                    let color = match self.colors.as_ref().and_then(|c| c.get(i)) {
-                        Some(c) => Some(parse_color(c)?),
-                        None => None,
-                    };
-                    series.push(Series {
-                        label: self.labels.as_ref().and_then(|l| l.get(i).cloned()),
-                        values: Arc::new(grid.row(r).to_vec()),
-                        color,
-                    });
-                }
+                };
                 Panel::lines(LineLayer {
                     series,
                     mark_top: self.mark_top.unwrap_or(0),

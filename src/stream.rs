@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, RowReducer};
 use crate::input::csv::{CsvPlan, CsvRowReader};
 use crate::input::{ArraySlice, LoadOptions, Pick, RowSource, SafetensorsFile};
-use crate::layout::{StreamFormat, StreamedGrid};
+use crate::layout::engine::{PolylineBuilder, top_order};
+use crate::layout::{StreamFormat, StreamedGrid, StreamedSeries};
 use crate::scale::aggregate::AxisSpans;
 use crate::scale::{Aggregate, PixelPass, StatsAccumulator};
 
@@ -150,11 +151,19 @@ impl ReduceOn {
 
     /// The default for an adapter of `device_type` (see [`ReduceOn::default_for`]).
     pub fn for_device(device_type: wgpu::DeviceType) -> ReduceOn {
+        match Self::from_env() {
+            Some(on) => on,
+            None if device_type == wgpu::DeviceType::Cpu => ReduceOn::Cpu,
+            None => ReduceOn::Gpu,
+        }
+    }
+
+    /// What `ACTMAP_REDUCE=cpu|gpu` asks for, if set.
+    pub fn from_env() -> Option<ReduceOn> {
         match std::env::var("ACTMAP_REDUCE").as_deref() {
-            Ok("cpu") => ReduceOn::Cpu,
-            Ok("gpu") => ReduceOn::Gpu,
-            _ if device_type == wgpu::DeviceType::Cpu => ReduceOn::Cpu,
-            _ => ReduceOn::Gpu,
+            Ok("cpu") => Some(ReduceOn::Cpu),
+            Ok("gpu") => Some(ReduceOn::Gpu),
+            _ => None,
         }
     }
 }
@@ -340,6 +349,77 @@ pub fn pixel_pass(
     }
     let stats = stats.map(|_| merged(&accs, percentiles));
     Ok((stats, pass))
+}
+
+/// A fresh reader of a streamed series: `len` rows of one value.
+fn open_series(series: &StreamedSeries) -> Result<Box<dyn RowSource>> {
+    let grid = StreamedGrid {
+        path: series.path.clone(),
+        format: series.format.clone(),
+        rows: 1,
+        cols: series.len,
+        transposed: true,
+        summary: None,
+    };
+    open_rows(&grid)
+}
+
+/// A pass over a streamed series gathering its statistics and its `top_k`
+/// finite values of largest magnitude with their indices (in
+/// [`crate::layout::engine::top_order`]).
+pub fn series_stats_pass(
+    series: &StreamedSeries,
+    top_k: usize,
+) -> Result<(StatsAccumulator, Vec<(f32, usize)>)> {
+    let reader = open_series(series)?;
+    let mut stats: Vec<StatsAccumulator> = (0..threads()).map(|_| StatsAccumulator::new(false)).collect();
+    let mut top: Vec<(f32, usize)> = Vec::new();
+    // Magnitude of the k-th candidate kept so far (a later value must beat it:
+    // on a tie the lower index, seen first, wins).
+    let mut bar = -1.0f32;
+    drive(reader, block_rows(1), |first, block| {
+        fold_stats(&mut stats, block, 1);
+        if top_k > 0 {
+            for (j, &v) in block.iter().enumerate() {
+                if v.is_finite() && v.abs() > bar {
+                    top.push((v, first as usize + j));
+                    if top.len() >= 2 * top_k.max(16) {
+                        top.select_nth_unstable_by(top_k - 1, top_order);
+                        top.truncate(top_k);
+                        bar = top.iter().map(|t| t.0.abs()).fold(f32::INFINITY, f32::min);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if top.len() > top_k {
+        if top_k > 0 {
+            top.select_nth_unstable_by(top_k - 1, top_order);
+        }
+        top.truncate(top_k);
+    }
+    top.sort_by(top_order);
+    Ok((merged(&stats, false), top))
+}
+
+/// A pass placing a streamed series' points on a plot `width_px` pixels
+/// wide, point `i` at `x_of(i)` pixels: the lines (x in pixels, y a data
+/// value) the chart of the values in memory draws.
+pub fn series_lines_pass(
+    series: &StreamedSeries,
+    width_px: u32,
+    x_of: &dyn Fn(usize) -> f32,
+) -> Result<Vec<Vec<[f32; 2]>>> {
+    let reader = open_series(series)?;
+    let mut b = PolylineBuilder::new(series.len, width_px);
+    drive(reader, block_rows(1), |first, block| {
+        for (j, &v) in block.iter().enumerate() {
+            b.push(x_of(first as usize + j), v);
+        }
+        Ok(())
+    })?;
+    Ok(b.finish())
 }
 
 fn merged(parts: &[StatsAccumulator], percentiles: bool) -> StatsAccumulator {

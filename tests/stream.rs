@@ -858,3 +858,90 @@ fn cli_streams_every_variant_to_the_in_memory_figure() {
         assert!(a.1 == b.1, "{}: streamed and loaded batch figures differ", a.0);
     }
 }
+
+#[test]
+fn long_lines_stream_to_the_in_memory_chart() {
+    use actmap::layout::{LineLayer, Series, StreamedSeries};
+    let dir = tempfile::tempdir().unwrap();
+    for (n, mark_top) in [(300_000usize, 5usize), (700, 3)] {
+        let mut x = 11u64;
+        let mut v: Vec<f32> = (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 40) as f32 / (1u64 << 24) as f32) * 6.0 - 3.0
+            })
+            .collect();
+        v[n / 3] = 28.0;
+        v[n / 2] = -35.0;
+        v[n / 5] = f32::NAN;
+        v[n / 5 + 1] = f32::NAN;
+        v[2 * n / 3] = f32::INFINITY;
+        let path = dir.path().join(format!("line{n}.npy"));
+        std::fs::write(&path, npy_bytes(&[n], &v, false)).unwrap();
+        let slice = npy_source(&path, &[]);
+        let chart = |series: Series| {
+            let mut p = Panel::lines(LineLayer {
+                series: vec![series],
+                mark_top,
+                line_width: None,
+            });
+            p.title = Some("neurons".into());
+            Figure::single(p, 900, 500)
+        };
+        let memory = chart(Series::of(v.clone()));
+        let streamed = chart(Series {
+            values: Arc::new(Vec::new()),
+            streamed: Some(Arc::new(StreamedSeries {
+                path: path.clone(),
+                format: slice.format.clone(),
+                len: n,
+                summary: None,
+            })),
+            ..Series::of(Vec::new())
+        });
+        let r = renderer_on(ReduceOn::Cpu);
+        let want = r.render_figure(&memory).unwrap();
+        let got = r.render_figure(&streamed).unwrap();
+        assert_eq!(
+            got.layout.panels[0].plot, want.layout.panels[0].plot,
+            "{n} points"
+        );
+        assert_eq!(got.layout.panels[0].stats.max, 28.0);
+        let bad = want
+            .image
+            .pixels()
+            .zip(got.image.pixels())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(bad, 0, "{n} points: {bad} pixels differ");
+    }
+    // The CLI streams a long 1-D line: the same PNG as loaded.
+    let d = dir.path();
+    let run = |policy: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_actmap"))
+            .args([
+                "render",
+                "line300000.npy",
+                "--kind",
+                "line",
+                "--mark-top",
+                "4",
+                "-o",
+                "l.png",
+                "--size",
+                "800x400",
+            ])
+            .current_dir(d)
+            .env("ACTMAP_STREAM", policy)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        image::open(d.join("l.png")).unwrap().to_rgba8()
+    };
+    assert!(
+        run("always") == run("never"),
+        "streamed and loaded line charts differ"
+    );
+}

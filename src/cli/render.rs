@@ -411,13 +411,14 @@ fn single(a: RenderArgs) -> anyhow::Result<()> {
         spec.scale = a.scale;
     }
     let out = output_path(&first, a.out.as_deref());
-    // The GPU starts while the inputs are read: on a software adapter the
-    // passes over streamed grids run on the CPU meanwhile.
+    // The GPU starts while the inputs are read, and streamed grids are
+    // folded on the CPU meanwhile: reading them is most of the work, and the
+    // GPU takes a while to start (ACTMAP_REDUCE=gpu folds them on the GPU,
+    // once started).
     let pending = Renderer::spawn();
     let figure = spec.build(&base, &load)?;
-    let on = pending.reduce_on();
-    let figure = if on == ReduceOn::Cpu {
-        let summarised = match actmap::render::summarise_figure(&figure, None, on)? {
+    let figure = if ReduceOn::from_env() != Some(ReduceOn::Gpu) {
+        let summarised = match actmap::render::summarise_figure(&figure, None, ReduceOn::Cpu)? {
             std::borrow::Cow::Owned(f) => Some(f),
             std::borrow::Cow::Borrowed(_) => None,
         };
@@ -426,7 +427,7 @@ fn single(a: RenderArgs) -> anyhow::Result<()> {
         figure
     };
     let t_load = t0.elapsed();
-    let renderer = pending.wait()?.with_reduce_on(on);
+    let renderer = pending.wait()?;
     let t_gpu = t0.elapsed();
     let rendered = renderer.render_owned_figure_png(figure, &out)?;
     if a.verbose {

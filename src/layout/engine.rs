@@ -247,7 +247,14 @@ fn heatmap_axis(axis: &Axis, n: usize, name: &str, reversed: bool) -> Result<Axi
 fn series_stats(layer: &LineLayer) -> Stats {
     let mut all = Stats::of(&[]);
     for s in &layer.series {
-        let st = Stats::of(&s.values);
+        let st = match &s.streamed {
+            Some(streamed) => match &streamed.summary {
+                Some(sum) => sum.stats.stats(),
+                // Before the first pass: a 0..1 placeholder.
+                None => Stats::of(&[0.0, 1.0]),
+            },
+            None => Stats::of(&s.values),
+        };
         all = if all.count == 0 {
             st
         } else {
@@ -268,13 +275,13 @@ fn series_stats(layer: &LineLayer) -> Stats {
 }
 
 fn line_axes(panel: &Panel, layer: &LineLayer, stats: &Stats) -> Result<(AxisModel, AxisModel)> {
-    let n = layer.series.iter().map(|s| s.values.len()).max().unwrap_or(0);
+    let n = layer.series.iter().map(|s| s.len()).max().unwrap_or(0);
     if n == 0 {
         return Err(Error::Invalid("line chart has no points".into()));
     }
     let (x0, x1, integer) = match &panel.x.coords {
         Some(c) => {
-            if layer.series.iter().any(|s| s.values.len() != c.len()) {
+            if layer.series.iter().any(|s| s.len() != c.len()) {
                 return Err(Error::Invalid(format!(
                     "x coordinates: {} values, but a series has {} points",
                     c.len(),
@@ -1096,56 +1103,97 @@ pub fn series_polylines(
     ys: &dyn Fn(f32) -> f32,
     width_px: u32,
 ) -> Vec<Vec<[f32; 2]>> {
-    let mut lines: Vec<Vec<[f32; 2]>> = vec![Vec::new()];
-    let y_of = |v: f32| {
-        if v.is_infinite() {
+    let mut b = PolylineBuilder::new(values.len(), width_px);
+    for (i, &v) in values.iter().enumerate() {
+        b.push(xs(i), v);
+    }
+    map_values(b.finish(), ys)
+}
+
+/// `lines` (x in pixels, y a data value) with y in pixels: `ys`, infinite
+/// values at the far end of the axis.
+pub fn map_values(mut lines: Vec<Vec<[f32; 2]>>, ys: &dyn Fn(f32) -> f32) -> Vec<Vec<[f32; 2]>> {
+    for p in lines.iter_mut().flatten() {
+        let v = p[1];
+        p[1] = if v.is_infinite() {
             ys(v.signum() * f32::MAX)
         } else {
             ys(v)
-        }
-    };
-    if values.len() <= width_px as usize {
-        for (i, &v) in values.iter().enumerate() {
-            if v.is_nan() {
-                lines.push(Vec::new());
-            } else if let Some(l) = lines.last_mut() {
-                l.push([xs(i), y_of(v)]);
-            }
-        }
-    } else {
-        let mut col: Option<(i64, f32, f32, f32, f32)> = None; // column, first, min, max, last
-        let flush = |lines: &mut Vec<Vec<[f32; 2]>>, c: (i64, f32, f32, f32, f32)| {
-            let x = c.0 as f32 + 0.5;
-            if let Some(l) = lines.last_mut() {
-                for v in [c.1, c.2, c.3, c.4] {
-                    l.push([x, y_of(v)]);
-                }
-            }
         };
-        for (i, &v) in values.iter().enumerate() {
-            if v.is_nan() {
-                if let Some(c) = col.take() {
-                    flush(&mut lines, c);
-                }
-                lines.push(Vec::new());
-                continue;
-            }
-            let cx = xs(i).floor() as i64;
-            col = match col {
-                Some(c) if c.0 == cx => Some((cx, c.1, c.2.min(v), c.3.max(v), v)),
-                Some(c) => {
-                    flush(&mut lines, c);
-                    Some((cx, v, v, v, v))
-                }
-                None => Some((cx, v, v, v, v)),
-            };
-        }
-        if let Some(c) = col {
-            flush(&mut lines, c);
+    }
+    lines
+}
+
+/// The points of one series, built value by value in order (the rule of
+/// [`series_polylines`]), with y left a data value: the same whether the
+/// values are in memory or streamed past once.
+#[derive(Clone, Debug)]
+pub struct PolylineBuilder {
+    columns: bool,
+    lines: Vec<Vec<[f32; 2]>>,
+    /// Column, first, min, max, last.
+    col: Option<(i64, f32, f32, f32, f32)>,
+}
+
+impl PolylineBuilder {
+    /// A builder for `points` values drawn `width_px` pixels wide.
+    pub fn new(points: usize, width_px: u32) -> Self {
+        PolylineBuilder {
+            columns: points > width_px as usize,
+            lines: vec![Vec::new()],
+            col: None,
         }
     }
-    lines.retain(|l| !l.is_empty());
-    lines
+
+    fn flush(&mut self) {
+        if let Some(c) = self.col.take() {
+            let x = c.0 as f32 + 0.5;
+            if let Some(l) = self.lines.last_mut() {
+                for v in [c.1, c.2, c.3, c.4] {
+                    l.push([x, v]);
+                }
+            }
+        }
+    }
+
+    /// The next value, at `x` pixels.
+    pub fn push(&mut self, x: f32, v: f32) {
+        if v.is_nan() {
+            self.flush();
+            self.lines.push(Vec::new());
+            return;
+        }
+        if !self.columns {
+            if let Some(l) = self.lines.last_mut() {
+                l.push([x, v]);
+            }
+            return;
+        }
+        let cx = x.floor() as i64;
+        match self.col {
+            Some(c) if c.0 == cx => self.col = Some((cx, c.1, c.2.min(v), c.3.max(v), v)),
+            _ => {
+                self.flush();
+                self.col = Some((cx, v, v, v, v));
+            }
+        }
+    }
+
+    /// The lines (x in pixels, y a data value).
+    pub fn finish(mut self) -> Vec<Vec<[f32; 2]>> {
+        self.flush();
+        self.lines.retain(|l| !l.is_empty());
+        self.lines
+    }
+}
+
+/// Where a line chart puts point `i` across: `info`'s plot and x window,
+/// with the axis' coordinates when it has some (the mapping the layout
+/// draws with, for a pass over streamed values to use).
+pub fn line_x(info: &PanelInfo, coords: Option<&[f64]>, i: usize) -> f32 {
+    let v = coords.and_then(|c| c.get(i)).copied().unwrap_or(i as f64);
+    let (start, end) = info.x_window;
+    info.plot.x as f32 + ((v - start) / (end - start)) as f32 * info.plot.width as f32
 }
 
 fn line_content(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer) {
@@ -1166,7 +1214,18 @@ fn line_content(b: &mut Builder, rect: PixelRect, p: &Prepared, l: &LineLayer) {
     let mut legend = Vec::new();
     for (i, s) in l.series.iter().enumerate() {
         let color = s.color.unwrap_or(TAB10[i % TAB10.len()]);
-        for line in series_polylines(&s.values, &x_of, &y_of, rect.width) {
+        let lines = match &s.streamed {
+            // Streamed: the points the pass left for this plot, if it was
+            // made for it (the first layout only sizes the plot).
+            Some(streamed) => match streamed.summary.as_ref().and_then(|sum| sum.lines.as_ref()) {
+                Some(l) if l.key == (rect.x, rect.width, p.x.start, p.x.end) => {
+                    map_values(l.lines.clone(), &y_of)
+                }
+                _ => Vec::new(),
+            },
+            None => series_polylines(&s.values, &x_of, &y_of, rect.width),
+        };
+        for line in lines {
             if line.len() == 1 {
                 let [x, y] = line[0];
                 b.shape(
@@ -1265,19 +1324,24 @@ fn mark_top(
         .series
         .iter()
         .flat_map(|s| {
+            let streamed = s.streamed.as_ref().and_then(|st| st.summary.as_ref());
+            let top = streamed.map(|sum| sum.top.clone()).unwrap_or_default();
             s.values
                 .iter()
                 .enumerate()
                 .filter(|(_, v)| v.is_finite())
                 .map(|(i, &v)| (v, i))
+                .chain(top)
         })
         .collect();
     let k = l.mark_top.min(all.len());
     if k == 0 {
         return;
     }
-    all.select_nth_unstable_by(k - 1, |a, b| b.0.abs().total_cmp(&a.0.abs()));
+    all.select_nth_unstable_by(k - 1, top_order);
     all.truncate(k);
+    // Largest first: they get their labels before smaller ones crowd them.
+    all.sort_by(top_order);
     let r = 3.5 * st.tick_px / 13.0;
     let mut placed: Vec<[f32; 4]> = Vec::new();
     for (v, i) in all {
@@ -1322,6 +1386,12 @@ fn mark_top(
         );
     }
     let _ = p;
+}
+
+/// The order `mark_top` picks points in: larger magnitude first, then the
+/// lower index (a total order, so values streamed past once pick the same).
+pub fn top_order(a: &(f32, usize), b: &(f32, usize)) -> std::cmp::Ordering {
+    b.0.abs().total_cmp(&a.0.abs()).then(a.1.cmp(&b.1))
 }
 
 /// Lay out `fig`: pick ticks, measure text, place panels, colorbars and titles.

@@ -321,10 +321,83 @@ impl StreamedGrid {
 pub struct Series {
     /// Legend entry.
     pub label: Option<String>,
-    /// Values.
+    /// Values (empty when `streamed`).
     pub values: Arc<Vec<f32>>,
     /// Line colour; `None` takes the next of matplotlib's tab10 colours.
     pub color: Option<Rgba>,
+    /// Values too many to hold, streamed from a file instead of `values`.
+    pub streamed: Option<Arc<StreamedSeries>>,
+}
+
+impl Series {
+    /// A series of `values` with no label, default colour.
+    pub fn of(values: impl Into<Arc<Vec<f32>>>) -> Series {
+        Series {
+            label: None,
+            values: values.into(),
+            color: None,
+            streamed: None,
+        }
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        match &self.streamed {
+            Some(s) => s.len,
+            None => self.values.len(),
+        }
+    }
+
+    /// Whether the series has no points.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A line chart's values streamed from a file (a long 1-D array): the
+/// renderer passes over them once for the statistics (the y axis, and the
+/// plot's size, depend on them) and once more to reduce them to the first,
+/// min, max and last value of each pixel column, what the chart of the
+/// values in memory draws.
+#[derive(Clone, Debug)]
+pub struct StreamedSeries {
+    /// The file (errors name it).
+    pub path: PathBuf,
+    /// How to read it: its source has `len` rows of one value.
+    pub format: StreamFormat,
+    /// Number of points.
+    pub len: usize,
+    /// Filled in by the renderer's passes.
+    pub summary: Option<Arc<SeriesSummary>>,
+}
+
+impl PartialEq for StreamedSeries {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// What the passes over a streamed series leave.
+#[derive(Clone, Debug)]
+pub struct SeriesSummary {
+    /// Statistics of the values.
+    pub stats: StatsAccumulator,
+    /// The `k` finite values of largest magnitude with their indices
+    /// (largest first, ties by index), for `mark_top`.
+    pub top: Vec<(f32, usize)>,
+    /// The lines of a plot, once its size is known.
+    pub lines: Option<SeriesLines>,
+}
+
+/// The points of a streamed series for one plot: x in pixels, y a data
+/// value ([`crate::layout::engine::PolylineBuilder`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesLines {
+    /// The plot's left edge and width in pixels and its x window: the
+    /// mapping the points were placed with.
+    pub key: (u32, u32, f64, f64),
+    /// The lines.
+    pub lines: Vec<Vec<[f32; 2]>>,
 }
 
 /// Line chart content.

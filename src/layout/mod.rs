@@ -10,6 +10,7 @@ pub mod ticks;
 pub use engine::{FigureLayout, PanelInfo, layout_figure, text_problems};
 pub use figure::{
     Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, PanelContent,
-    RowSourceFactory, Series, StreamFormat, StreamSummary, StreamedGrid,
+    RowSourceFactory, Series, SeriesLines, SeriesSummary, StreamFormat, StreamSummary, StreamedGrid,
+    StreamedSeries,
 };
 pub use scene::{AxisMapping, HeatmapItem, PixelRect, Primitive, Scene};

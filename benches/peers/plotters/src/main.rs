@@ -4,12 +4,24 @@
 //!
 //!   actmap-peer-plotters OUT.png IN.npy            # heatmap or line chart
 //!   actmap-peer-plotters OUT.png A.npy B.npy C.npy D.npy   # 2x2 panels
+//!   actmap-peer-plotters --pixels [--transpose] OUT.png IN.npy
 //!
-//! Heatmaps draw one `Rectangle` per cell, as plotters' own heatmap examples
-//! do, also when cells far outnumber pixels (no pre-binning: the baseline is
-//! the idiomatic code, and plotters then keeps whichever cell lands last on a
-//! pixel). Colours come from plotters' `ViridisRGB`, limits are the data's
-//! min and max (matplotlib's default).
+//! By default heatmaps draw one `Rectangle` per cell, as plotters' own
+//! heatmap examples do, also when cells far outnumber pixels (no
+//! pre-binning: the idiomatic code, and plotters then keeps whichever cell
+//! lands last on a pixel).
+//!
+//! `--pixels` is the fastest way a plotters user draws a large grid: the
+//! axes and colorbar through plotters on a `BitMapBackend::with_buffer`,
+//! then one pass over the data keeping the maximum of the cells that fall
+//! in each pixel of the plot area (every value is looked at, like actmap's
+//! pass; a spike above the others survives, one below them does not), the
+//! pixels written straight into the backend's RGB buffer, and the PNG
+//! encoded with the `image` crate's fast compression (what actmap uses).
+//! `--transpose` draws the file's rows as columns (steps along x).
+//!
+//! Colours come from plotters' `ViridisRGB`, limits are the data's min and
+//! max (matplotlib's default).
 
 use std::error::Error;
 use std::fs::File;
@@ -135,6 +147,88 @@ fn heatmap(area: &DrawingArea<BitMapBackend, Shift>, a: &Array, title: Option<&s
     Ok(())
 }
 
+/// Axes and colorbar through plotters, cells as pixels written straight
+/// into the backend's buffer (see the module documentation).
+fn heatmap_pixels(out: &str, a: &Array, transpose: bool) -> Res<()> {
+    let (rows, cols) = match a.shape[..] {
+        [r, c] => (r, c),
+        _ => return Err(format!("heatmap needs a 2-D array, got shape {:?}", a.shape).into()),
+    };
+    // The picture's rows and columns.
+    let (prows, pcols) = if transpose { (cols, rows) } else { (rows, cols) };
+    let (vmin, vmax) = min_max(&a.data);
+    let (w, h) = SIZE;
+    let mut buf = vec![255u8; w as usize * h as usize * 3];
+    let (xr, yr) = {
+        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        let (main, bar) = root.split_horizontally(w - 110);
+        let mut chart = ChartBuilder::on(&main)
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0f64..pcols as f64, prows as f64..0f64)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("column")
+            .y_desc("row")
+            .label_style(("sans-serif", 18))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()?;
+        let range = chart.plotting_area().get_pixel_range();
+        let mut cb = ChartBuilder::on(&bar)
+            .margin_top(10)
+            .margin_bottom(50)
+            .margin_right(10)
+            .right_y_label_area_size(70)
+            .build_cartesian_2d(0f64..1f64, vmin as f64..vmax as f64)?
+            .set_secondary_coord(0f64..1f64, vmin as f64..vmax as f64);
+        cb.configure_mesh().disable_mesh().disable_x_axis().disable_y_axis().draw()?;
+        cb.configure_secondary_axes().label_style(("sans-serif", 18)).draw()?;
+        let step = (vmax - vmin) as f64 / 256.0;
+        cb.draw_series((0..256).map(|k| {
+            let lo = vmin as f64 + k as f64 * step;
+            Rectangle::new(
+                [(0.0, lo), (1.0, lo + step)],
+                ViridisRGB::get_color_normalized(lo as f32 + step as f32 / 2.0, vmin, vmax).filled(),
+            )
+        }))?;
+        root.present()?;
+        range
+    };
+    let (x0, y0) = (xr.start.max(0) as usize, yr.start.max(0) as usize);
+    let (pw, ph) = ((xr.end - xr.start).max(1) as usize, (yr.end - yr.start).max(1) as usize);
+    // One pass in file order: the maximum per (row bin, column bin), bins
+    // laid out in file order too (rows of the file, then its columns).
+    let (row_bins, col_bins) = if transpose { (pw, ph) } else { (ph, pw) };
+    let col_bin: Vec<usize> = (0..cols).map(|c| c * col_bins / cols).collect();
+    let mut acc = vec![f32::NEG_INFINITY; row_bins * col_bins];
+    for (r, row) in a.data.chunks_exact(cols).enumerate() {
+        let dst = &mut acc[r * row_bins / rows * col_bins..][..col_bins];
+        for (&v, &b) in row.iter().zip(&col_bin) {
+            if v > dst[b] {
+                dst[b] = v;
+            }
+        }
+    }
+    for py in 0..ph {
+        for px in 0..pw {
+            let v = if transpose { acc[px * col_bins + py] } else { acc[py * col_bins + px] };
+            let c = ViridisRGB::get_color_normalized(v, vmin, vmax);
+            let o = ((y0 + py) * w as usize + x0 + px) * 3;
+            buf[o..o + 3].copy_from_slice(&[c.0, c.1, c.2]);
+        }
+    }
+    let file = std::io::BufWriter::new(File::create(out)?);
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        file,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    );
+    image::ImageEncoder::write_image(encoder, &buf, w, h, image::ColorType::Rgb8)?;
+    Ok(())
+}
+
 fn line(area: &DrawingArea<BitMapBackend, Shift>, a: &Array) -> Res<()> {
     let (vmin, vmax) = min_max(&a.data);
     let pad = (vmax - vmin) as f64 * 0.05;
@@ -160,11 +254,25 @@ fn line(area: &DrawingArea<BitMapBackend, Shift>, a: &Array) -> Res<()> {
 }
 
 fn main() -> Res<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut flag = |name: &str| match args.iter().position(|a| a == name) {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    };
+    let (pixels, transpose) = (flag("--pixels"), flag("--transpose"));
     if args.len() < 2 {
-        return Err("usage: actmap-peer-plotters OUT.png IN.npy [IN.npy ...]".into());
+        return Err("usage: actmap-peer-plotters [--pixels] [--transpose] OUT.png IN.npy [IN.npy ...]".into());
     }
     let (out, inputs) = (&args[0], &args[1..]);
+    if pixels {
+        return heatmap_pixels(out, &read_npy(&inputs[0])?, transpose);
+    }
+    if transpose {
+        return Err("--transpose needs --pixels".into());
+    }
     let root = BitMapBackend::new(out, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     if inputs.len() == 1 {
