@@ -2,13 +2,20 @@
 # Side-by-side: actmap vs matplotlib (imshow, pcolormesh, plot) vs plotters,
 # each turning the same .npy into a 1920x1080 PNG with axes, tick labels and a
 # colorbar (line charts: axes only). Median wall time and max peak RSS per
-# case and tool; a Markdown table goes to stdout and $ACTMAP_BENCH_DIR/peers.md.
+# case and tool; a Markdown table (and the issue's targets, checked from the
+# same run) goes to stdout and $ACTMAP_BENCH_DIR/peers.md.
 #   bash benches/peers.sh [runs]                      # default 5 runs
 #   PEERS_CASES="33x12 4x29" PEERS_TOOLS="actmap matplotlib-imshow" bash benches/peers.sh 3
-# Cases: 33x12 300000x12 20000x4096 100000x4096 4x29 panels line4096
-# Tools: actmap matplotlib-imshow matplotlib-pcolormesh plotters
+# Cases: 33x12 300000x12 20000x4096 20000x4096-T 20000x4096-steps
+#        100000x4096 100000x4096-T 4x29 panels line4096
+#   RxC-T: the file's rows drawn as columns (actmap --transpose, imshow of a.T);
+#   RxC-steps: rows at 20000 uneven training steps (actmap --y-coords,
+#   pcolormesh with y coordinates; imshow and plotters cannot place rows).
+# Tools: actmap matplotlib-imshow matplotlib-pcolormesh plotters plotters-pixels
 #   (line4096: the matplotlib-imshow column runs `plot`, pcolormesh is n/a;
-#    panels: each matplotlib column draws a 2x2 grid with that function)
+#    panels: each matplotlib column draws a 2x2 grid with that function;
+#    plotters: one rectangle per cell; plotters-pixels: the maximum of each
+#    pixel's cells written into the bitmap buffer, fast PNG compression)
 # ACTMAP_BIN: an actmap binary to time instead of building target/release/actmap.
 # PEERS_RUNS_SLOW (3): runs for a tool whose first run took over 20 s.
 # PEERS_TIMEOUT (300): seconds per run; a run past it, or one that fails (out
@@ -25,8 +32,8 @@ runs="${1:-5}"
 slow_runs="${PEERS_RUNS_SLOW:-3}"
 tmo="${PEERS_TIMEOUT:-300}"
 work="${ACTMAP_BENCH_DIR:-/tmp/actmap-bench}"
-cases=(${PEERS_CASES:-33x12 300000x12 20000x4096 100000x4096 4x29 panels line4096})
-tools=(${PEERS_TOOLS:-actmap matplotlib-imshow matplotlib-pcolormesh plotters})
+cases=(${PEERS_CASES:-33x12 300000x12 20000x4096 20000x4096-T 20000x4096-steps 100000x4096 100000x4096-T 4x29 panels line4096})
+tools=(${PEERS_TOOLS:-actmap matplotlib-imshow matplotlib-pcolormesh plotters plotters-pixels})
 data="$work/peers-data"
 outs="$work/peers-out"
 mkdir -p "$data" "$outs"
@@ -72,6 +79,10 @@ def line():
     a[1234] = 28.0
     return a
 
+def steps(n):
+    # Uneven logging steps, as a training run writes them: gaps of 1 to 300.
+    return np.cumsum(np.random.default_rng(1).integers(1, 301, n)).astype(np.int64)
+
 for case in cases:
     if case == "panels":
         for k in range(4):
@@ -79,14 +90,17 @@ for case in cases:
     elif case == "line4096":
         save("line4096", line)
     else:
-        r, c = map(int, case.split("x"))
-        save(f"acts_{case}", lambda: grid(r, c))
+        shape, _, variant = case.partition("-")
+        r, c = map(int, shape.split("x"))
+        save(f"acts_{shape}", lambda: grid(r, c))
+        if variant == "steps":
+            save(f"steps_{r}", lambda: steps(r))
 PY
 inputs() {  # case -> input files
     case "$1" in
         panels) echo "$data"/panel{0,1,2,3}_20x20.npy ;;
         line4096) echo "$data/line4096.npy" ;;
-        *) echo "$data/acts_$1.npy" ;;
+        *) echo "$data/acts_${1%%-*}.npy" ;;
     esac
 }
 
@@ -94,17 +108,29 @@ inputs() {  # case -> input files
 command_for() {  # tool case out
     local tool=$1 case=$2 out=$3 in py="prlimit --as=$((mem_limit * 1048576)) $py"
     in=($(inputs "$case"))
+    local steps="$data/steps_$(echo "$case" | sed 's/x.*//').npy"
     case "$tool:$case" in
         actmap:line4096) echo "$actmap render ${in[*]} --kind line -o $out --size 1920x1080 -q" ;;
         actmap:panels) echo "$actmap render ${in[*]} --grid 2x2 --cmap viridis -o $out --size 1920x1080 -q" ;;
+        actmap:*-T) echo "$actmap render ${in[*]} --transpose --cmap viridis -o $out --size 1920x1080 -q" ;;
+        actmap:*-steps) echo "$actmap render ${in[*]} --y-coords $steps --cmap viridis -o $out --size 1920x1080 -q" ;;
         actmap:*) echo "$actmap render ${in[*]} --cmap viridis -o $out --size 1920x1080 -q" ;;
         matplotlib-imshow:line4096) echo "$py $mpl line $out ${in[*]}" ;;
         matplotlib-pcolormesh:line4096) ;;
         matplotlib-imshow:panels) echo "$py $mpl panels $out ${in[*]}" ;;
         matplotlib-pcolormesh:panels) echo "$py $mpl panels-pcolormesh $out ${in[*]}" ;;
+        matplotlib-imshow:*-T) echo "$py $mpl imshow-T $out ${in[*]}" ;;
+        matplotlib-pcolormesh:*-T) echo "$py $mpl pcolormesh-T $out ${in[*]}" ;;
+        matplotlib-imshow:*-steps) ;;
+        matplotlib-pcolormesh:*-steps) echo "$py $mpl pcolormesh-steps $out ${in[*]} $steps" ;;
         matplotlib-imshow:*) echo "$py $mpl imshow $out ${in[*]}" ;;
         matplotlib-pcolormesh:*) echo "$py $mpl pcolormesh $out ${in[*]}" ;;
+        plotters*:*-steps) ;;
+        plotters:*-T) echo "$plotters --transpose $out ${in[*]}" ;;
         plotters:*) echo "$plotters $out ${in[*]}" ;;
+        plotters-pixels:line4096 | plotters-pixels:panels) ;;
+        plotters-pixels:*-T) echo "$plotters --pixels --transpose $out ${in[*]}" ;;
+        plotters-pixels:*) echo "$plotters --pixels $out ${in[*]}" ;;
         *) echo "unknown tool $tool" >&2; exit 2 ;;
     esac
 }
@@ -206,5 +232,23 @@ done
             fi
         fi
         echo "$row"
+    done
+    # The issue's targets, from this run.
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "") print "n/a"; else printf "%.2fx", a / b}'; }
+    echo
+    echo "Targets (same run):"
+    echo
+    for v in T steps; do
+        if [ -n "${secs[20000x4096,actmap]:-}" ] && [ -n "${secs[20000x4096-$v,actmap]:-}" ]; then
+            echo "- actmap 20000x4096-$v / 20000x4096: $(ratio "${secs[20000x4096-$v,actmap]}" "${secs[20000x4096,actmap]}") (target: at most 1.2x); ${cell[20000x4096-$v,actmap]} (peak RSS target: under 200 MiB)"
+        fi
+    done
+    if [ -n "${secs[100000x4096-T,actmap]:-}" ]; then
+        echo "- actmap 100000x4096-T: ${cell[100000x4096-T,actmap]} (target: under 1 s)"
+    fi
+    for c in 20000x4096 20000x4096-T; do
+        if [ -n "${secs[$c,actmap]:-}" ] && [ -n "${secs[$c,plotters-pixels]:-}" ]; then
+            echo "- $c: plotters-pixels / actmap = $(ratio "${secs[$c,plotters-pixels]}" "${secs[$c,actmap]}") (target: at least 2x)"
+        fi
     done
 } | tee "$work/peers.md"

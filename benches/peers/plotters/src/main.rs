@@ -18,7 +18,8 @@
 //! pass; a spike above the others survives, one below them does not), the
 //! pixels written straight into the backend's RGB buffer, and the PNG
 //! encoded with the `image` crate's fast compression (what actmap uses).
-//! `--transpose` draws the file's rows as columns (steps along x).
+//! `--transpose` (either mode) draws the file's rows as columns (steps
+//! along x).
 //!
 //! Colours come from plotters' `ViridisRGB`, limits are the data's min and
 //! max (matplotlib's default).
@@ -96,11 +97,19 @@ fn min_max(data: &[f32]) -> (f32, f32) {
 }
 
 /// A heatmap with axes (row 0 at the top) and a colorbar on its right.
-fn heatmap(area: &DrawingArea<BitMapBackend, Shift>, a: &Array, title: Option<&str>, scale: f64) -> Res<()> {
-    let (rows, cols) = match a.shape[..] {
+fn heatmap(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    a: &Array,
+    title: Option<&str>,
+    scale: f64,
+    transpose: bool,
+) -> Res<()> {
+    let (frows, fcols) = match a.shape[..] {
         [r, c] => (r, c),
         _ => return Err(format!("heatmap needs a 2-D array, got shape {:?}", a.shape).into()),
     };
+    // The picture's rows and columns.
+    let (rows, cols) = if transpose { (fcols, frows) } else { (frows, fcols) };
     let (vmin, vmax) = min_max(&a.data);
     let font = (18.0 * scale) as u32;
     let (w, _) = area.dim_in_pixel();
@@ -125,7 +134,8 @@ fn heatmap(area: &DrawingArea<BitMapBackend, Shift>, a: &Array, title: Option<&s
         .axis_desc_style(("sans-serif", font))
         .draw()?;
     chart.draw_series(a.data.iter().enumerate().map(|(i, &v)| {
-        let (r, c) = ((i / cols) as f64, (i % cols) as f64);
+        let (fr, fc) = ((i / fcols) as f64, (i % fcols) as f64);
+        let (r, c) = if transpose { (fc, fr) } else { (fr, fc) };
         Rectangle::new([(c, r), (c + 1.0, r + 1.0)], ViridisRGB::get_color_normalized(v, vmin, vmax).filled())
     }))?;
 
@@ -270,9 +280,7 @@ fn main() -> Res<()> {
     if pixels {
         return heatmap_pixels(out, &read_npy(&inputs[0])?, transpose);
     }
-    if transpose {
-        return Err("--transpose needs --pixels".into());
-    }
+
     let root = BitMapBackend::new(out, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     if inputs.len() == 1 {
@@ -280,7 +288,7 @@ fn main() -> Res<()> {
         if a.shape.len() == 1 {
             line(&root, &a)?;
         } else {
-            heatmap(&root, &a, None, 1.0)?;
+            heatmap(&root, &a, None, 1.0, transpose)?;
         }
     } else {
         if inputs.len() > 4 {
@@ -289,7 +297,7 @@ fn main() -> Res<()> {
         for (area, path) in root.split_evenly((2, 2)).iter().zip(inputs) {
             let a = read_npy(path)?;
             let name = std::path::Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or(path);
-            heatmap(area, &a, Some(name), 0.75)?;
+            heatmap(area, &a, Some(name), 0.75, false)?;
         }
     }
     root.present()?;
