@@ -209,8 +209,11 @@ fn heatmap_pixels(out: &str, a: &Array, transpose: bool) -> Res<()> {
     let (x0, y0) = (xr.start.max(0) as usize, yr.start.max(0) as usize);
     let (pw, ph) = ((xr.end - xr.start).max(1) as usize, (yr.end - yr.start).max(1) as usize);
     // One pass in file order: the maximum per (row bin, column bin), bins
-    // laid out in file order too (rows of the file, then its columns).
-    let (row_bins, col_bins) = if transpose { (pw, ph) } else { (ph, pw) };
+    // laid out in file order too (rows of the file, then its columns). An
+    // axis with fewer cells than pixels gets one bin per cell, each pixel
+    // showing its nearest.
+    let (row_px, col_px) = if transpose { (pw, ph) } else { (ph, pw) };
+    let (row_bins, col_bins) = (row_px.min(rows), col_px.min(cols));
     let col_bin: Vec<usize> = (0..cols).map(|c| c * col_bins / cols).collect();
     let mut acc = vec![f32::NEG_INFINITY; row_bins * col_bins];
     for (r, row) in a.data.chunks_exact(cols).enumerate() {
@@ -223,7 +226,8 @@ fn heatmap_pixels(out: &str, a: &Array, transpose: bool) -> Res<()> {
     }
     for py in 0..ph {
         for px in 0..pw {
-            let v = if transpose { acc[px * col_bins + py] } else { acc[py * col_bins + px] };
+            let (pr, pc) = if transpose { (px, py) } else { (py, px) };
+            let v = acc[pr * row_bins / row_px * col_bins + pc * col_bins / col_px];
             let c = ViridisRGB::get_color_normalized(v, vmin, vmax);
             let o = ((y0 + py) * w as usize + x0 + px) * 3;
             buf[o..o + 3].copy_from_slice(&[c.0, c.1, c.2]);
