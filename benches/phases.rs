@@ -90,7 +90,7 @@ fn phases(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(8))
         .warm_up_time(Duration::from_secs(2));
     let header = input::npy::read_npy_header(&npy).expect("header");
-    let slice = input::ArraySlice::npy(&npy, &header, &[]).expect("slice");
+    let slice = input::ArraySlice::npy(&npy, &header, &input::Pick::Leading(&[])).expect("slice");
     let plain = StreamedGrid::of_array(slice);
     let transposed = plain.clone().transpose();
     for (name, on) in [("cpu", ReduceOn::Cpu), ("gpu_compute", ReduceOn::Gpu)] {

@@ -46,7 +46,7 @@ fn finite_block(block: &[f32; 256]) -> Option<(f32, f32, f64)> {
             top[i] = top[i].max(v8[i].to_bits() & 0x7f80_0000);
         }
     }
-    if top.iter().any(|&t| t == 0x7f80_0000) {
+    if top.contains(&0x7f80_0000) {
         return None;
     }
     let mut mn = [f32::INFINITY; L];

@@ -885,6 +885,7 @@ mod tests {
 
     /// Run a pass in blocks of `block_rows`, with the across spans up front
     /// or not.
+    #[allow(clippy::too_many_arguments)]
     fn pass(
         data: &[f32],
         rows: u32,
