@@ -253,7 +253,9 @@ fn one_per_pixel(
     };
     let (w, h) = ((x_in.1 - x_in.0) as usize, (y_in.1 - y_in.0) as usize);
     if w == 0 || h == 0 {
-        return Ok(None);
+        return Err(Error::Invalid(
+            "no cell of the grid falls inside the plot (its coordinates lie outside the axis window)".into(),
+        ));
     }
     if !transposed && w == c_n && h * w == values.len() {
         // Every pixel inside, rows in order: the values are the grid.

@@ -365,11 +365,19 @@ impl PixelPass {
                 }
                 seen = seen.max(to);
             };
+            let row = |r: u32| &block[(r - first) as usize * cols..][c0..c1];
             for (bin, chunk) in bins.iter().zip(chunks.iter_mut()) {
-                for r in bin.start.max(first)..bin.end.min(end) {
+                let (mut r, r1) = (bin.start.max(first), bin.end.min(end));
+                // Four rows at a time: one load and store of the partials
+                // for four values, and no flag work when all are finite.
+                while mode != Aggregate::Nearest && r + 4 <= r1 {
+                    stats_to(r + 4, &mut acc);
+                    chunk.fold4([row(r), row(r + 1), row(r + 2), row(r + 3)], mode);
+                    r += 4;
+                }
+                for r in r..r1 {
                     stats_to(r + 1, &mut acc);
-                    let src = &block[(r - first) as usize * cols..][c0..c1];
-                    chunk.fold(src, mode, r == bin.nearest);
+                    chunk.fold(row(r), mode, r == bin.nearest);
                 }
             }
             stats_to(end, &mut acc);
@@ -701,7 +709,59 @@ struct Chunk<'a> {
     nearest: &'a mut [f32],
 }
 
+/// Whether every value is finite (vector code: the largest exponent).
+#[inline]
+fn all_finite(v: &[f32]) -> bool {
+    v.iter().fold(0u32, |m, x| m.max(x.to_bits() & 0x7f80_0000)) != 0x7f80_0000
+}
+
 impl Chunk<'_> {
+    /// Fold four rows' slices in, in order: the same result as four
+    /// [`Chunk::fold`]s (sums added row by row), faster when all are finite.
+    fn fold4(&mut self, rows: [&[f32]; 4], mode: Aggregate) {
+        if !rows.iter().all(|r| all_finite(r)) {
+            for r in rows {
+                self.fold(r, mode, false);
+            }
+            return;
+        }
+        let n = rows[0].len();
+        let [a, b, c, d] = rows.map(|r| &r[..n]);
+        let better_lo = |x: f32, y: f32| if x < y { x } else { y };
+        let better_hi = |x: f32, y: f32| if x > y { x } else { y };
+        match mode {
+            Aggregate::Extreme => {
+                let (mn, mx) = (&mut self.min[..n], &mut self.max[..n]);
+                for i in 0..n {
+                    let lo = better_lo(better_lo(better_lo(better_lo(mn[i], a[i]), b[i]), c[i]), d[i]);
+                    let hi = better_hi(better_hi(better_hi(better_hi(mx[i], a[i]), b[i]), c[i]), d[i]);
+                    mn[i] = lo;
+                    mx[i] = hi;
+                }
+            }
+            Aggregate::Max => {
+                let mx = &mut self.max[..n];
+                for i in 0..n {
+                    mx[i] = better_hi(better_hi(better_hi(better_hi(mx[i], a[i]), b[i]), c[i]), d[i]);
+                }
+            }
+            Aggregate::Min => {
+                let mn = &mut self.min[..n];
+                for i in 0..n {
+                    mn[i] = better_lo(better_lo(better_lo(better_lo(mn[i], a[i]), b[i]), c[i]), d[i]);
+                }
+            }
+            Aggregate::Mean => {
+                let (sm, ct) = (&mut self.sum[..n], &mut self.count[..n]);
+                for i in 0..n {
+                    sm[i] = (((sm[i] + a[i]) + b[i]) + c[i]) + d[i];
+                    ct[i] += 4;
+                }
+            }
+            Aggregate::Nearest => {}
+        }
+    }
+
     /// Fold one row's slice in.
     fn fold(&mut self, src: &[f32], mode: Aggregate, is_nearest_row: bool) {
         let n = src.len();
