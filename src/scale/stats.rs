@@ -36,29 +36,26 @@ struct Partial {
 }
 
 /// Min, max and sum of a block when every value is finite (`None`
-/// otherwise). Its own lanes, so that it compiles to vector code.
+/// otherwise). One pass, its own lanes, so that it compiles to vector code;
+/// a block holding NaN or inf is thrown away and counted the slow way.
 #[inline]
 fn finite_block(block: &[f32; 256]) -> Option<(f32, f32, f64)> {
     const L: usize = 8;
     let mut top = [0u32; L];
-    for v8 in block.as_chunks::<L>().0 {
-        for i in 0..L {
-            top[i] = top[i].max(v8[i].to_bits() & 0x7f80_0000);
-        }
-    }
-    if top.contains(&0x7f80_0000) {
-        return None;
-    }
     let mut mn = [f32::INFINITY; L];
     let mut mx = [f32::NEG_INFINITY; L];
     let mut sum = [0.0f32; L];
     for v8 in block.as_chunks::<L>().0 {
         for i in 0..L {
             let v = v8[i];
+            top[i] = top[i].max(v.to_bits() & 0x7f80_0000);
             mn[i] = if v < mn[i] { v } else { mn[i] };
             mx[i] = if v > mx[i] { v } else { mx[i] };
             sum[i] += v;
         }
+    }
+    if top.contains(&0x7f80_0000) {
+        return None;
     }
     Some((
         mn.iter().fold(f32::INFINITY, |a, &b| a.min(b)),
