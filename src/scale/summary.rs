@@ -375,6 +375,15 @@ impl PixelPass {
                     chunk.fold4([row(r), row(r + 1), row(r + 2), row(r + 3)], mode);
                     r += 4;
                 }
+                // The rest (up to three rows): a row folded four times
+                // leaves the same partials as once, so pad with the last.
+                if mode != Aggregate::Nearest && mode != Aggregate::Mean && r < r1 {
+                    stats_to(r1, &mut acc);
+                    let last = r1 - 1;
+                    let pick = |k: u32| row((r + k).min(last));
+                    chunk.fold4([pick(0), pick(1), pick(2), pick(3)], mode);
+                    r = r1;
+                }
                 for r in r..r1 {
                     stats_to(r + 1, &mut acc);
                     chunk.fold(row(r), mode, r == bin.nearest);
