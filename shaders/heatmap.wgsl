@@ -30,6 +30,13 @@ const AGG_NEAREST: u32 = 4u;
 const FLAG_FLIP_X: u32 = 1u;
 const FLAG_FLIP_Y: u32 = 2u;
 
+// True for the "direct" pipeline, used when every pixel shows at most one
+// cell on both axes of evenly spaced cells (upsampling, or a grid already
+// reduced to one value per pixel): it reads that cell and leaves out the
+// aggregation loop, which a software rasterizer pays for in every fragment
+// even when it runs once. Same cell as `aggregate` picks in that case.
+override direct: bool = false;
+
 @group(0) @binding(0) var<uniform> u: HeatmapUniforms;
 // The grid as R32Float tiles, one per layer, row-major over tiles.
 @group(0) @binding(1) var grid_tiles: texture_2d_array<f32>;
@@ -38,6 +45,11 @@ const FLAG_FLIP_Y: u32 = 2u;
 // Span tables: texel (p, 0) = x pixel p, (p, 1) = y pixel p, each
 // (first cell, end cell, nearest cell, unused); first == end: outside.
 @group(0) @binding(3) var spans: texture_2d<u32>;
+// The direct pipeline's cell of every pixel, worked out once on the CPU
+// (nearest_cell in src/scale/aggregate.rs): row 0 per pixel column, row 1
+// per pixel row, each (index within its tile, tile index). Integer
+// division is the costliest thing a software rasterizer does per fragment.
+@group(0) @binding(4) var cell_map: texture_2d<u32>;
 
 struct VertexOutput {
     @builtin(position) position: vec4<f32>,
@@ -157,7 +169,15 @@ fn fs_main(in: VertexOutput) -> @location(0) vec4<f32> {
     if (u.mode.w & FLAG_FLIP_Y) != 0u {
         py = u.rect.w - 1u - py;
     }
-    let a = aggregate(px, py);
+    var a: Aggregated;
+    if direct {
+        let cx = textureLoad(cell_map, vec2<u32>(px, 0u), 0).xy;
+        let cy = textureLoad(cell_map, vec2<u32>(py, 1u), 0).xy;
+        let v = textureLoad(grid_tiles, vec2<u32>(cx.x, cy.x), cy.y * u.mode.x + cx.y, 0).x;
+        a = Aggregated(classify(v), v);
+    } else {
+        a = aggregate(px, py);
+    }
     if a.kind == VALUE_OUTSIDE {
         discard;
     }

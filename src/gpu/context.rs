@@ -79,6 +79,11 @@ impl std::fmt::Debug for GpuContext {
 
 impl GpuContext {
     /// A headless context (no window needed).
+    ///
+    /// Unless `WGPU_BACKEND` picks backends, the primary ones (Vulkan,
+    /// Metal, DX12) are asked first and GL only when none has an adapter:
+    /// starting EGL loads a second driver stack, a large part of a small
+    /// render's start-up on a machine without a GPU.
     pub fn new() -> Result<Self> {
         Self::new_reporting(|_| {})
     }
@@ -87,9 +92,22 @@ impl GpuContext {
     /// description as soon as it is picked, before the (slower) device
     /// start: a caller on another thread can plan its work by it.
     pub fn new_reporting(adapter_chosen: impl FnOnce(&wgpu::AdapterInfo)) -> Result<Self> {
-        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        let instance = wgpu::Instance::new(desc);
-        pollster::block_on(Self::create(instance, None, adapter_chosen))
+        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env;
+        let mut report = Some(adapter_chosen);
+        let mut report = |info: &wgpu::AdapterInfo| {
+            if let Some(f) = report.take() {
+                f(info);
+            }
+        };
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            let mut primary = desc();
+            primary.backends &= wgpu::Backends::PRIMARY;
+            match pollster::block_on(Self::create(wgpu::Instance::new(primary), None, &mut report)) {
+                Err(Error::NoAdapter { .. }) => {}
+                other => return other,
+            }
+        }
+        pollster::block_on(Self::create(wgpu::Instance::new(desc()), None, &mut report))
     }
 
     /// A context on `instance`, with an adapter able to present to `surface`
