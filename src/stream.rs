@@ -199,6 +199,15 @@ fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
 }
 
+/// Threads folding the blocks the reader thread hands over. One keeps up
+/// with reading from the page cache (folding a block takes about half as
+/// long as copying it in), and leaves the other cores to the reader and to
+/// the GPU starting meanwhile; a percentile histogram, slower per value,
+/// gets them all.
+fn fold_threads(percentiles: bool) -> usize {
+    if percentiles { threads() } else { 1 }
+}
+
 /// Rows `cols` values wide per block.
 fn block_rows(cols: usize) -> usize {
     (BLOCK_BYTES / 4 / cols.max(1)).max(1)
@@ -278,7 +287,7 @@ pub fn stats_pass(grid: &StreamedGrid, percentiles: bool) -> Result<StatsAccumul
     shape32(grid)?;
     let reader = open_rows(grid)?;
     let cols = reader.cols();
-    let mut stats: Vec<StatsAccumulator> = (0..threads())
+    let mut stats: Vec<StatsAccumulator> = (0..fold_threads(percentiles))
         .map(|_| StatsAccumulator::new(percentiles))
         .collect();
     drive(reader, block_rows(cols), |_, block| {
@@ -314,9 +323,9 @@ pub fn pixel_pass(
     let (rows, cols) = shape32(grid)?;
     let reader = open_rows(grid)?;
     let block = block_rows(cols as usize);
-    let threads = threads();
-    let mut pass = PixelPass::new(rows, cols, spans.along, spans.across, mode);
     let percentiles = stats.unwrap_or(false);
+    let threads = fold_threads(percentiles);
+    let mut pass = PixelPass::new(rows, cols, spans.along, spans.across, mode);
     let mut accs: Vec<StatsAccumulator> = match stats {
         Some(p) => (0..threads).map(|_| StatsAccumulator::new(p)).collect(),
         None => Vec::new(),
@@ -432,6 +441,10 @@ fn merged(parts: &[StatsAccumulator], percentiles: bool) -> StatsAccumulator {
 
 /// Statistics of a block, split by rows over the accumulators' threads.
 fn fold_stats(stats: &mut [StatsAccumulator], block: &[f32], cols: usize) {
+    if let [one] = stats {
+        one.add(block);
+        return;
+    }
     let rows = block.len() / cols.max(1);
     let per = rows.div_ceil(stats.len().max(1)).max(1) * cols.max(1);
     std::thread::scope(|s| {
