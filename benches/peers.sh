@@ -161,14 +161,21 @@ machine="$(nproc) cores, $cpu, $mem RAM; wgpu adapter: $adapter; vulkaninfo: ${v
 echo "machine: $machine" >&2
 
 # ---- runs -------------------------------------------------------------------
+# Within a case the tools take turns (run 1 of each, then run 2 of each, ...),
+# so a change in the machine's load touches them alike.
 declare -A cell secs
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for case in "${cases[@]}"; do
+    declare -A cmd_of times_of peak_of status_of n_of
     for tool in "${tools[@]}"; do
-        out="$outs/${case}_${tool}.png"
-        cmd=$(command_for "$tool" "$case" "$out")
-        if [ -z "$cmd" ]; then cell[$case,$tool]="n/a"; continue; fi
-        times=() peak=0 status=ok n=$runs
-        for ((i = 1; i <= n; i++)); do
+        cmd_of[$tool]=$(command_for "$tool" "$case" "$outs/${case}_${tool}.png")
+        times_of[$tool]="" peak_of[$tool]=0 status_of[$tool]=ok n_of[$tool]=$runs
+        [ -n "${cmd_of[$tool]}" ] || cell[$case,$tool]="n/a"
+    done
+    for ((i = 1; i <= runs; i++)); do
+        for tool in "${tools[@]}"; do
+            cmd=${cmd_of[$tool]} out="$outs/${case}_${tool}.png"
+            [ -n "$cmd" ] && [ "${status_of[$tool]}" = ok ] && [ "$i" -le "${n_of[$tool]}" ] || continue
             rm -f "$out"
             start=$EPOCHREALTIME
             rc=0
@@ -178,21 +185,26 @@ for case in "${cases[@]}"; do
             t=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", b - a}')
             rss=$(tail -n1 "$work/peers-rss" 2>/dev/null || true)
             [[ "$rss" =~ ^[0-9]+$ ]] || rss=0
-            if [ "$rss" -gt "$peak" ]; then peak=$rss; fi
+            if [ "$rss" -gt "${peak_of[$tool]}" ]; then peak_of[$tool]=$rss; fi
             if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 -a "${t%.*}" -ge "$tmo" ]; then
-                status="timeout"; break
+                status_of[$tool]="timeout"; continue
             elif [ "$rc" -ne 0 ] || [ ! -s "$out" ]; then
                 status="failed (exit $rc)"
                 if grep -q MemoryError "$work/peers-log"; then status="failed (MemoryError)"; fi
                 if [ "$rc" -eq 137 ]; then status="failed (killed: out of memory?)"; fi
+                status_of[$tool]=$status
                 tail -n 5 "$work/peers-log" | sed "s/^/  $tool $case: /" >&2
-                break
+                continue
             fi
-            times+=("$t")
+            times_of[$tool]+=" $t"
             if [ "$i" -eq 1 ] && awk -v t="$t" 'BEGIN {exit !(t > 20)}'; then
-                n=$((slow_runs < runs ? slow_runs : runs))
+                n_of[$tool]=$((slow_runs < runs ? slow_runs : runs))
             fi
         done
+    done
+    for tool in "${tools[@]}"; do
+        [ -n "${cmd_of[$tool]}" ] || continue
+        times=(${times_of[$tool]}) peak=${peak_of[$tool]} status=${status_of[$tool]}
         if [ "$status" = ok ]; then
             med=$(printf '%s\n' "${times[@]}" | median)
             secs[$case,$tool]=$med
@@ -205,13 +217,15 @@ for case in "${cases[@]}"; do
         fi
         echo "$case $tool: ${cell[$case,$tool]}  [${times[*]}]" >&2
     done
+    unset cmd_of times_of peak_of status_of n_of
 done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- table ------------------------------------------------------------------
 {
     echo "Machine: $machine"
     echo
-    echo "Each cell: median wall time over $runs runs (tools whose first run took over 20 s: $((slow_runs < runs ? slow_runs : runs)) runs) / peak RSS (max over runs); matplotlib capped at $mem_limit MiB of address space. 1920x1080 PNG with axes, tick labels and colorbar, viridis. line4096: the matplotlib-imshow column is \`plot\`."
+    echo "Each cell: median wall time over $runs runs, the tools of a case taking turns (tools whose first run took over 20 s: $((slow_runs < runs ? slow_runs : runs)) runs) / peak RSS (max over runs); matplotlib capped at $mem_limit MiB of address space. 1920x1080 PNG with axes, tick labels and colorbar, viridis. line4096: the matplotlib-imshow column is \`plot\`. Load average (1, 5, 15 min) before the runs: $load_before; after: $load_after."
     echo
     header="| case |" rule="|---|"
     for tool in "${tools[@]}"; do header+=" $tool |"; rule+="---|"; done

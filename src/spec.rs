@@ -369,6 +369,14 @@ impl PanelSpec {
                     }
                 };
                 let label = |i: usize| self.labels.as_ref().and_then(|l| l.get(i).cloned());
+                // Several rows of a streamed grid (a batch's line charts of
+                // large 2-D tensors): in memory, as loading them would.
+                let source = match source {
+                    GridSource::Streamed(s) if !(s.rows == 1 && s.transposed) => {
+                        GridSource::Memory(Arc::new(crate::stream::load_all(&s)?))
+                    }
+                    other => other,
+                };
                 let series = match source {
                     // A long 1-D array, read one value per row (see `streamed`).
                     GridSource::Streamed(s) => vec![Series {

@@ -19,7 +19,7 @@ use std::sync::{Arc, mpsc};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, RowReducer};
 use crate::input::csv::{CsvPlan, CsvRowReader};
-use crate::input::{ArraySlice, LoadOptions, Pick, RowSource, SafetensorsFile};
+use crate::input::{ArraySlice, Grid, LoadOptions, Pick, RowSource, SafetensorsFile};
 use crate::layout::engine::{PolylineBuilder, top_order};
 use crate::layout::{StreamFormat, StreamedGrid, StreamedSeries};
 use crate::scale::aggregate::AxisSpans;
@@ -267,6 +267,27 @@ fn drive(
         drop(full_rx);
         result
     })
+}
+
+/// All of `grid`'s values in memory, as the picture's rows (for a figure
+/// that needs them, such as a line chart of several rows of a streamed
+/// table): the same grid loading the file gives.
+pub fn load_all(grid: &StreamedGrid) -> Result<Grid> {
+    let mut reader = open_rows(grid)?;
+    let (rows, cols) = grid.source_shape();
+    let mut data: Vec<f32> = Vec::new();
+    data.try_reserve_exact(rows.saturating_mul(cols)).map_err(|_| {
+        Error::format(
+            &grid.path,
+            format!("out of memory: cannot hold {rows} x {cols} values"),
+        )
+    })?;
+    let mut buf = Vec::new();
+    while reader.read_rows(block_rows(cols), &mut buf)? > 0 {
+        data.extend_from_slice(&buf);
+    }
+    let g = Grid::new(rows, cols, data)?;
+    Ok(if grid.transposed { g.transposed() } else { g })
 }
 
 /// The picture of `grid` is at most 2^31 - 1 cells along each axis.

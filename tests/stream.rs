@@ -802,6 +802,30 @@ fn cli_streams_every_variant_to_the_in_memory_figure() {
     ] {
         std::fs::copy(fixtures.join(f), d.join(f)).unwrap();
     }
+    // Line charts of several rows of a streamed tensor are read into memory:
+    // the same figures as loading them.
+    let rows: Vec<f32> = small_grid(4).data()[..60_000].to_vec();
+    write_npz(
+        &d.join("rows.npz"),
+        &[("acts", npy_bytes(&[3, 20_000], &rows, false))],
+        false,
+    );
+    let mut lines = Vec::new();
+    for policy in ["always", "never"] {
+        let out = format!("lines-{policy}");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_actmap"))
+            .args([
+                "render", "rows.npz", "--kind", "line", "-o", &out, "--size", "600x300", "-q",
+            ])
+            .current_dir(d)
+            .env("ACTMAP_STREAM", policy)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        lines.push(pictures(&d.join(&out)));
+    }
+    assert_eq!(lines[0].len(), 1);
+    assert!(lines[0] == lines[1], "streamed and loaded line charts differ");
     let mut results = Vec::new();
     for (policy, transpose) in [
         ("always", false),
