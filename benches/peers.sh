@@ -161,21 +161,23 @@ machine="$(nproc) cores, $cpu, $mem RAM; wgpu adapter: $adapter; vulkaninfo: ${v
 echo "machine: $machine" >&2
 
 # ---- runs -------------------------------------------------------------------
-# Within a case the tools take turns (run 1 of each, then run 2 of each, ...),
-# so a change in the machine's load touches them alike.
-declare -A cell secs
+# Rounds: each round runs every (case, tool) once, so a change in the
+# machine's load touches every cell alike (the targets compare cells).
+declare -A cell secs cmd_of times_of peak_of status_of n_of
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for case in "${cases[@]}"; do
-    declare -A cmd_of times_of peak_of status_of n_of
     for tool in "${tools[@]}"; do
-        cmd_of[$tool]=$(command_for "$tool" "$case" "$outs/${case}_${tool}.png")
-        times_of[$tool]="" peak_of[$tool]=0 status_of[$tool]=ok n_of[$tool]=$runs
-        [ -n "${cmd_of[$tool]}" ] || cell[$case,$tool]="n/a"
+        k="$case,$tool"
+        cmd_of[$k]=$(command_for "$tool" "$case" "$outs/${case}_${tool}.png")
+        times_of[$k]="" peak_of[$k]=0 status_of[$k]=ok n_of[$k]=$runs
+        [ -n "${cmd_of[$k]}" ] || cell[$k]="n/a"
     done
-    for ((i = 1; i <= runs; i++)); do
+done
+for ((i = 1; i <= runs; i++)); do
+    for case in "${cases[@]}"; do
         for tool in "${tools[@]}"; do
-            cmd=${cmd_of[$tool]} out="$outs/${case}_${tool}.png"
-            [ -n "$cmd" ] && [ "${status_of[$tool]}" = ok ] && [ "$i" -le "${n_of[$tool]}" ] || continue
+            k="$case,$tool" cmd=${cmd_of[$case,$tool]} out="$outs/${case}_${tool}.png"
+            [ -n "$cmd" ] && [ "${status_of[$k]}" = ok ] && [ "$i" -le "${n_of[$k]}" ] || continue
             rm -f "$out"
             start=$EPOCHREALTIME
             rc=0
@@ -185,39 +187,42 @@ for case in "${cases[@]}"; do
             t=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", b - a}')
             rss=$(tail -n1 "$work/peers-rss" 2>/dev/null || true)
             [[ "$rss" =~ ^[0-9]+$ ]] || rss=0
-            if [ "$rss" -gt "${peak_of[$tool]}" ]; then peak_of[$tool]=$rss; fi
+            if [ "$rss" -gt "${peak_of[$k]}" ]; then peak_of[$k]=$rss; fi
             if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 -a "${t%.*}" -ge "$tmo" ]; then
-                status_of[$tool]="timeout"; continue
+                status_of[$k]="timeout"; continue
             elif [ "$rc" -ne 0 ] || [ ! -s "$out" ]; then
                 status="failed (exit $rc)"
                 if grep -q MemoryError "$work/peers-log"; then status="failed (MemoryError)"; fi
                 if [ "$rc" -eq 137 ]; then status="failed (killed: out of memory?)"; fi
-                status_of[$tool]=$status
+                status_of[$k]=$status
                 tail -n 5 "$work/peers-log" | sed "s/^/  $tool $case: /" >&2
                 continue
             fi
-            times_of[$tool]+=" $t"
+            times_of[$k]+=" $t"
             if [ "$i" -eq 1 ] && awk -v t="$t" 'BEGIN {exit !(t > 20)}'; then
-                n_of[$tool]=$((slow_runs < runs ? slow_runs : runs))
+                n_of[$k]=$((slow_runs < runs ? slow_runs : runs))
             fi
         done
     done
+    echo "round $i of $runs done" >&2
+done
+for case in "${cases[@]}"; do
     for tool in "${tools[@]}"; do
-        [ -n "${cmd_of[$tool]}" ] || continue
-        times=(${times_of[$tool]}) peak=${peak_of[$tool]} status=${status_of[$tool]}
+        k="$case,$tool"
+        [ -n "${cmd_of[$k]}" ] || continue
+        times=(${times_of[$k]}) peak=${peak_of[$k]} status=${status_of[$k]}
         if [ "$status" = ok ]; then
             med=$(printf '%s\n' "${times[@]}" | median)
-            secs[$case,$tool]=$med
-            cell[$case,$tool]=$(printf '%.3f s / %d MiB' "$med" $((peak / 1024)))
-            if [ "${#times[@]}" -ne "$runs" ]; then cell[$case,$tool]+=" (${#times[@]} runs)"; fi
+            secs[$k]=$med
+            cell[$k]=$(printf '%.3f s / %d MiB' "$med" $((peak / 1024)))
+            if [ "${#times[@]}" -ne "$runs" ]; then cell[$k]+=" (${#times[@]} runs)"; fi
         elif [ "$status" = timeout ]; then
-            cell[$case,$tool]="timeout (> $tmo s) / $((peak / 1024)) MiB"
+            cell[$k]="timeout (> $tmo s) / $((peak / 1024)) MiB"
         else
-            cell[$case,$tool]="$status / $((peak / 1024)) MiB"
+            cell[$k]="$status / $((peak / 1024)) MiB"
         fi
-        echo "$case $tool: ${cell[$case,$tool]}  [${times[*]}]" >&2
+        echo "$case $tool: ${cell[$k]}  [${times[*]}]" >&2
     done
-    unset cmd_of times_of peak_of status_of n_of
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -225,7 +230,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     echo "Machine: $machine"
     echo
-    echo "Each cell: median wall time over $runs runs, the tools of a case taking turns (tools whose first run took over 20 s: $((slow_runs < runs ? slow_runs : runs)) runs) / peak RSS (max over runs); matplotlib capped at $mem_limit MiB of address space. 1920x1080 PNG with axes, tick labels and colorbar, viridis. line4096: the matplotlib-imshow column is \`plot\`. Load average (1, 5, 15 min) before the runs: $load_before; after: $load_after."
+    echo "Each cell: median wall time over $runs rounds, each running every case and tool once (tools whose first run took over 20 s: $((slow_runs < runs ? slow_runs : runs)) runs) / peak RSS (max over runs); matplotlib capped at $mem_limit MiB of address space. 1920x1080 PNG with axes, tick labels and colorbar, viridis. line4096: the matplotlib-imshow column is \`plot\`. Load average (1, 5, 15 min) before the runs: $load_before; after: $load_after."
     echo
     header="| case |" rule="|---|"
     for tool in "${tools[@]}"; do header+=" $tool |"; rule+="---|"; done
