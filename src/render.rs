@@ -110,23 +110,48 @@ fn paint_heatmap(image: &mut RgbaImage, item: &HeatmapItem, grid: &Grid) {
         .collect();
     let stride = image.width() as usize * 4;
     let x0 = item.rect.x as usize * 4;
+    let row_bytes = w as usize * 4;
+    // The rectangle's rows, split over the cores: a grid reduced to one
+    // value per pixel is a few million colours.
     let buf: &mut [u8] = image;
-    let mut last: Option<(u32, usize)> = None;
-    for py in 0..h {
-        let p = if item.flip_y { h - 1 - py } else { py };
-        let r = nearest_cell(p, rows, h);
-        let start = (item.rect.y + py) as usize * stride + x0;
-        match last {
+    let mut rows_out: Vec<(u32, &mut [u8])> = buf
+        .chunks_mut(stride)
+        .skip(item.rect.y as usize)
+        .take(h as usize)
+        .enumerate()
+        .map(|(py, row)| (py as u32, &mut row[x0..x0 + row_bytes]))
+        .collect();
+    let paint = |part: &mut [(u32, &mut [u8])]| {
+        let mut last: Option<u32> = None;
+        for i in 0..part.len() {
+            let (before, rest) = part.split_at_mut(i);
+            let (py, out) = &mut rest[0];
+            let p = if item.flip_y { h - 1 - *py } else { *py };
+            let r = nearest_cell(p, rows, h);
             // Consecutive pixel rows over the same grid row: copy the row.
-            Some((lr, from)) if lr == r => buf.copy_within(from..from + w as usize * 4, start),
-            _ => {
-                let cells: Vec<[u8; 4]> = grid.row(r as usize).iter().map(|&v| colour(v)).collect();
-                for (px, &c) in col_of.iter().enumerate() {
-                    buf[start + px * 4..start + px * 4 + 4].copy_from_slice(&cells[c]);
-                }
+            if last == Some(r)
+                && let Some((_, prev)) = before.last()
+            {
+                out.copy_from_slice(prev);
+                continue;
             }
+            let cells: Vec<[u8; 4]> = grid.row(r as usize).iter().map(|&v| colour(v)).collect();
+            for (px, &c) in col_of.iter().enumerate() {
+                out[px * 4..px * 4 + 4].copy_from_slice(&cells[c]);
+            }
+            last = Some(r);
         }
-        last = Some((r, start));
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads <= 1 || (w as usize) * (h as usize) < 1 << 18 {
+        paint(&mut rows_out);
+    } else {
+        let per = rows_out.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            for part in rows_out.chunks_mut(per) {
+                s.spawn(|| paint(part));
+            }
+        });
     }
 }
 
