@@ -120,6 +120,7 @@ pub fn watch(a: WatchArgs) -> anyhow::Result<()> {
         capacity_rows: a.history,
         aggregate: opts.view.aggregate,
         expected_cols: a.cols,
+        ..Default::default()
     })?);
     let source_opts = SourceOptions {
         format: a.format.parse::<WireFormat>()?,
@@ -154,6 +155,7 @@ pub fn show(a: ShowArgs) -> anyhow::Result<()> {
         capacity_rows: capacity,
         aggregate: opts.view.aggregate,
         expected_cols: None,
+        ..Default::default()
     })?);
     store
         .replace("", grid)

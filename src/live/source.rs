@@ -318,7 +318,6 @@ impl StreamDecoder {
     fn seed(&mut self, store: &LiveStore, removed: &[String]) {
         self.seeded = true;
         if let Decoder::Text(t) = &mut self.dec {
-            t.set_default_width(store.options().expected_cols);
             for (channel, cols) in store.widths() {
                 if !removed.contains(&channel) {
                     t.set_width(&channel, cols);
@@ -367,12 +366,7 @@ impl StreamDecoder {
                         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                         .collect();
                     partial.drain(..rows * row_bytes);
-                    vec![Ok(Frame {
-                        channel: String::new(),
-                        rows,
-                        cols: *cols,
-                        data,
-                    })]
+                    vec![Ok(Frame::rows(String::new(), rows, *cols, data))]
                 }
             }
         };
