@@ -28,14 +28,16 @@ fn records_read_back_in_step_order_with_their_steps_and_times() {
     let run = dir.path().join("run");
     let w = RunWriter::open(&run, small_chunks()).unwrap();
     for s in 0..10 {
-        w.append("acts", Some(s * 150), 1000.0 + s as f64, &[8], &row(s * 150, 8)).unwrap();
+        w.append("acts", Some(s * 150), 1000.0 + s as f64, &[8], &row(s * 150, 8))
+            .unwrap();
     }
     // A 2-D record per step, and a channel nested in a group.
     for s in 0..3 {
         let m: Vec<f32> = (0..6).map(|i| (s * 10 + i) as f32).collect();
         w.append("blocks.0/attn", Some(s), 5.0, &[2, 3], &m).unwrap();
     }
-    w.set_labels("acts", 0, (0..8).map(|i| format!("tok{i}")).collect()).unwrap();
+    w.set_labels("acts", 0, (0..8).map(|i| format!("tok{i}")).collect())
+        .unwrap();
     // Nothing visible before a flush.
     assert_eq!(RunReader::open(&run).unwrap().channel_names().len(), 0);
     w.flush().unwrap();
@@ -60,7 +62,10 @@ fn records_read_back_in_step_order_with_their_steps_and_times() {
     let a = r.channel("blocks.0/attn").unwrap();
     assert_eq!(a.record_shape(), [2, 3]);
     let idx = a.step_index().unwrap();
-    assert_eq!(a.record_at(&idx, 2).unwrap(), [20.0, 21.0, 22.0, 23.0, 24.0, 25.0]);
+    assert_eq!(
+        a.record_at(&idx, 2).unwrap(),
+        [20.0, 21.0, 22.0, 23.0, 24.0, 25.0]
+    );
     w.close().unwrap();
     // Chunks along axis 0: 10 rows of 8 f32 in 4-row chunks.
     for k in 0..3 {
@@ -123,7 +128,9 @@ fn a_second_writer_is_refused_and_a_stale_lock_taken_over() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let w = RunWriter::open(&run, WriterOptions::default()).unwrap();
-    let e = RunWriter::open(&run, WriterOptions::default()).unwrap_err().to_string();
+    let e = RunWriter::open(&run, WriterOptions::default())
+        .unwrap_err()
+        .to_string();
     let pid = std::process::id();
     assert!(
         e.contains("another writer is recording to this run") && e.contains(&format!("pid {pid}")),
@@ -149,7 +156,9 @@ fn not_a_run_log_and_bad_chunks_say_which_file() {
     assert!(e.contains("not a run log"), "{e}");
     let e = RunReader::open(dir.path()).unwrap_err().to_string();
     assert!(e.contains("no zarr.json"), "{e}");
-    let e = RunWriter::open(dir.path(), WriterOptions::default()).unwrap_err().to_string();
+    let e = RunWriter::open(dir.path(), WriterOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("not a run log (no zarr.json) and not empty"), "{e}");
 
     let run = dir.path().join("run");
@@ -166,7 +175,10 @@ fn not_a_run_log_and_bad_chunks_say_which_file() {
     let a = r.channel("a").unwrap();
     a.read(0..4, &mut out).unwrap();
     let e = a.read(0..12, &mut out).unwrap_err().to_string();
-    assert!(e.contains("a/values/c/1/0") && e.contains("chunk file missing"), "{e}");
+    assert!(
+        e.contains("a/values/c/1/0") && e.contains("chunk file missing"),
+        "{e}"
+    );
     let b = r.channel("b").unwrap();
     let e = b.read(8..12, &mut out).unwrap_err().to_string();
     assert!(e.contains("b/values/c/2/0") && e.contains("corrupt chunk"), "{e}");
@@ -182,9 +194,17 @@ fn zarr_python_and_xarray_read_what_actmap_wrote() {
     let run = dir.path().join("run");
     let w = RunWriter::open(&run, small_chunks()).unwrap();
     for s in 0..10 {
-        w.append("layer3", Some(100 * s), 1700000000.0 + s as f64, &[8], &row(s, 8)).unwrap();
+        w.append("layer3", Some(100 * s), 1700000000.0 + s as f64, &[8], &row(s, 8))
+            .unwrap();
     }
-    w.append("nested/attn", Some(7), 1.5, &[2, 2], &[1.0, f32::NAN, f32::INFINITY, -2.0]).unwrap();
+    w.append(
+        "nested/attn",
+        Some(7),
+        1.5,
+        &[2, 2],
+        &[1.0, f32::NAN, f32::INFINITY, -2.0],
+    )
+    .unwrap();
     w.close().unwrap();
     let out = common::run_python(
         r#"
@@ -249,7 +269,10 @@ g.create_array("config", data=np.array([1, 2, 3]))  # not a channel: kept as it 
     let r = RunReader::open(&run).unwrap();
     assert_eq!(r.channel_names(), ["acts", "layer3", "loss"]);
     let c = r.channel("layer3").unwrap();
-    assert_eq!((c.rows(), c.record_shape(), c.dtype()), (50, &[12][..], "float64"));
+    assert_eq!(
+        (c.rows(), c.record_shape(), c.dtype()),
+        (50, &[12][..], "float64")
+    );
     let mut out = Vec::new();
     c.read(17..19, &mut out).unwrap();
     assert_eq!(out, (17 * 12..19 * 12).map(|x| x as f32).collect::<Vec<_>>());
@@ -265,7 +288,10 @@ g.create_array("config", data=np.array([1, 2, 3]))  # not a channel: kept as it 
 
     // actmap appends where the layout and dtypes allow, and says why not elsewhere.
     let w = RunWriter::open(&run, WriterOptions::default()).unwrap();
-    let e = w.append("layer3", None, 2.0, &[12], &[0.5; 12]).unwrap_err().to_string();
+    let e = w
+        .append("layer3", None, 2.0, &[12], &[0.5; 12])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("layer3/values is float64"), "{e}");
     let e = w.append("loss", None, 2.0, &[1], &[0.5]).unwrap_err().to_string();
     assert!(e.contains("no 'time' array"), "{e}");
@@ -288,7 +314,11 @@ print("ok")
 "#,
     )
     .unwrap();
-    let out = common::run_python(&std::fs::read_to_string(&script).unwrap(), dir.path(), &[run.to_str().unwrap()]);
+    let out = common::run_python(
+        &std::fs::read_to_string(&script).unwrap(),
+        dir.path(),
+        &[run.to_str().unwrap()],
+    );
     assert_eq!(out.trim(), "ok");
 }
 
@@ -297,5 +327,9 @@ fn step_index_from_python_shaped_steps() {
     // Shared by render and watch: the latest write per step, in step order.
     let i = StepIndex::from_steps(&[5, 3, 4]);
     assert_eq!(i.steps(), [3, 4, 5]);
-    assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/pyenv.sh").exists());
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".ci/pyenv.sh")
+            .exists()
+    );
 }

@@ -5,6 +5,7 @@ mod batch;
 mod demo;
 mod info;
 mod json;
+mod record;
 mod render;
 #[cfg(feature = "window")]
 mod watch;
@@ -26,11 +27,13 @@ pub struct Cli {
 enum Command {
     /// Render a grid file (.npy, .csv, .tsv) to a PNG.
     Render(Box<render::RenderArgs>),
-    /// Show shape, dtype and statistics of a file.
+    /// Show shape, dtype and statistics of a file, or the channels of a run log.
     Info(info::InfoArgs),
-    /// Open a live window on rows streamed from stdin, a socket or a file.
+    /// Open a live window on rows streamed from stdin, a socket, a file or a run log.
     #[cfg(feature = "window")]
     Watch(Box<watch::WatchArgs>),
+    /// Record rows streamed from stdin, a socket or a file to a run log.
+    Record(Box<record::RecordArgs>),
     /// Explore a grid file in a window (zoom, pan, hover, keys).
     #[cfg(feature = "window")]
     Show(Box<watch::ShowArgs>),
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(*args),
         Command::Info(args) => info::run(args),
+        Command::Record(args) => record::run(*args),
         #[cfg(feature = "window")]
         Command::Watch(args) => watch::watch(*args),
         #[cfg(feature = "window")]

@@ -200,10 +200,19 @@ impl TextDecoder {
         // "@STEP rest": the record's training step.
         let (step, text) = match text.strip_prefix('@') {
             Some(rest) => {
-                let (tok, rest) = rest.split_once(|c: char| c.is_whitespace() || c == ',').unwrap_or((rest, ""));
+                let (tok, rest) = rest
+                    .split_once(|c: char| c.is_whitespace() || c == ',')
+                    .unwrap_or((rest, ""));
                 match tok.parse::<i64>() {
-                    Ok(s) => (Some(s), rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',')),
-                    Err(_) => return err(format!("'@{tok}' is not a step (expected @ and an integer, e.g. @1500)")),
+                    Ok(s) => (
+                        Some(s),
+                        rest.trim_start_matches(|c: char| c.is_whitespace() || c == ','),
+                    ),
+                    Err(_) => {
+                        return err(format!(
+                            "'@{tok}' is not a step (expected @ and an integer, e.g. @1500)"
+                        ));
+                    }
                 }
             }
             None => (None, text),
@@ -292,7 +301,13 @@ impl FrameDecoder {
 
     /// Encode a version 2 frame: `data` holds whole records of `shape`
     /// (`[cols]` or `[h, w]`), with a step each (or none) and the wall time.
-    pub fn encode_v2(channel: &str, shape: &[usize], data: &[f32], steps: Option<&[i64]>, time: f64) -> Vec<u8> {
+    pub fn encode_v2(
+        channel: &str,
+        shape: &[usize],
+        data: &[f32],
+        steps: Option<&[i64]>,
+        time: f64,
+    ) -> Vec<u8> {
         let (h, cols) = match shape {
             [c] => (0, *c),
             [h, w] => (*h, *w),
@@ -553,7 +568,8 @@ mod tests {
             "{errs:?}"
         );
         assert!(
-            errs.iter().any(|e| e.contains("unsupported version 9 (expected 1 or 2)")),
+            errs.iter()
+                .any(|e| e.contains("unsupported version 9 (expected 1 or 2)")),
             "{errs:?}"
         );
         assert!(errs.iter().any(|e| e.contains("exceed the limit")), "{errs:?}");
@@ -565,12 +581,25 @@ mod tests {
         let got = d.push(b"@1500 layer3: 0.1 0.2 0.3\n@-2 1,2\n@7,3,4\nlayer3: 1 2 3\n@x a: 1\n@ 1 2\n");
         let ok: Vec<&Frame> = got.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(ok.len(), 4, "{got:?}");
-        assert_eq!((ok[0].channel.as_str(), ok[0].steps.as_deref()), ("layer3", Some(&[1500][..])));
+        assert_eq!(
+            (ok[0].channel.as_str(), ok[0].steps.as_deref()),
+            ("layer3", Some(&[1500][..]))
+        );
         assert_eq!(ok[0].data, [0.1, 0.2, 0.3]);
-        assert_eq!((ok[1].steps.as_deref(), ok[1].data.as_slice()), (Some(&[-2][..]), &[1.0, 2.0][..]));
-        assert_eq!((ok[2].steps.as_deref(), ok[2].data.as_slice()), (Some(&[7][..]), &[3.0, 4.0][..]));
+        assert_eq!(
+            (ok[1].steps.as_deref(), ok[1].data.as_slice()),
+            (Some(&[-2][..]), &[1.0, 2.0][..])
+        );
+        assert_eq!(
+            (ok[2].steps.as_deref(), ok[2].data.as_slice()),
+            (Some(&[7][..]), &[3.0, 4.0][..])
+        );
         assert_eq!(ok[3].steps, None);
-        let errs: Vec<String> = got.iter().filter_map(|r| r.as_ref().err()).map(|e| e.to_string()).collect();
+        let errs: Vec<String> = got
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| e.to_string())
+            .collect();
         assert_eq!(
             errs,
             [
@@ -585,7 +614,13 @@ mod tests {
 
     #[test]
     fn version_2_frames_carry_steps_time_and_2d_records() {
-        let a = FrameDecoder::encode_v2("attn", &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], Some(&[42]), 1.7e9);
+        let a = FrameDecoder::encode_v2(
+            "attn",
+            &[2, 3],
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            Some(&[42]),
+            1.7e9,
+        );
         let b = FrameDecoder::encode_v2("acts", &[2], &[1.0, 2.0, 3.0, 4.0], None, 5.5);
         let c = FrameDecoder::encode("old", 1, 2, &[9.0, 8.0]);
         let stream = [a, b, c].concat();
@@ -600,14 +635,27 @@ mod tests {
             assert_eq!((f[0].rows, f[0].cols, f[0].shape.as_slice()), (1, 6, &[2, 3][..]));
             assert_eq!((f[0].steps.as_deref(), f[0].time), (Some(&[42][..]), Some(1.7e9)));
             assert_eq!(f[0].data, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-            assert_eq!((f[1].rows, f[1].cols, f[1].steps.as_ref(), f[1].time), (2, 2, None, Some(5.5)));
-            assert_eq!((f[2].steps.as_ref(), f[2].time, f[2].shape.as_slice()), (None, None, &[2][..]));
+            assert_eq!(
+                (f[1].rows, f[1].cols, f[1].steps.as_ref(), f[1].time),
+                (2, 2, None, Some(5.5))
+            );
+            assert_eq!(
+                (f[2].steps.as_ref(), f[2].time, f[2].shape.as_slice()),
+                (None, None, &[2][..])
+            );
         }
         let mut bad = FrameDecoder::encode_v2("x", &[1], &[1.0], Some(&[1]), 1.0);
         bad[5] = 0x80;
         let mut d = FrameDecoder::new();
         let got = d.push(&bad);
-        assert!(got[0].as_ref().unwrap_err().to_string().contains("unknown flags 0x80"), "{got:?}");
+        assert!(
+            got[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("unknown flags 0x80"),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -82,7 +82,10 @@ impl StoreOptions {
         if channel.is_empty() {
             return self.expected_cols;
         }
-        self.channel_cols.iter().find(|(c, _)| c == channel).map(|(_, w)| *w)
+        self.channel_cols
+            .iter()
+            .find(|(c, _)| c == channel)
+            .map(|(_, w)| *w)
     }
 }
 
@@ -93,6 +96,9 @@ enum Rows {
     /// The latest 2-D records, oldest first.
     Records(VecDeque<(i64, Arc<Grid>)>, usize),
 }
+
+/// A snapshot's grid and step ranges, with the channel version they show.
+type Cached = (u64, Arc<Grid>, Arc<Vec<(i64, i64)>>);
 
 #[derive(Debug)]
 struct Channel {
@@ -112,7 +118,7 @@ struct Channel {
     /// Store version when this history was created (a replace starts anew).
     epoch: u64,
     /// The grid and steps of the last snapshot and the channel version they show.
-    cached: Option<(u64, Arc<Grid>, Arc<Vec<(i64, i64)>>)>,
+    cached: Option<Cached>,
 }
 
 impl Channel {
@@ -404,7 +410,10 @@ impl LiveStore {
                     shape_text(shape)
                 )));
             }
-            (Rows::Records(VecDeque::new(), if self.opts.keep_rows { keep } else { 0 }), values)
+            (
+                Rows::Records(VecDeque::new(), if self.opts.keep_rows { keep } else { 0 }),
+                values,
+            )
         } else {
             let values = self.history_values(channel, cols, inner.values)?;
             let history = if self.opts.keep_rows {
@@ -440,7 +449,10 @@ impl LiveStore {
         data: &[f32],
         steps: Option<&[i64]>,
     ) -> Result<Vec<i64>> {
-        let cols = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(0);
+        let cols = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(0);
         if cols == 0 || data.is_empty() || shape.is_empty() || shape.len() > 2 {
             return Err(Error::Invalid(format!(
                 "{}: rows need at least one value",
@@ -471,7 +483,11 @@ impl LiveStore {
                     let msg = if have.len() == 1 && shape.len() == 1 {
                         format!("rows of {cols} values, but the channel has {} columns", have[0])
                     } else {
-                        format!("records of shape {}, but the channel's are {}", shape_text(shape), shape_text(have))
+                        format!(
+                            "records of shape {}, but the channel's are {}",
+                            shape_text(shape),
+                            shape_text(have)
+                        )
                     };
                     return Err(Error::Invalid(format!("{}: {msg}", channel_label(channel))));
                 }
@@ -532,7 +548,13 @@ impl LiveStore {
         let fits = frame.rows.checked_mul(frame.cols) == Some(frame.data.len())
             && frame.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) == Some(frame.cols);
         let result = if fits {
-            self.push_locked(inner, &frame.channel, &frame.shape, &frame.data, frame.steps.as_deref())
+            self.push_locked(
+                inner,
+                &frame.channel,
+                &frame.shape,
+                &frame.data,
+                frame.steps.as_deref(),
+            )
         } else {
             Err(Error::Invalid(format!(
                 "{}: a frame of {} x {} needs {} values, got {}",
@@ -593,7 +615,13 @@ impl LiveStore {
     /// Append records of `shape` (`[cols]` rows or `[h, w]` 2-D records) to
     /// `channel`, at `steps` (one per record; `None`: counting on from the
     /// channel's last step). Errors as [`push_frame`](Self::push_frame).
-    pub fn push_records(&self, channel: &str, steps: Option<&[i64]>, shape: &[usize], values: &[f32]) -> Result<()> {
+    pub fn push_records(
+        &self,
+        channel: &str,
+        steps: Option<&[i64]>,
+        shape: &[usize],
+        values: &[f32],
+    ) -> Result<()> {
         let cols: usize = shape.iter().product();
         let frame = Frame {
             channel: channel.to_string(),
@@ -675,7 +703,9 @@ impl LiveStore {
                 name: channel.to_string(),
                 shape: vec![grid.cols()],
                 total: grid.rows() as u64,
-                last_step: steps.and_then(|s| s.last().copied()).or(grid.rows().checked_sub(1).map(|r| r as i64)),
+                last_step: steps
+                    .and_then(|s| s.last().copied())
+                    .or(grid.rows().checked_sub(1).map(|r| r as i64)),
                 stepped: steps.is_some(),
                 rows: Rows::History(Some(history)),
                 values,
@@ -791,13 +821,23 @@ impl LiveStore {
             .map(|c| (c.name.clone(), c.cols()))
             .collect();
         let known = |out: &Vec<(String, usize)>, n: &str| out.iter().any(|(c, _)| c == n);
-        for (n, w) in self.opts.channel_cols.iter().cloned().chain(self.opts.expected_cols.map(|w| (String::new(), w))) {
+        for (n, w) in self
+            .opts
+            .channel_cols
+            .iter()
+            .cloned()
+            .chain(self.opts.expected_cols.map(|w| (String::new(), w)))
+        {
             if !known(&out, &n) {
                 out.push((n, w));
             }
         }
         for (n, shape, _) in &inner.recorded {
-            let name = if n == crate::runlog::DEFAULT_CHANNEL { "" } else { n.as_str() };
+            let name = if n == crate::runlog::DEFAULT_CHANNEL {
+                ""
+            } else {
+                n.as_str()
+            };
             if shape.len() == 1 && !known(&out, name) {
                 out.push((name.to_string(), shape[0]));
             }
@@ -953,9 +993,17 @@ impl MonitorSender {
 
     /// Append one 2-D record (`rows x cols`, row-major) to `channel`, at
     /// `step` (`None`: the channel's previous step + 1).
-    pub fn push_matrix(&self, channel: &str, step: Option<i64>, rows: usize, cols: usize, values: &[f32]) -> Result<()> {
+    pub fn push_matrix(
+        &self,
+        channel: &str,
+        step: Option<i64>,
+        rows: usize,
+        cols: usize,
+        values: &[f32],
+    ) -> Result<()> {
         let steps = step.map(|s| [s]);
-        self.store.push_records(channel, steps.as_ref().map(|s| &s[..]), &[rows, cols], values)
+        self.store
+            .push_records(channel, steps.as_ref().map(|s| &s[..]), &[rows, cols], values)
     }
 }
 
@@ -1100,10 +1148,15 @@ mod tests {
         let e = s.push_records("a", Some(&[1, 2]), &[1], &[1.0]).unwrap_err();
         assert!(e.to_string().contains("2 steps for 1 records"), "{e}");
         for step in 0..600 {
-            s.push_records("attn", Some(&[step * 10]), &[2, 2], &[step as f32; 4]).unwrap();
+            s.push_records("attn", Some(&[step * 10]), &[2, 2], &[step as f32; 4])
+                .unwrap();
         }
         let e = s.push_rows("attn", 4, &[0.0; 4]).unwrap_err();
-        assert!(e.to_string().contains("records of shape [4], but the channel's are [2, 2]"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("records of shape [4], but the channel's are [2, 2]"),
+            "{e}"
+        );
         let snap = s.snapshot();
         let attn = snap.channel("attn").unwrap();
         assert!(attn.is_2d() && attn.grid.is_none());
@@ -1117,7 +1170,8 @@ mod tests {
     fn a_store_without_rows_only_counts_and_records() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
-        let w = Arc::new(crate::runlog::RunWriter::open(&run, crate::runlog::WriterOptions::default()).unwrap());
+        let w =
+            Arc::new(crate::runlog::RunWriter::open(&run, crate::runlog::WriterOptions::default()).unwrap());
         w.append("layers", Some(41), 0.0, &[3], &[0.0; 3]).unwrap();
         let s = LiveStore::new(StoreOptions {
             keep_rows: false,
@@ -1134,7 +1188,7 @@ mod tests {
         assert!(snap.channels.iter().all(|c| c.grid.is_none()));
         assert_eq!(snap.channel("layers").unwrap().last_step, Some(42));
         drop(s);
-        Arc::try_unwrap(w).unwrap().close().unwrap();
+        w.close().unwrap();
         let r = crate::runlog::RunReader::open(&run).unwrap();
         assert_eq!(r.channel_names(), ["default", "layers"]);
         assert_eq!(r.channel("layers").unwrap().steps(0..2).unwrap(), [41, 42]);

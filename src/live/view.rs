@@ -227,6 +227,10 @@ fn merge(mode: Aggregate, a: f32, b: f32, centre: f32) -> f32 {
     }
 }
 
+/// What a cached pyramid was built from: the channel version and, for a
+/// 2-D channel, the record's step.
+type PyramidKey = (u64, Option<i64>);
+
 /// The live view state: options, per-channel windows, running ranges and
 /// pyramids.
 #[derive(Debug, Default)]
@@ -235,7 +239,7 @@ pub struct LiveView {
     pub opts: ViewOptions,
     windows: HashMap<String, Window>,
     running: HashMap<String, (f32, f32)>,
-    pyramids: HashMap<String, ((u64, Option<i64>), Arc<Pyramid>)>,
+    pyramids: HashMap<String, (PyramidKey, Arc<Pyramid>)>,
     ranged: HashMap<String, u64>,
     /// 2-D channels: the step picked (absent: the latest).
     picked: HashMap<String, i64>,
@@ -289,7 +293,11 @@ impl LiveView {
     /// (negative: earlier) than the one shown, for `channel` or every 2-D
     /// channel of `snap`. Going past the latest follows the latest again.
     pub fn step_records(&mut self, snap: &StoreSnapshot, channel: Option<&str>, delta: i64) {
-        for ch in snap.channels.iter().filter(|c| c.is_2d() && !c.records.is_empty()) {
+        for ch in snap
+            .channels
+            .iter()
+            .filter(|c| c.is_2d() && !c.records.is_empty())
+        {
             if channel.is_some_and(|n| n != ch.name) {
                 continue;
             }
@@ -404,7 +412,9 @@ impl LiveView {
                 grid.clone()
             } else {
                 let key = (ch.version, record.as_ref().map(|r| r.1));
-                self.pyramid(&ch.name, key, &grid, plot_h, norm_centre)?.level(level).clone()
+                self.pyramid(&ch.name, key, &grid, plot_h, norm_centre)?
+                    .level(level)
+                    .clone()
             };
             let (i0, i1) = (r0 >> level, r1.div_ceil(1 << level).min(src.rows()));
             let mut data = Vec::with_capacity((i1 - i0) * (c1 - c0));
@@ -452,16 +462,28 @@ impl LiveView {
         }
         let per = 1usize << level;
         if let Some((i, step, _)) = &record {
-            let name = if ch.name.is_empty() { String::new() } else { format!("{} · ", ch.name) };
+            let name = if ch.name.is_empty() {
+                String::new()
+            } else {
+                format!("{} · ", ch.name)
+            };
             panel.title = Some(format!(
                 "{name}step {step} · {} of {} kept{}",
                 i + 1,
                 ch.records.len(),
-                if self.picked.contains_key(&ch.name) { "" } else { " (latest)" }
+                if self.picked.contains_key(&ch.name) {
+                    ""
+                } else {
+                    " (latest)"
+                }
             ));
             panel.y = Axis::labelled("row");
             if !whole {
-                panel.y.coords = Some((0..cells.rows()).map(|k| ((first_drawn + k) * per) as f64 + (per as f64 - 1.0) / 2.0).collect());
+                panel.y.coords = Some(
+                    (0..cells.rows())
+                        .map(|k| ((first_drawn + k) * per) as f64 + (per as f64 - 1.0) / 2.0)
+                        .collect(),
+                );
                 panel.y.mode = CoordMode::True;
             }
             let source = PanelSource {
@@ -494,7 +516,11 @@ impl LiveView {
         // Rows sit at their steps when steps increase (always, for rows
         // counted without steps); a resumed run shows rows in arrival order.
         let by_step = steps.len() == rows && steps.windows(2).all(|w| w[1].0 > w[0].1);
-        let identity = bin == 1 && steps.iter().enumerate().all(|(i, &(a, b))| a == i as i64 && b == i as i64);
+        let identity = bin == 1
+            && steps
+                .iter()
+                .enumerate()
+                .all(|(i, &(a, b))| a == i as i64 && b == i as i64);
         let centre_of = |s0: usize, s1: usize| (steps[s0].0 as f64 + steps[s1 - 1].1 as f64) * 0.5;
         panel.y = Axis::labelled(if by_step && ch.stepped {
             "step"
@@ -530,7 +556,9 @@ impl LiveView {
                 && coords.len() > 2
             {
                 let d = (b - a) / (coords.len() - 1) as f64;
-                even = coords.windows(2).all(|w| ((w[1] - w[0]) - d).abs() <= 1e-6 * d.abs().max(1.0));
+                even = coords
+                    .windows(2)
+                    .all(|w| ((w[1] - w[0]) - d).abs() <= 1e-6 * d.abs().max(1.0));
             }
             panel.y.coords = Some(coords);
             panel.y.mode = CoordMode::True;
@@ -555,7 +583,7 @@ impl LiveView {
     fn pyramid(
         &mut self,
         name: &str,
-        key: (u64, Option<i64>),
+        key: PyramidKey,
         grid: &Arc<Grid>,
         plot_h: usize,
         centre: f32,

@@ -25,7 +25,9 @@ pub(crate) struct WriterLock {
 }
 
 fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('=')).map(str::trim)
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
 }
 
 impl WriterLock {
@@ -74,10 +76,7 @@ impl WriterLock {
             file.flush()
         })();
         write.map_err(|e| Error::io(&path, e))?;
-        Ok(WriterLock {
-            file,
-            took_over,
-        })
+        Ok(WriterLock { file, took_over })
     }
 }
 

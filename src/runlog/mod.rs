@@ -55,7 +55,11 @@ pub const FORMAT_VERSION: u64 = 1;
 
 /// The on-disk name of a stream channel (`""` is [`DEFAULT_CHANNEL`]).
 pub fn disk_name(channel: &str) -> &str {
-    if channel.is_empty() { DEFAULT_CHANNEL } else { channel }
+    if channel.is_empty() {
+        DEFAULT_CHANNEL
+    } else {
+        channel
+    }
 }
 
 /// Check that `name` can be a channel of a run log: `/`-separated
@@ -172,11 +176,17 @@ fn walk(dir: &Path, prefix: String, out: &mut Vec<String>, depth: usize) -> Resu
         .collect();
     subdirs.sort();
     for (name, path) in subdirs {
-        let Ok(Some(meta)) = read_node(&path) else { continue };
+        let Ok(Some(meta)) = read_node(&path) else {
+            continue;
+        };
         if node_type(&meta) != Some("group") {
             continue;
         }
-        let full = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let full = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         let values = path.join(VALUES);
         if matches!(read_node(&values), Ok(Some(v)) if node_type(&v) == Some("array")) {
             out.push(full.clone());
@@ -203,9 +213,17 @@ pub(crate) fn collect_nodes(root: &Path) -> Result<std::collections::BTreeMap<St
             if !e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            let Ok(name) = e.file_name().into_string() else { continue };
-            let Ok(Some(meta)) = read_node(&e.path()) else { continue };
-            let full = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            let Ok(Some(meta)) = read_node(&e.path()) else {
+                continue;
+            };
+            let full = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
             let is_group = node_type(&meta) == Some("group");
             out.insert(full.clone(), meta);
             if is_group {
@@ -235,7 +253,9 @@ mod tests {
         for ok in ["layer3", "blocks.0/attn", "a b", "mlp.3", "time", "step/x"] {
             assert!(check_channel_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/a", "a/", "a//b", "a/../b", "__x", "a/values", "a/step", "a\\b", "a\nb"] {
+        for bad in [
+            "", "/a", "a/", "a//b", "a/../b", "__x", "a/values", "a/step", "a\\b", "a\nb",
+        ] {
             assert!(check_channel_name(bad).is_err(), "{bad}");
         }
         assert_eq!(disk_name(""), "default");

@@ -227,8 +227,8 @@ macro_rules! read_numeric {
 }
 
 const NUMERIC: [&str; 13] = [
-    "float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-    "uint64", "bool",
+    "float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "uint16",
+    "uint32", "uint64", "bool",
 ];
 
 impl ChannelReader {
@@ -236,9 +236,14 @@ impl ChannelReader {
         let dir = root.join(name);
         let meta = |array: &str| -> Result<Option<serde_json::Value>> { read_node(&dir.join(array)) };
         let open = |array: &str| -> Result<Arc<Array<RunStore>>> {
-            Array::open(store.clone(), &format!("/{name}/{array}")).map(Arc::new).map_err(|e| {
-                Error::format(dir.join(array).join("zarr.json"), format!("not a Zarr array actmap can read: {e}"))
-            })
+            Array::open(store.clone(), &format!("/{name}/{array}"))
+                .map(Arc::new)
+                .map_err(|e| {
+                    Error::format(
+                        dir.join(array).join("zarr.json"),
+                        format!("not a Zarr array actmap can read: {e}"),
+                    )
+                })
         };
         let dtype_of = |m: &Option<serde_json::Value>| {
             m.as_ref()
@@ -265,13 +270,19 @@ impl ChannelReader {
             None => (None, String::new()),
         };
         if values.dimensionality() == 0 {
-            return Err(Error::format(dir.join(VALUES), "values is a scalar, not one record per step"));
+            return Err(Error::format(
+                dir.join(VALUES),
+                "values is a scalar, not one record per step",
+            ));
         }
         for (a, n) in [(&steps, STEP), (&times, TIME)] {
             if let Some(a) = a
                 && a.dimensionality() != 1
             {
-                return Err(Error::format(dir.join(n), format!("{n} must be 1-D (one per record)")));
+                return Err(Error::format(
+                    dir.join(n),
+                    format!("{n} must be 1-D (one per record)"),
+                ));
             }
         }
         let mut rows = values.shape()[0];
@@ -366,7 +377,12 @@ impl ChannelReader {
         let chunks = array.chunks_in_array_subset(subset).ok().flatten();
         for idx in chunks.iter().flat_map(|c| c.indices().into_iter()) {
             let key = array.chunk_key(&idx);
-            let present = self.store.size_key(&key).map_err(|e| Error::io(self.store.path_of(key.as_str()), std::io::Error::other(e.to_string())))?;
+            let present = self.store.size_key(&key).map_err(|e| {
+                Error::io(
+                    self.store.path_of(key.as_str()),
+                    std::io::Error::other(e.to_string()),
+                )
+            })?;
             if present.is_none() {
                 let path = self.store.path_of(key.as_str());
                 return Err(Error::format(
@@ -437,7 +453,8 @@ impl ChannelReader {
         let subset = ArraySubset::new_with_ranges(std::slice::from_ref(&rows));
         self.check_chunks(a, &subset)?;
         let path = self.dir.join(STEP);
-        read_numeric!(a, &subset, self.step_dtype.as_str(), i64, &path).map_err(|e| self.chunk_error(a, &subset, e))
+        read_numeric!(a, &subset, self.step_dtype.as_str(), i64, &path)
+            .map_err(|e| self.chunk_error(a, &subset, e))
     }
 
     /// The write times of records `rows` (Unix seconds), if the channel
@@ -478,7 +495,11 @@ impl ChannelReader {
             .and_then(|t| t.into_iter().filter(|x| x.is_finite()).reduce(f64::max));
         Ok(ChannelSummary {
             rows: self.rows,
-            steps: index.steps().first().zip(index.steps().last()).map(|(a, b)| (*a, *b)),
+            steps: index
+                .steps()
+                .first()
+                .zip(index.steps().last())
+                .map(|(a, b)| (*a, *b)),
             distinct_steps: index.len(),
             backwards,
             last_write,
@@ -592,11 +613,17 @@ impl RunReader {
 
     /// Open channel `name` (its metadata as of now).
     pub fn channel(&self, name: &str) -> Result<ChannelReader> {
-        if !self.channels.iter().any(|c| c == name) && !self.path.join(name).join(VALUES).join("zarr.json").exists() {
+        if !self.channels.iter().any(|c| c == name)
+            && !self.path.join(name).join(VALUES).join("zarr.json").exists()
+        {
             return Err(Error::Invalid(format!(
                 "{}: no channel '{name}' (channels: {})",
                 self.path.display(),
-                if self.channels.is_empty() { "none yet".to_string() } else { self.channels.join(", ") }
+                if self.channels.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    self.channels.join(", ")
+                }
             )));
         }
         ChannelReader::open(&self.store, &self.path, name, self.strict)

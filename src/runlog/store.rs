@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use zarrs::storage::byte_range::{ByteRangeIterator, InvalidByteRangeError};
 use zarrs::storage::{
-    Bytes, MaybeBytes, MaybeBytesIterator, OffsetBytesIterator, ReadableStorageTraits, StorageError, StoreKey,
-    StorePrefix, WritableStorageTraits,
+    Bytes, MaybeBytes, MaybeBytesIterator, OffsetBytesIterator, ReadableStorageTraits, StorageError,
+    StoreKey, StorePrefix, WritableStorageTraits,
 };
 
 /// Marker in the names of temporary files (removed when a writer opens the run).
@@ -57,7 +57,10 @@ impl RunStore {
     pub(crate) fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = dir.join(format!(
             ".{name}{TMP_MARK}{}.{}",
             std::process::id(),
@@ -136,10 +139,15 @@ impl ReadableStorageTraits for RunStore {
 
 impl WritableStorageTraits for RunStore {
     fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
-        self.write_atomic(&self.path_of(key.as_str()), &value).map_err(io_err)
+        self.write_atomic(&self.path_of(key.as_str()), &value)
+            .map_err(io_err)
     }
 
-    fn set_partial_many(&self, key: &StoreKey, offset_values: OffsetBytesIterator) -> Result<(), StorageError> {
+    fn set_partial_many(
+        &self,
+        key: &StoreKey,
+        offset_values: OffsetBytesIterator,
+    ) -> Result<(), StorageError> {
         let path = self.path_of(key.as_str());
         let file = match OpenOptions::new().write(true).open(&path) {
             Ok(f) => f,

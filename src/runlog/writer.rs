@@ -25,7 +25,9 @@ use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, ArraySubset, Codec
 
 use super::lock::WriterLock;
 use super::store::{RunStore, TMP_MARK};
-use super::{FORMAT_VERSION, STEP, TIME, VALUES, check_channel_name, check_root, collect_nodes, discover, read_node};
+use super::{
+    FORMAT_VERSION, STEP, TIME, VALUES, check_channel_name, check_root, collect_nodes, discover, read_node,
+};
 use crate::error::{Error, Result};
 
 /// Largest values chunk the writer makes (several records per chunk).
@@ -133,17 +135,24 @@ struct Shared {
 /// `Sync`: share it (`Arc<RunWriter>`) between threads.
 pub struct RunWriter {
     shared: Arc<Shared>,
-    flusher: Option<JoinHandle<()>>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for RunWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunWriter").field("path", &self.shared.path).finish_non_exhaustive()
+        f.debug_struct("RunWriter")
+            .field("path", &self.shared.path)
+            .finish_non_exhaustive()
     }
 }
 
 fn zerr(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::io(path, std::io::Error::other(what.to_string()))
+}
+
+/// Rows `r` of a 1-D array.
+fn rows_subset(r: std::ops::Range<u64>) -> ArraySubset {
+    ArraySubset::new_with_ranges(std::slice::from_ref(&r))
 }
 
 fn codec_options() -> CodecOptions {
@@ -184,7 +193,9 @@ impl Shared {
 
     fn write_json(&self, path: &Path, v: &Value) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(v).map_err(|e| zerr(path, e))?;
-        self.store.write_atomic(path, &bytes).map_err(|e| Error::io(path, e))
+        self.store
+            .write_atomic(path, &bytes)
+            .map_err(|e| Error::io(path, e))
     }
 
     /// A new channel's arrays (not on disk until the first flush).
@@ -224,7 +235,8 @@ impl Shared {
         // xarray decodes these as datetimes; zarr-python sees the seconds.
         tb.attributes_mut()
             .insert("units".into(), json!("seconds since 1970-01-01T00:00:00Z"));
-        tb.attributes_mut().insert("calendar".into(), json!("proleptic_gregorian"));
+        tb.attributes_mut()
+            .insert("calendar".into(), json!("proleptic_gregorian"));
         let times = build(&mut tb, TIME)?;
         Ok(ChannelWriter {
             name: name.to_string(),
@@ -250,10 +262,14 @@ impl Shared {
         let dir = self.dir(name);
         let meta = |array: &str| read_node(&dir.join(array));
         for (array, want) in [(VALUES, "float32"), (STEP, "int64"), (TIME, "float64")] {
-            let got = meta(array)?
-                .and_then(|v| v.get("data_type").and_then(|t| t.as_str()).map(str::to_string));
+            let got =
+                meta(array)?.and_then(|v| v.get("data_type").and_then(|t| t.as_str()).map(str::to_string));
             match got {
-                None => return Ok(Err(format!("channel '{name}' has no '{array}' array; actmap appends only to channels with values, step and time"))),
+                None => {
+                    return Ok(Err(format!(
+                        "channel '{name}' has no '{array}' array; actmap appends only to channels with values, step and time"
+                    )));
+                }
                 Some(g) if g != want => {
                     return Ok(Err(format!(
                         "{name}/{array} is {g}; actmap appends only to {want} '{array}' arrays"
@@ -280,10 +296,12 @@ impl Shared {
         }
         let n = values.shape()[0].min(steps.shape()[0]).min(times.shape()[0]);
         let shape64: Vec<u64> = values.shape()[1..].to_vec();
-        let chunk_rows = values.chunk_shape(&vec![0; values.dimensionality()]).map_or(1, |s| s[0].get());
+        let chunk_rows = values
+            .chunk_shape(&vec![0; values.dimensionality()])
+            .map_or(1, |s| s[0].get());
         let last_step = if n > 0 {
             let v: Vec<i64> = steps
-                .retrieve_array_subset(&ArraySubset::new_with_ranges(&[n - 1..n]))
+                .retrieve_array_subset(&rows_subset(n - 1..n))
                 .map_err(|e| zerr(&dir.join(STEP), format!("cannot read the last step: {e}")))?;
             v.first().copied()
         } else {
@@ -328,7 +346,8 @@ impl Shared {
         let opts = codec_options();
         let mut vshape = vec![n1];
         vshape.extend(&ch.shape);
-        let mut ranges = vec![n0..n1];
+        let mut ranges = Vec::with_capacity(1 + ch.shape.len());
+        ranges.push(n0..n1);
         ranges.extend(ch.shape.iter().map(|&d| 0..d));
         ch.values.set_shape(vshape).map_err(|e| zerr(&dir, e))?;
         ch.steps.set_shape(vec![n1]).map_err(|e| zerr(&dir, e))?;
@@ -337,10 +356,10 @@ impl Shared {
             .store_array_subset_opt(&ArraySubset::new_with_ranges(&ranges), &ch.pending_v[..], &opts)
             .map_err(|e| zerr(&dir.join(VALUES), format!("cannot write rows {n0}..{n1}: {e}")))?;
         ch.steps
-            .store_array_subset_opt(&ArraySubset::new_with_ranges(&[n0..n1]), &ch.pending_s[..], &opts)
+            .store_array_subset_opt(&rows_subset(n0..n1), &ch.pending_s[..], &opts)
             .map_err(|e| zerr(&dir.join(STEP), format!("cannot write rows {n0}..{n1}: {e}")))?;
         ch.times
-            .store_array_subset_opt(&ArraySubset::new_with_ranges(&[n0..n1]), &ch.pending_t[..], &opts)
+            .store_array_subset_opt(&rows_subset(n0..n1), &ch.pending_t[..], &opts)
             .map_err(|e| zerr(&dir.join(TIME), format!("cannot write rows {n0}..{n1}: {e}")))?;
         ch.on_disk = n1;
         ch.pending_v.clear();
@@ -439,7 +458,11 @@ impl Shared {
                 st.root_dirty = true;
             }
         }
-        if st.others.get(name).is_some_and(|v| v.get("node_type").and_then(|t| t.as_str()) == Some("array")) {
+        if st
+            .others
+            .get(name)
+            .is_some_and(|v| v.get("node_type").and_then(|t| t.as_str()) == Some("array"))
+        {
             return Err(Error::Invalid(format!(
                 "channel name '{name}': the run holds an array of that name"
             )));
@@ -483,7 +506,10 @@ impl Shared {
         }
         let mut st = self.lock_state();
         if st.closed {
-            return Err(Error::Invalid(format!("{}: the run writer is closed", self.path.display())));
+            return Err(Error::Invalid(format!(
+                "{}: the run writer is closed",
+                self.path.display()
+            )));
         }
         if let Some(e) = &st.failed {
             return Err(Error::io(&self.path, std::io::Error::other(e.clone())));
@@ -513,7 +539,9 @@ impl Shared {
                 shape_string(&ch.shape)
             )));
         }
-        let first = rec.steps.map_or_else(|| ch.last_step.map_or(0, |s| s.saturating_add(1)), |s| s[0]);
+        let first = rec
+            .steps
+            .map_or_else(|| ch.last_step.map_or(0, |s| s.saturating_add(1)), |s| s[0]);
         let mut last = first;
         let mut result = Ok(());
         for r in 0..count {
@@ -522,7 +550,8 @@ impl Shared {
                 None => first.saturating_add(r as i64),
             };
             last = step;
-            ch.pending_v.extend_from_slice(&rec.values[r * record_len..(r + 1) * record_len]);
+            ch.pending_v
+                .extend_from_slice(&rec.values[r * record_len..(r + 1) * record_len]);
             ch.pending_s.push(step);
             ch.pending_t.push(rec.time);
             ch.last_step = Some(step);
@@ -558,7 +587,10 @@ impl RunWriter {
     pub fn open(path: impl AsRef<Path>, opts: WriterOptions) -> Result<RunWriter> {
         let path = path.as_ref().to_path_buf();
         if path.exists() && !path.is_dir() {
-            return Err(Error::format(&path, "exists and is not a directory; a run log is a directory"));
+            return Err(Error::format(
+                &path,
+                "exists and is not a directory; a run log is a directory",
+            ));
         }
         let fresh = !path.join("zarr.json").exists();
         if fresh && path.is_dir() {
@@ -608,7 +640,12 @@ impl RunWriter {
             for name in discover(&path)? {
                 match shared.open_channel(&name)? {
                     Ok(ch) => {
-                        for k in [name.clone(), format!("{name}/{VALUES}"), format!("{name}/{STEP}"), format!("{name}/{TIME}")] {
+                        for k in [
+                            name.clone(),
+                            format!("{name}/{VALUES}"),
+                            format!("{name}/{STEP}"),
+                            format!("{name}/{TIME}"),
+                        ] {
                             st.others.remove(&k);
                         }
                         st.index.insert(name, st.channels.len());
@@ -624,7 +661,8 @@ impl RunWriter {
                 .others
                 .iter()
                 .filter(|(k, v)| {
-                    v.get("node_type").and_then(|t| t.as_str()) == Some("group") && !st.refused.contains_key(*k)
+                    v.get("node_type").and_then(|t| t.as_str()) == Some("group")
+                        && !st.refused.contains_key(*k)
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -642,7 +680,7 @@ impl RunWriter {
             .map_err(|e| Error::io(&path, e))?;
         Ok(RunWriter {
             shared,
-            flusher: Some(flusher),
+            flusher: Mutex::new(Some(flusher)),
         })
     }
 
@@ -663,7 +701,14 @@ impl RunWriter {
     /// seconds). The channel is created by its first record, whose shape
     /// it keeps: a record of another shape is an error for that record
     /// only. Returns the step used.
-    pub fn append(&self, channel: &str, step: Option<i64>, time: f64, shape: &[usize], values: &[f32]) -> Result<i64> {
+    pub fn append(
+        &self,
+        channel: &str,
+        step: Option<i64>,
+        time: f64,
+        shape: &[usize],
+        values: &[f32],
+    ) -> Result<i64> {
         let steps = step.map(|s| [s]);
         let r = self.shared.append(
             channel,
@@ -727,7 +772,11 @@ impl RunWriter {
                 labels.len()
             )));
         }
-        let key = if axis + 1 == ch.shape.len() { "column_labels" } else { "row_labels" };
+        let key = if axis + 1 == ch.shape.len() {
+            "column_labels"
+        } else {
+            "row_labels"
+        };
         ch.values.attributes_mut().insert(key.into(), json!(labels));
         ch.meta_dirty = true;
         st.root_dirty = true;
@@ -762,12 +811,10 @@ impl RunWriter {
         self.shared.flush_locked(&mut st)
     }
 
-    /// Flush, stop the background flusher and release the run's lock.
-    pub fn close(mut self) -> Result<()> {
-        self.shutdown()
-    }
-
-    fn shutdown(&mut self) -> Result<()> {
+    /// Flush, stop the background flusher and release the run's lock; later
+    /// appends are refused. Dropping the writer does the same, ignoring
+    /// errors.
+    pub fn close(&self) -> Result<()> {
         let result = {
             let mut st = self.shared.lock_state();
             if st.closed {
@@ -779,7 +826,8 @@ impl RunWriter {
             self.shared.wake.notify_all();
             r
         };
-        if let Some(t) = self.flusher.take() {
+        let flusher = self.flusher.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = flusher {
             let _ = t.join();
         }
         self.shared.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -789,7 +837,7 @@ impl RunWriter {
 
 impl Drop for RunWriter {
     fn drop(&mut self) {
-        let _ = self.shutdown();
+        let _ = self.close();
     }
 }
 
@@ -820,7 +868,9 @@ fn remove_temporaries(dir: &Path, depth: usize) {
     if depth > 40 {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
@@ -846,13 +896,25 @@ mod tests {
         assert_eq!(w.append("a", None, 1.0, &[4], &[1.0; 4]).unwrap(), 1);
         assert_eq!(w.append("a", Some(10), 1.0, &[4], &[1.0; 4]).unwrap(), 10);
         let e = w.append("a", None, 1.0, &[3], &[1.0; 3]).unwrap_err().to_string();
-        assert!(e.contains("shape [3], but the channel's records have shape [4]"), "{e}");
-        assert_eq!(w.append_records("a", &[4], &[0.0; 8], None, 2.0).unwrap(), (11, 12));
+        assert!(
+            e.contains("shape [3], but the channel's records have shape [4]"),
+            "{e}"
+        );
+        assert_eq!(
+            w.append_records("a", &[4], &[0.0; 8], None, 2.0).unwrap(),
+            (11, 12)
+        );
         assert_eq!(w.rows("a"), Some(5));
         assert!(w.append("a/values", None, 0.0, &[1], &[1.0]).is_err());
-        assert!(w.append("a/b", None, 0.0, &[1], &[1.0]).is_err(), "a channel holds no channel");
+        assert!(
+            w.append("a/b", None, 0.0, &[1], &[1.0]).is_err(),
+            "a channel holds no channel"
+        );
         w.append("m/attn", None, 0.0, &[2, 3], &[0.5; 6]).unwrap();
-        assert!(w.append("m", None, 0.0, &[1], &[1.0]).is_err(), "a group of channels is no channel");
+        assert!(
+            w.append("m", None, 0.0, &[1], &[1.0]).is_err(),
+            "a group of channels is no channel"
+        );
         w.close().unwrap();
     }
 }

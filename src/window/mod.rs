@@ -619,7 +619,8 @@ impl App {
                 }
                 "[" | "]" => {
                     let snap = self.shown.clone().unwrap_or_default();
-                    self.view.step_records(&snap, None, if c.as_str() == "[" { -1 } else { 1 });
+                    self.view
+                        .step_records(&snap, None, if c.as_str() == "[" { -1 } else { 1 });
                 }
                 "s" | "S" => {
                     let msg = match self.save_png() {
