@@ -74,6 +74,33 @@ fn records_read_back_in_step_order_with_their_steps_and_times() {
 }
 
 #[test]
+fn rows_become_visible_by_themselves_within_the_flush_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let w = RunWriter::open(
+        &run,
+        WriterOptions {
+            flush_every: Duration::from_millis(100),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    w.append("x", Some(5), 0.0, &[3], &[1.0, 2.0, 3.0]).unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let r = RunReader::open(&run).unwrap();
+        if r.channel_names().len() == 1 && r.channel("x").unwrap().rows() == 1 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "never flushed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    w.close().unwrap();
+    assert!(w.append("x", None, 0.0, &[3], &[0.0; 3]).unwrap_err().to_string().contains("closed"));
+}
+
+#[test]
 fn reopening_appends_and_counts_on_from_the_last_step() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");

@@ -848,7 +848,10 @@ fn flush_loop(shared: &Shared) {
         if st.stop {
             return;
         }
-        let due = st.last_flush.map_or(every, |t| every.saturating_sub(t.elapsed()));
+        // Due one interval after the last flush (by this thread, a chunk
+        // boundary or a caller).
+        let last = *st.last_flush.get_or_insert_with(Instant::now);
+        let due = every.saturating_sub(last.elapsed());
         if due.is_zero() {
             if st.failed.is_none() {
                 let _ = shared.flush_locked(&mut st);
