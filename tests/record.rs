@@ -99,11 +99,18 @@ print("exact")
     assert!(info.status.success(), "{}", common::stderr(&info));
     assert!(text.contains("runs/exp1: run log, 2 channels"), "{text}");
     assert!(
-        text.lines()
-            .any(|l| l.contains("acts") && l.contains("[64]") && l.contains("float32") && l.contains(" 8 ") && l.contains("0 .. 3000 (8 steps)")),
+        text.lines().any(|l| l.contains("acts")
+            && l.contains("[64]")
+            && l.contains("float32")
+            && l.contains(" 8 ")
+            && l.contains("0 .. 3000 (8 steps)")),
         "{text}"
     );
-    assert!(text.lines().any(|l| l.contains("layers") && l.contains("1 rewritten")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("layers") && l.contains("1 rewritten")),
+        "{text}"
+    );
     let json = common::actmap(&["info", "runs/exp1", "--json"], dir.path());
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["channels"][1]["records"], 9);
@@ -112,7 +119,11 @@ print("exact")
     std::fs::create_dir(dir.path().join("empty")).unwrap();
     let o = common::actmap(&["info", "empty"], dir.path());
     assert!(!o.status.success());
-    assert!(common::stderr(&o).contains("not a run log"), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("not a run log"),
+        "{}",
+        common::stderr(&o)
+    );
 }
 
 /// A Python writer streaming 4096-wide rows (binary version 2 frames) as
@@ -143,7 +154,9 @@ fn sent_before(log: &Path, t: f64) -> i64 {
         .lines()
         .filter_map(|l| {
             let (a, b) = l.split_once(' ')?;
-            (a.parse::<f64>().ok()? < t).then(|| b.parse::<i64>().ok()).flatten()
+            (a.parse::<f64>().ok()? < t)
+                .then(|| b.parse::<i64>().ok())
+                .flatten()
         })
         .max()
         .unwrap_or(-1)
@@ -192,7 +205,10 @@ print(n)
         // before the kill is on disk, in order, with its step and values;
         // zarr-python opens the store with equal-length arrays.
         let must_have = sent_before(&log, killed_at - 0.5 - 0.5);
-        assert!(must_have > n + 100, "round {round}: the writer sent only up to step {must_have}");
+        assert!(
+            must_have > n + 100,
+            "round {round}: the writer sent only up to step {must_have}"
+        );
         let got: i64 = common::run_python(check, dir.path(), &[run.to_str().unwrap()])
             .trim()
             .parse()
@@ -260,10 +276,19 @@ fn a_second_recorder_is_refused_and_sigterm_flushes_tcp_writers() {
     let mut b = std::net::TcpStream::connect(&addr).unwrap();
     for s in 0..5i64 {
         let m: Vec<f32> = (0..6).map(|i| (s * 10 + i) as f32).collect();
-        a.write_all(&FrameDecoder::encode_v2("attn", &[2, 3], &m, Some(&[s * 100]), 1.7e9)).unwrap();
+        a.write_all(&FrameDecoder::encode_v2(
+            "attn",
+            &[2, 3],
+            &m,
+            Some(&[s * 100]),
+            1.7e9,
+        ))
+        .unwrap();
     }
-    b.write_all(&FrameDecoder::encode_v2("layers", &[12], &[0.5; 24], None, 1.7e9)).unwrap();
-    b.write_all(&FrameDecoder::encode("acts", 1, 4096, &[1.0; 4096])).unwrap();
+    b.write_all(&FrameDecoder::encode_v2("layers", &[12], &[0.5; 24], None, 1.7e9))
+        .unwrap();
+    b.write_all(&FrameDecoder::encode("acts", 1, 4096, &[1.0; 4096]))
+        .unwrap();
     a.flush().unwrap();
     b.flush().unwrap();
     drop((a, b));
@@ -288,7 +313,10 @@ fn a_second_recorder_is_refused_and_sigterm_flushes_tcp_writers() {
     let attn = r.channel("attn").unwrap();
     assert_eq!((attn.rows(), attn.record_shape()), (5, &[2, 3][..]));
     assert_eq!(attn.steps(0..5).unwrap(), [0, 100, 200, 300, 400]);
-    assert_eq!(attn.record_at(&attn.step_index().unwrap(), 4).unwrap(), [40.0, 41.0, 42.0, 43.0, 44.0, 45.0]);
+    assert_eq!(
+        attn.record_at(&attn.step_index().unwrap(), 4).unwrap(),
+        [40.0, 41.0, 42.0, 43.0, 44.0, 45.0]
+    );
     let layers = r.channel("layers").unwrap();
     assert_eq!((layers.rows(), layers.steps(0..2).unwrap()), (2, vec![0, 1]));
     assert_eq!(layers.times(0..2).unwrap().unwrap(), [1.7e9, 1.7e9]);

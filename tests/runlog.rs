@@ -97,7 +97,12 @@ fn rows_become_visible_by_themselves_within_the_flush_interval() {
     }
     assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
     w.close().unwrap();
-    assert!(w.append("x", None, 0.0, &[3], &[0.0; 3]).unwrap_err().to_string().contains("closed"));
+    assert!(
+        w.append("x", None, 0.0, &[3], &[0.0; 3])
+            .unwrap_err()
+            .to_string()
+            .contains("closed")
+    );
 }
 
 #[test]

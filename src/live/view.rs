@@ -816,6 +816,124 @@ mod tests {
         assert_eq!(g.data().iter().filter(|&&x| x == 99.0).count(), 1);
     }
 
+    fn stepped_store(steps: &[i64]) -> crate::live::LiveStore {
+        let s = crate::live::LiveStore::new(crate::live::StoreOptions::default()).unwrap();
+        for (i, &st) in steps.iter().enumerate() {
+            let row: Vec<f32> = (0..4).map(|c| (i * 10 + c) as f32).collect();
+            s.push_records("acts", Some(&[st]), &[4], &row).unwrap();
+        }
+        s
+    }
+
+    /// The pixel at the centre of the cell at data coordinates `(x, y)`.
+    fn pixel_at(layout: &FigureLayout, x: f64, y: f64) -> (f64, f64) {
+        let p = &layout.panels[0];
+        let r = p.plot;
+        let fx = (x - p.x_window.0) / (p.x_window.1 - p.x_window.0);
+        let fy = (y - p.y_window.0) / (p.y_window.1 - p.y_window.0);
+        (
+            r.x as f64 + fx * r.width as f64,
+            r.y as f64 + fy * r.height as f64,
+        )
+    }
+
+    #[test]
+    fn rows_sit_at_their_steps_and_hover_names_the_step() {
+        let steps = [0, 150, 300, 500, 1000, 2000];
+        let store = stepped_store(&steps);
+        let mut v = LiveView::new(ViewOptions::default());
+        let (fig, src) = v.figure(&store.snapshot(), 640, 480).unwrap().unwrap();
+        let p = &fig.panels[0];
+        assert_eq!(p.y.label.as_deref(), Some("step"));
+        assert_eq!(
+            p.y.coords.as_deref(),
+            Some(&[0.0, 150.0, 300.0, 500.0, 1000.0, 2000.0][..])
+        );
+        assert!(!src[0].even);
+        assert_eq!(src[0].stored_at(1000.0), 4.0);
+        assert_eq!(src[0].stored_at(1500.0), 4.5);
+        assert_eq!(src[0].y_of(4.5), 1500.0);
+        let layout = crate::layout::layout_figure(&fig, crate::text::Font::default_sans()).unwrap();
+        let (px, py) = pixel_at(&layout, 2.0, 1000.0);
+        assert_eq!(
+            hover_text(&layout, &src, px, py).unwrap(),
+            "acts · step 1000 · column 2 · value 42"
+        );
+        // Halfway between 1000 and 2000 is the edge of the two cells.
+        let (px, py) = pixel_at(&layout, 1.0, 1600.0);
+        assert!(hover_text(&layout, &src, px, py).unwrap().contains("step 2000"));
+        // Zooming around step 1000 keeps it under the pointer.
+        let (px, py) = pixel_at(&layout, 1.0, 1000.0);
+        v.zoom_at(&layout, &src, (px, py), 0.5, (true, false));
+        let w = v.window("acts").rows.unwrap();
+        assert!(w.0 < 4.0 && w.1 > 4.0, "{w:?}");
+    }
+
+    #[test]
+    fn a_resumed_run_is_shown_in_arrival_order_with_steps_in_the_hover() {
+        let store = stepped_store(&[0, 10, 20, 30, 10, 20]);
+        let mut v = LiveView::new(ViewOptions::default());
+        let (fig, src) = v.figure(&store.snapshot(), 640, 480).unwrap().unwrap();
+        assert_eq!(fig.panels[0].y.label.as_deref(), Some("row"));
+        assert!(src[0].centres.is_none());
+        let layout = crate::layout::layout_figure(&fig, crate::text::Font::default_sans()).unwrap();
+        let (px, py) = pixel_at(&layout, 0.0, 4.0);
+        assert_eq!(
+            hover_text(&layout, &src, px, py).unwrap(),
+            "acts · step 10 · column 0 · value 40"
+        );
+    }
+
+    #[test]
+    fn two_d_records_show_the_latest_or_the_picked_step() {
+        let s = crate::live::LiveStore::new(crate::live::StoreOptions::default()).unwrap();
+        for step in [100, 200, 300] {
+            let m: Vec<f32> = (0..6).map(|i| (step + i) as f32).collect();
+            s.push_records("attn", Some(&[step]), &[2, 3], &m).unwrap();
+        }
+        s.push_rows("loss", 1, &[0.5]).unwrap();
+        let snap = s.snapshot();
+        let mut v = LiveView::new(ViewOptions::default());
+        let shown = |v: &mut LiveView| {
+            let (fig, src) = v.figure(&snap, 640, 480).unwrap().unwrap();
+            let crate::layout::PanelContent::Heatmap(h) = &fig.panels[0].content else {
+                panic!("heatmap expected")
+            };
+            let g = h.grid.memory().unwrap().clone();
+            (
+                fig.panels[0].title.clone().unwrap(),
+                g.get(0, 0).unwrap(),
+                src[0].record_step,
+            )
+        };
+        let (title, v00, step) = shown(&mut v);
+        assert_eq!(
+            (title.as_str(), v00, step),
+            ("attn · step 300 · 3 of 3 kept (latest)", 300.0, Some(300))
+        );
+        v.step_records(&snap, None, -1);
+        assert_eq!(v.picked_step("attn"), Some(200));
+        let (title, v00, _) = shown(&mut v);
+        assert_eq!((title.as_str(), v00), ("attn · step 200 · 2 of 3 kept", 200.0));
+        v.step_records(&snap, Some("attn"), -5);
+        assert_eq!(v.picked_step("attn"), Some(100));
+        v.step_records(&snap, None, 9);
+        assert_eq!(v.picked_step("attn"), None, "past the end follows the latest");
+        v.pick_step("attn", Some(100));
+        assert_eq!(shown(&mut v).1, 100.0);
+        // A step no longer kept falls back to the latest.
+        v.pick_step("attn", Some(5));
+        assert_eq!(shown(&mut v).2, Some(300));
+        let (fig, src) = v.figure(&snap, 640, 480).unwrap().unwrap();
+        assert_eq!(fig.panels.len(), 2);
+        let layout = crate::layout::layout_figure(&fig, crate::text::Font::default_sans()).unwrap();
+        let (px, py) = pixel_at(&layout, 2.0, 1.0);
+        assert_eq!(
+            hover_text(&layout, &src, px, py).unwrap(),
+            "attn · step 300 · row 1 · column 2 · value 305"
+        );
+    }
+
     #[test]
     fn windows_stay_inside_the_grid() {
         assert_eq!(clamp_window(-10.0, 200.0, 100.0), None);
