@@ -7,6 +7,7 @@ mod info;
 mod json;
 mod record;
 mod render;
+mod runrender;
 #[cfg(feature = "window")]
 mod watch;
 
@@ -25,7 +26,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Render a grid file (.npy, .csv, .tsv) to a PNG.
+    /// Render grid files (.npy, .npz, .safetensors, .csv, .tsv) or a run log to PNGs.
     Render(Box<render::RenderArgs>),
     /// Show shape, dtype and statistics of a file, or the channels of a run log.
     Info(info::InfoArgs),
@@ -73,6 +74,7 @@ pub fn main() -> ExitCode {
     let runtime_dir = quiet_mesa_runtime_dir();
     let result = match cli.command {
         // `render` and `batch` each build on the arguments; neither calls the other.
+        Command::Render(args) if args.run_log().is_some() => runrender::run(*args),
         Command::Render(args) if render::is_batch(&args) => batch::run(*args),
         Command::Render(args) => render::single(*args),
         Command::Info(args) => info::run(args),
