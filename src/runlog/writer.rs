@@ -1,14 +1,19 @@
 //! [`RunWriter`]: appends records with their steps to a run log.
 //!
-//! An append copies the record into the channel's pending rows (a few
-//! microseconds for a 4096-wide row) and returns. Pending rows are written
-//! into the open chunk in place when the chunk fills, and on every flush:
-//! at least every [`WriterOptions::flush_every`] (a background thread), on
-//! [`RunWriter::flush`] and on [`RunWriter::close`]. A flush then replaces
-//! each array's metadata (its `shape`) atomically, so the new rows become
-//! visible together, after their bytes are on disk. Memory is the pending
-//! rows of each channel: at most one chunk (2-4 MiB) per channel, however
-//! long the run.
+//! An append copies the record into its channel's pending rows (a few
+//! microseconds for a 4096-wide row) and returns; everything that touches
+//! the disk happens on the writer's I/O thread. When a channel's pending
+//! rows reach the end of a chunk they are handed to that thread, which
+//! writes them into the chunk in place; at least every
+//! [`WriterOptions::flush_every`] (a timer thread), on [`RunWriter::flush`]
+//! and on [`RunWriter::close`], every channel's pending rows are handed
+//! over and then the metadata is replaced atomically (each array's
+//! `shape`, the channel group's and the root's consolidated metadata), so
+//! new rows become visible together, after their bytes are on disk.
+//!
+//! Memory is the pending rows (at most one chunk, 2-4 MiB, per channel)
+//! plus a bounded queue of chunks on their way to the disk: a writer faster
+//! than the disk waits for it instead of growing.
 //!
 //! One writer per run: [`RunWriter::open`] takes a lock naming its pid and
 //! refuses a run another live process writes to; a lock left by a writer
@@ -16,6 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -34,6 +40,8 @@ use crate::error::{Error, Result};
 pub const CHUNK_BYTES: usize = 4 << 20;
 /// Rows per chunk of the `step` and `time` arrays (1 MiB of int64).
 pub const AUX_CHUNK_ROWS: u64 = 1 << 17;
+/// Chunks handed to the I/O thread and not yet written, at most.
+const QUEUE: usize = 4;
 
 /// How a [`RunWriter`] writes.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,9 +75,74 @@ struct Incoming<'a> {
     time: f64,
 }
 
-struct ChannelWriter {
+/// Rows handed from the appenders to the I/O thread.
+#[derive(Default)]
+struct Rows {
+    values: Vec<f32>,
+    steps: Vec<i64>,
+    times: Vec<f64>,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.steps.len()
+    }
+}
+
+/// Work for the I/O thread, in the order appends made it.
+enum Job {
+    /// A new channel (its arrays are created on disk at the next commit).
+    Create {
+        name: String,
+        shape: Vec<u64>,
+        chunk_rows: u64,
+    },
+    /// Rows of channel `index`, starting at its row `first`.
+    Write { index: usize, first: u64, rows: Rows },
+    /// Labels for one axis of a channel's records.
+    Labels {
+        index: usize,
+        key: String,
+        labels: Vec<String>,
+    },
+    /// Make everything written visible; the result goes to `reply`.
+    Commit { reply: Option<Sender<Result<()>>> },
+}
+
+/// A channel as the appenders see it.
+struct ChannelState {
     name: String,
     /// Record shape.
+    shape: Vec<u64>,
+    /// Records per values chunk.
+    chunk_rows: u64,
+    /// Rows appended (handed over or pending).
+    rows: u64,
+    /// Rows handed to the I/O thread.
+    sent: u64,
+    pending: Rows,
+    last_step: Option<i64>,
+}
+
+/// The appenders' side, behind the writer's lock (held only to copy rows).
+#[derive(Default)]
+struct State {
+    channels: Vec<ChannelState>,
+    index: HashMap<String, usize>,
+    /// Groups that are not channels (parents of nested names, others).
+    groups: Vec<String>,
+    /// Arrays on disk that are not channels' (names a channel cannot take).
+    arrays: Vec<String>,
+    /// Channels on disk appends are refused to, and why.
+    refused: HashMap<String, String>,
+    closed: bool,
+    stop: bool,
+    last_flush: Option<Instant>,
+}
+
+/// A channel as the I/O thread sees it: its arrays on disk.
+struct DiskChannel {
+    name: String,
     shape: Vec<u64>,
     values: Array<RunStore>,
     steps: Array<RunStore>,
@@ -78,64 +151,45 @@ struct ChannelWriter {
     on_disk: u64,
     /// Rows the metadata on disk shows.
     committed: u64,
-    pending_v: Vec<f32>,
-    pending_s: Vec<i64>,
-    pending_t: Vec<f64>,
-    /// Records per values chunk.
-    chunk_rows: u64,
-    last_step: Option<i64>,
     /// Metadata to write even without new rows (new channel, labels).
     meta_dirty: bool,
     /// The channel group's attributes.
     attrs: Map<String, Value>,
 }
 
-impl ChannelWriter {
-    fn rows(&self) -> u64 {
-        self.on_disk + self.pending_s.len() as u64
-    }
-
-    fn label(&self) -> String {
-        format!("channel '{}'", self.name)
-    }
-}
-
-#[derive(Default)]
-struct State {
-    channels: Vec<ChannelWriter>,
-    index: HashMap<String, usize>,
-    /// Groups that are not channels (parents of nested names).
+/// The I/O thread's side: everything on disk.
+struct Disk {
+    path: PathBuf,
+    store: Arc<RunStore>,
+    root_attrs: Map<String, Value>,
+    channels: Vec<DiskChannel>,
+    /// Plain groups (parents of nested channels, groups of other tools).
     groups: Vec<String>,
     /// Nodes on disk this writer does not manage (other arrays and groups,
     /// channels it cannot append to), for the root's consolidated metadata.
     others: BTreeMap<String, Value>,
-    /// Channels on disk appends are refused to, and why.
-    refused: HashMap<String, String>,
-    /// The root metadata needs rewriting.
     root_dirty: bool,
-    /// A write failed: the error, returned by every later call.
-    failed: Option<String>,
-    stop: bool,
-    closed: bool,
-    last_flush: Option<Instant>,
 }
 
 struct Shared {
     path: PathBuf,
-    store: Arc<RunStore>,
     opts: WriterOptions,
     state: Mutex<State>,
     wake: Condvar,
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    /// Buffers the I/O thread is done with, for reuse.
+    spare: Mutex<Receiver<Rows>>,
+    /// A write failed: the error, returned by every later call.
+    failed: Mutex<Option<String>>,
     lock: Mutex<Option<WriterLock>>,
     took_over: Option<u32>,
-    root_attrs: Map<String, Value>,
 }
 
 /// Appends records to a run log; see the [module docs](self). `Send` and
 /// `Sync`: share it (`Arc<RunWriter>`) between threads.
 pub struct RunWriter {
     shared: Arc<Shared>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for RunWriter {
@@ -182,11 +236,20 @@ fn shape_string(s: &[impl std::fmt::Display]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-impl Shared {
-    fn lock_state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn is_group(v: &Value) -> bool {
+    v.get("node_type").and_then(|t| t.as_str()) == Some("group")
+}
 
+fn channel_attrs(ch: &DiskChannel) -> Map<String, Value> {
+    let mut a = ch.attrs.clone();
+    a.insert(
+        "actmap".into(),
+        json!({"channel": ch.name, "record_shape": ch.shape}),
+    );
+    a
+}
+
+impl Disk {
     fn dir(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
@@ -198,14 +261,21 @@ impl Shared {
             .map_err(|e| Error::io(path, e))
     }
 
-    /// A new channel's arrays (not on disk until the first flush).
-    fn new_channel(&self, name: &str, shape: &[usize]) -> Result<ChannelWriter> {
-        let record_len = shape.iter().product::<usize>();
-        let record_bytes = record_len.saturating_mul(4).max(1);
-        let chunk_rows = (self.opts.chunk_bytes.max(1) / record_bytes).max(1) as u64;
-        let shape64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    /// A new channel's arrays (on disk with the next commit), and the
+    /// groups above a nested name.
+    fn create(&mut self, name: &str, shape64: &[u64], chunk_rows: u64) -> Result<()> {
+        let parts: Vec<&str> = name.split('/').collect();
+        for i in 1..parts.len() {
+            let g = parts[..i].join("/");
+            if !self.groups.contains(&g) {
+                if read_node(&self.dir(&g))?.is_none() {
+                    self.write_json(&self.dir(&g).join("zarr.json"), &group_json(&Map::new(), None))?;
+                }
+                self.groups.push(g);
+            }
+        }
         let dims: Vec<String> = std::iter::once("step".to_string())
-            .chain(match shape.len() {
+            .chain(match shape64.len() {
                 1 => vec!["column".to_string()],
                 2 => vec!["row".to_string(), "column".to_string()],
                 n => (0..n).map(|i| format!("dim_{i}")).collect(),
@@ -218,9 +288,9 @@ impl Shared {
                 .map_err(|e| zerr(&dir.join(array), format!("cannot create the array: {e}")))
         };
         let mut vshape = vec![0u64];
-        vshape.extend(&shape64);
+        vshape.extend(shape64);
         let mut vchunk = vec![chunk_rows];
-        vchunk.extend(&shape64);
+        vchunk.extend(shape64);
         let values = build(
             ArrayBuilder::new(vshape, vchunk, data_type::float32(), f32::NAN).dimension_names(Some(dims)),
             VALUES,
@@ -238,27 +308,29 @@ impl Shared {
         tb.attributes_mut()
             .insert("calendar".into(), json!("proleptic_gregorian"));
         let times = build(&mut tb, TIME)?;
-        Ok(ChannelWriter {
+        self.channels.push(DiskChannel {
             name: name.to_string(),
-            shape: shape64,
+            shape: shape64.to_vec(),
             values,
             steps,
             times,
             on_disk: 0,
             committed: 0,
-            pending_v: Vec::new(),
-            pending_s: Vec::new(),
-            pending_t: Vec::new(),
-            chunk_rows,
-            last_step: None,
             meta_dirty: true,
             attrs: Map::new(),
-        })
+        });
+        self.root_dirty = true;
+        Ok(())
     }
 
     /// An existing channel, its three arrays cut to their common length;
-    /// `Err(why)` inside when actmap cannot append to it.
-    fn open_channel(&self, name: &str) -> Result<std::result::Result<ChannelWriter, String>> {
+    /// `Err(why)` inside when actmap cannot append to it. Also returns its
+    /// values chunk rows and its last step.
+    #[allow(clippy::type_complexity)]
+    fn open_channel(
+        &self,
+        name: &str,
+    ) -> Result<std::result::Result<(DiskChannel, u64, Option<i64>), String>> {
         let dir = self.dir(name);
         let meta = |array: &str| read_node(&dir.join(array));
         for (array, want) in [(VALUES, "float32"), (STEP, "int64"), (TIME, "float64")] {
@@ -317,92 +389,107 @@ impl Shared {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        Ok(Ok(ChannelWriter {
-            name: name.to_string(),
-            shape: shape64,
-            values,
-            steps,
-            times,
-            on_disk: n,
-            committed: n,
-            pending_v: Vec::new(),
-            pending_s: Vec::new(),
-            pending_t: Vec::new(),
-            chunk_rows: chunk_rows.max(1),
+        Ok(Ok((
+            DiskChannel {
+                name: name.to_string(),
+                shape: shape64,
+                values,
+                steps,
+                times,
+                on_disk: n,
+                committed: n,
+                meta_dirty: uneven,
+                attrs,
+            },
+            chunk_rows.max(1),
             last_step,
-            meta_dirty: uneven,
-            attrs,
-        }))
+        )))
     }
 
-    /// Write a channel's pending rows into its chunks (not yet visible).
-    fn write_pending(&self, ch: &mut ChannelWriter) -> Result<()> {
-        let k = ch.pending_s.len() as u64;
+    /// Write rows of a channel into its chunks (not yet visible).
+    fn write(&mut self, index: usize, first: u64, rows: &Rows) -> Result<()> {
+        let Some(ch) = self.channels.get_mut(index) else {
+            return Ok(());
+        };
+        let k = rows.len() as u64;
         if k == 0 {
             return Ok(());
         }
-        let (n0, n1) = (ch.on_disk, ch.on_disk + k);
-        let dir = self.dir(&ch.name);
+        let (n0, n1) = (first, first + k);
+        let dir = self.path.join(&ch.name);
         let opts = codec_options();
-        let mut vshape = vec![n1];
+        let mut vshape = vec![n1.max(ch.on_disk)];
         vshape.extend(&ch.shape);
         let mut ranges = Vec::with_capacity(1 + ch.shape.len());
         ranges.push(n0..n1);
         ranges.extend(ch.shape.iter().map(|&d| 0..d));
         ch.values.set_shape(vshape).map_err(|e| zerr(&dir, e))?;
-        ch.steps.set_shape(vec![n1]).map_err(|e| zerr(&dir, e))?;
-        ch.times.set_shape(vec![n1]).map_err(|e| zerr(&dir, e))?;
+        ch.steps
+            .set_shape(vec![n1.max(ch.on_disk)])
+            .map_err(|e| zerr(&dir, e))?;
+        ch.times
+            .set_shape(vec![n1.max(ch.on_disk)])
+            .map_err(|e| zerr(&dir, e))?;
         ch.values
-            .store_array_subset_opt(&ArraySubset::new_with_ranges(&ranges), &ch.pending_v[..], &opts)
+            .store_array_subset_opt(&ArraySubset::new_with_ranges(&ranges), &rows.values[..], &opts)
             .map_err(|e| zerr(&dir.join(VALUES), format!("cannot write rows {n0}..{n1}: {e}")))?;
         ch.steps
-            .store_array_subset_opt(&rows_subset(n0..n1), &ch.pending_s[..], &opts)
+            .store_array_subset_opt(&rows_subset(n0..n1), &rows.steps[..], &opts)
             .map_err(|e| zerr(&dir.join(STEP), format!("cannot write rows {n0}..{n1}: {e}")))?;
         ch.times
-            .store_array_subset_opt(&rows_subset(n0..n1), &ch.pending_t[..], &opts)
+            .store_array_subset_opt(&rows_subset(n0..n1), &rows.times[..], &opts)
             .map_err(|e| zerr(&dir.join(TIME), format!("cannot write rows {n0}..{n1}: {e}")))?;
-        ch.on_disk = n1;
-        ch.pending_v.clear();
-        ch.pending_s.clear();
-        ch.pending_t.clear();
+        ch.on_disk = ch.on_disk.max(n1);
         Ok(())
     }
 
-    /// Make a channel's written rows visible: each array's metadata, then
-    /// the channel group's (with the three consolidated).
-    fn commit(&self, ch: &mut ChannelWriter) -> Result<()> {
-        if ch.committed == ch.on_disk && !ch.meta_dirty {
-            return Ok(());
+    /// Make every channel's written rows visible: each array's metadata,
+    /// the channel group's (its three arrays consolidated), then the
+    /// root's (everything consolidated).
+    fn commit(&mut self) -> Result<()> {
+        let mut changed = self.root_dirty;
+        for i in 0..self.channels.len() {
+            let ch = &self.channels[i];
+            if ch.committed == ch.on_disk && !ch.meta_dirty {
+                continue;
+            }
+            let dir = self.dir(&ch.name);
+            let mut members = Map::new();
+            for (name, a) in [(VALUES, &ch.values), (STEP, &ch.steps), (TIME, &ch.times)] {
+                let meta = array_json(a);
+                self.write_json(&dir.join(name).join("zarr.json"), &meta)?;
+                members.insert(name.to_string(), meta);
+            }
+            self.write_json(
+                &dir.join("zarr.json"),
+                &group_json(&channel_attrs(ch), Some(members)),
+            )?;
+            let ch = &mut self.channels[i];
+            ch.committed = ch.on_disk;
+            ch.meta_dirty = false;
+            changed = true;
         }
-        let dir = self.dir(&ch.name);
-        let mut members = Map::new();
-        for (name, a) in [(VALUES, &ch.values), (STEP, &ch.steps), (TIME, &ch.times)] {
-            let meta = array_json(a);
-            self.write_json(&dir.join(name).join("zarr.json"), &meta)?;
-            members.insert(name.to_string(), meta);
+        if changed {
+            self.commit_root()?;
+            self.root_dirty = false;
         }
-        let attrs = channel_attrs(ch);
-        self.write_json(&dir.join("zarr.json"), &group_json(&attrs, Some(members)))?;
-        ch.committed = ch.on_disk;
-        ch.meta_dirty = false;
         Ok(())
     }
 
-    /// The root group's metadata, with every node consolidated.
-    fn commit_root(&self, st: &State) -> Result<()> {
+    fn commit_root(&self) -> Result<()> {
         let mut all: BTreeMap<String, Value> = BTreeMap::new();
-        for (k, v) in &st.others {
+        for (k, v) in &self.others {
             let mut v = v.clone();
-            if v.get("node_type").and_then(|t| t.as_str()) == Some("group") {
+            if is_group(&v) {
                 v["consolidated_metadata"] = consolidated(Map::new());
             }
             all.insert(k.clone(), v);
         }
-        for g in &st.groups {
+        for g in &self.groups {
             all.entry(g.clone())
                 .or_insert_with(|| group_json(&Map::new(), Some(Map::new())));
         }
-        for ch in &st.channels {
+        for ch in &self.channels {
             all.insert(ch.name.clone(), group_json(&channel_attrs(ch), Some(Map::new())));
             for (name, a) in [(VALUES, &ch.values), (STEP, &ch.steps), (TIME, &ch.times)] {
                 all.insert(format!("{}/{name}", ch.name), array_json(a));
@@ -412,71 +499,118 @@ impl Shared {
         self.write_json(&self.path.join("zarr.json"), &root)
     }
 
-    /// Write and commit everything pending.
-    fn flush_locked(&self, st: &mut State) -> Result<()> {
-        if let Some(e) = &st.failed {
-            return Err(Error::io(&self.path, std::io::Error::other(e.clone())));
-        }
-        let result = (|| -> Result<()> {
-            let mut changed = st.root_dirty;
-            for i in 0..st.channels.len() {
-                let ch = &mut st.channels[i];
-                let before = (ch.committed, ch.meta_dirty);
-                self.write_pending(ch)?;
-                self.commit(ch)?;
-                changed |= before != (ch.committed, ch.meta_dirty);
+    fn job(&mut self, job: &mut Job) -> Result<()> {
+        match job {
+            Job::Create {
+                name,
+                shape,
+                chunk_rows,
+            } => {
+                let (name, shape, rows) = (name.clone(), shape.clone(), *chunk_rows);
+                self.create(&name, &shape, rows)
             }
-            if changed {
-                self.commit_root(st)?;
-                st.root_dirty = false;
-            }
-            Ok(())
-        })();
-        st.last_flush = Some(Instant::now());
-        if let Err(e) = &result {
-            st.failed = Some(e.to_string());
-        }
-        result
-    }
-
-    /// Create the groups above a nested channel name.
-    fn ensure_parents(&self, st: &mut State, name: &str) -> Result<()> {
-        let parts: Vec<&str> = name.split('/').collect();
-        for i in 1..parts.len() {
-            let g = parts[..i].join("/");
-            if st.index.contains_key(&g) || st.refused.contains_key(&g) {
-                return Err(Error::Invalid(format!(
-                    "channel name '{name}': '{g}' is a channel already; a channel cannot hold another"
-                )));
-            }
-            if !st.groups.contains(&g) {
-                let path = self.dir(&g).join("zarr.json");
-                if read_node(&self.dir(&g))?.is_none() {
-                    self.write_json(&path, &group_json(&Map::new(), None))?;
+            Job::Write { index, first, rows } => self.write(*index, *first, rows),
+            Job::Labels { index, key, labels } => {
+                if let Some(ch) = self.channels.get_mut(*index) {
+                    ch.values
+                        .attributes_mut()
+                        .insert(key.clone(), json!(std::mem::take(labels)));
+                    ch.meta_dirty = true;
                 }
-                st.groups.push(g);
-                st.root_dirty = true;
+                Ok(())
             }
+            Job::Commit { .. } => self.commit(),
         }
-        if st
-            .others
-            .get(name)
-            .is_some_and(|v| v.get("node_type").and_then(|t| t.as_str()) == Some("array"))
-        {
-            return Err(Error::Invalid(format!(
-                "channel name '{name}': the run holds an array of that name"
-            )));
+    }
+}
+
+/// The I/O thread: run jobs until every sender is gone. After a failure,
+/// nothing more is written; commits report the failure.
+fn io_loop(mut disk: Disk, jobs: Receiver<Job>, spare: Sender<Rows>, shared: Arc<Shared>) {
+    for mut job in jobs {
+        let failed = shared.failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let result = match &failed {
+            Some(e) => Err(Error::io(&disk.path, std::io::Error::other(e.clone()))),
+            None => disk.job(&mut job),
+        };
+        if let (Err(e), None) = (&result, &failed) {
+            *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
         }
-        let nested = format!("{name}/");
-        if st.groups.iter().any(|g| g == name) || st.index.keys().any(|c| c.starts_with(&nested)) {
-            return Err(Error::Invalid(format!(
-                "channel name '{name}': other channels are nested under it already"
-            )));
+        match job {
+            Job::Commit { reply: Some(reply) } => {
+                let _ = reply.send(result);
+            }
+            Job::Write { mut rows, .. } => {
+                rows.values.clear();
+                rows.steps.clear();
+                rows.times.clear();
+                let _ = spare.send(rows);
+            }
+            _ => {}
         }
-        Ok(())
+    }
+}
+
+impl Shared {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn append(&self, channel: &str, rec: Incoming<'_>) -> Result<Option<(i64, i64)>> {
+    fn failed(&self) -> Option<Error> {
+        let f = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        f.as_ref()
+            .map(|e| Error::io(&self.path, std::io::Error::other(e.clone())))
+    }
+
+    /// Hand a job to the I/O thread (waits while its queue is full).
+    fn send(&self, job: Job) -> Result<()> {
+        let tx = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match tx {
+            Some(tx) => tx
+                .send(job)
+                .map_err(|_| self.failed().unwrap_or_else(|| self.closed())),
+            None => Err(self.closed()),
+        }
+    }
+
+    fn closed(&self) -> Error {
+        Error::Invalid(format!("{}: the run writer is closed", self.path.display()))
+    }
+
+    /// A fresh buffer for pending rows, reusing one the I/O thread is done with.
+    fn fresh_rows(&self) -> Rows {
+        self.spare
+            .lock()
+            .ok()
+            .and_then(|r| r.try_recv().ok())
+            .unwrap_or_default()
+    }
+
+    /// Hand a channel's pending rows over (under the state lock, so jobs
+    /// keep the order of the appends).
+    fn hand_over(&self, ch: &mut ChannelState, index: usize) -> Result<()> {
+        if ch.pending.len() == 0 {
+            return Ok(());
+        }
+        let fresh = self.fresh_rows();
+        let rows = std::mem::replace(&mut ch.pending, fresh);
+        let first = ch.sent;
+        ch.sent += rows.len() as u64;
+        self.send(Job::Write { index, first, rows })
+    }
+
+    /// Hand every channel's pending rows over and commit; the receiver
+    /// gets the commit's result.
+    fn flush_locked(&self, st: &mut State, reply: Option<Sender<Result<()>>>) -> Result<()> {
+        for i in 0..st.channels.len() {
+            let ch = &mut st.channels[i];
+            self.hand_over(ch, i)?;
+        }
+        st.last_flush = Some(Instant::now());
+        self.send(Job::Commit { reply })
+    }
+
+    fn append(&self, channel: &str, rec: Incoming<'_>) -> Result<(i64, i64)> {
         let dims = rec.shape;
         let record_len = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         let record_len = match record_len {
@@ -504,37 +638,25 @@ impl Shared {
                 s.len()
             )));
         }
+        if let Some(e) = self.failed() {
+            return Err(e);
+        }
         let mut st = self.lock_state();
         if st.closed {
-            return Err(Error::Invalid(format!(
-                "{}: the run writer is closed",
-                self.path.display()
-            )));
-        }
-        if let Some(e) = &st.failed {
-            return Err(Error::io(&self.path, std::io::Error::other(e.clone())));
+            return Err(self.closed());
         }
         if let Some(why) = st.refused.get(channel) {
             return Err(Error::Invalid(why.clone()));
         }
         let index = match st.index.get(channel) {
             Some(&i) => i,
-            None => {
-                check_channel_name(channel)?;
-                self.ensure_parents(&mut st, channel)?;
-                let ch = self.new_channel(channel, dims)?;
-                st.channels.push(ch);
-                let i = st.channels.len() - 1;
-                st.index.insert(channel.to_string(), i);
-                st.root_dirty = true;
-                i
-            }
+            None => self.new_channel(&mut st, channel, dims, record_len)?,
         };
         let ch = &mut st.channels[index];
         if ch.shape.len() != dims.len() || ch.shape.iter().zip(dims).any(|(&a, &b)| a != b as u64) {
             return Err(Error::Invalid(format!(
-                "{}: a record of shape {}, but the channel's records have shape {}",
-                ch.label(),
+                "channel '{}': a record of shape {}, but the channel's records have shape {}",
+                ch.name,
                 shape_string(dims),
                 shape_string(&ch.shape)
             )));
@@ -543,40 +665,82 @@ impl Shared {
             .steps
             .map_or_else(|| ch.last_step.map_or(0, |s| s.saturating_add(1)), |s| s[0]);
         let mut last = first;
-        let mut result = Ok(());
         for r in 0..count {
             let step = match rec.steps {
                 Some(s) => s[r],
                 None => first.saturating_add(r as i64),
             };
             last = step;
-            ch.pending_v
+            ch.pending
+                .values
                 .extend_from_slice(&rec.values[r * record_len..(r + 1) * record_len]);
-            ch.pending_s.push(step);
-            ch.pending_t.push(rec.time);
+            ch.pending.steps.push(step);
+            ch.pending.times.push(rec.time);
             ch.last_step = Some(step);
-            // A full chunk is written at once: memory stays one chunk.
-            if ch.rows().is_multiple_of(ch.chunk_rows) {
-                result = self.write_pending(ch);
-                if result.is_err() {
-                    break;
-                }
+            ch.rows += 1;
+            // A full chunk goes to the disk now: memory stays one chunk.
+            if ch.rows.is_multiple_of(ch.chunk_rows) {
+                self.hand_over(ch, index)?;
             }
         }
-        if let Err(e) = &result {
-            st.failed = Some(e.to_string());
-        }
-        result.map(|()| Some((first, last)))
+        Ok((first, last))
     }
-}
 
-fn channel_attrs(ch: &ChannelWriter) -> Map<String, Value> {
-    let mut a = ch.attrs.clone();
-    a.insert(
-        "actmap".into(),
-        json!({"channel": ch.name, "record_shape": ch.shape}),
-    );
-    a
+    /// Register a new channel (checked) and tell the I/O thread.
+    fn new_channel(&self, st: &mut State, name: &str, dims: &[usize], record_len: usize) -> Result<usize> {
+        check_channel_name(name)?;
+        let parts: Vec<&str> = name.split('/').collect();
+        for i in 1..parts.len() {
+            let g = parts[..i].join("/");
+            if st.index.contains_key(&g) || st.refused.contains_key(&g) {
+                return Err(Error::Invalid(format!(
+                    "channel name '{name}': '{g}' is a channel already; a channel cannot hold another"
+                )));
+            }
+            if st.arrays.contains(&g) {
+                return Err(Error::Invalid(format!(
+                    "channel name '{name}': '{g}' is an array in the run"
+                )));
+            }
+        }
+        if st.arrays.iter().any(|a| a == name) {
+            return Err(Error::Invalid(format!(
+                "channel name '{name}': the run holds an array of that name"
+            )));
+        }
+        let nested = format!("{name}/");
+        if st.groups.iter().any(|g| g == name) || st.index.keys().any(|c| c.starts_with(&nested)) {
+            return Err(Error::Invalid(format!(
+                "channel name '{name}': other channels are nested under it already"
+            )));
+        }
+        let record_bytes = record_len.saturating_mul(4).max(1);
+        let chunk_rows = (self.opts.chunk_bytes.max(1) / record_bytes).max(1) as u64;
+        let shape: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
+        self.send(Job::Create {
+            name: name.to_string(),
+            shape: shape.clone(),
+            chunk_rows,
+        })?;
+        for i in 1..parts.len() {
+            let g = parts[..i].join("/");
+            if !st.groups.contains(&g) {
+                st.groups.push(g);
+            }
+        }
+        st.channels.push(ChannelState {
+            name: name.to_string(),
+            shape,
+            chunk_rows,
+            rows: 0,
+            sent: 0,
+            pending: Rows::default(),
+            last_step: None,
+        });
+        let i = st.channels.len() - 1;
+        st.index.insert(name.to_string(), i);
+        Ok(i)
+    }
 }
 
 impl RunWriter {
@@ -607,49 +771,51 @@ impl RunWriter {
         }
         std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
         let lock = WriterLock::acquire(&path)?;
-        let store = Arc::new(RunStore::new(&path, opts.sync));
-        let mut root_attrs = Map::new();
+        let mut disk = Disk {
+            path: path.clone(),
+            store: Arc::new(RunStore::new(&path, opts.sync)),
+            root_attrs: Map::new(),
+            channels: Vec::new(),
+            groups: Vec::new(),
+            others: BTreeMap::new(),
+            root_dirty: true,
+        };
         let mut st = State::default();
         if fresh {
-            root_attrs.insert("actmap".into(), json!({"run_log": FORMAT_VERSION}));
+            disk.root_attrs
+                .insert("actmap".into(), json!({"run_log": FORMAT_VERSION}));
         } else {
             let meta = check_root(&path)?;
             if let Some(Value::Object(a)) = meta.get("attributes") {
-                root_attrs = a.clone();
+                disk.root_attrs = a.clone();
             }
-            root_attrs
+            disk.root_attrs
                 .entry("actmap")
                 .or_insert_with(|| json!({"run_log": FORMAT_VERSION}));
             remove_temporaries(&path, 0);
-        }
-        let shared = Shared {
-            path: path.clone(),
-            store,
-            opts: opts.clone(),
-            state: Mutex::new(State::default()),
-            wake: Condvar::new(),
-            took_over: lock.took_over,
-            lock: Mutex::new(Some(lock)),
-            root_attrs,
-        };
-        if fresh {
-            st.root_dirty = true;
-            shared.commit_root(&st)?;
-        } else {
-            st.others = collect_nodes(&path)?;
+            disk.others = collect_nodes(&path)?;
             for name in discover(&path)? {
-                match shared.open_channel(&name)? {
-                    Ok(ch) => {
+                match disk.open_channel(&name)? {
+                    Ok((ch, chunk_rows, last_step)) => {
                         for k in [
                             name.clone(),
                             format!("{name}/{VALUES}"),
                             format!("{name}/{STEP}"),
                             format!("{name}/{TIME}"),
                         ] {
-                            st.others.remove(&k);
+                            disk.others.remove(&k);
                         }
-                        st.index.insert(name, st.channels.len());
-                        st.channels.push(ch);
+                        st.index.insert(name.clone(), st.channels.len());
+                        st.channels.push(ChannelState {
+                            name,
+                            shape: ch.shape.clone(),
+                            chunk_rows,
+                            rows: ch.on_disk,
+                            sent: ch.on_disk,
+                            pending: Rows::default(),
+                            last_step,
+                        });
+                        disk.channels.push(ch);
                     }
                     Err(why) => {
                         st.refused.insert(name, why);
@@ -657,30 +823,49 @@ impl RunWriter {
                 }
             }
             // Plain groups on disk (parents of nested channels, others).
-            st.groups = st
+            disk.groups = disk
                 .others
                 .iter()
-                .filter(|(k, v)| {
-                    v.get("node_type").and_then(|t| t.as_str()) == Some("group")
-                        && !st.refused.contains_key(*k)
-                })
+                .filter(|(k, v)| is_group(v) && !st.refused.contains_key(*k))
                 .map(|(k, _)| k.clone())
                 .collect();
-            // Arrays of a channel cut short by a writer killed between two
-            // metadata writes are made equal again now.
-            st.root_dirty = true;
-            shared.flush_locked(&mut st)?;
+            st.groups = disk.groups.clone();
+            st.arrays = disk
+                .others
+                .iter()
+                .filter(|(_, v)| !is_group(v))
+                .map(|(k, _)| k.clone())
+                .collect();
         }
-        *shared.state.lock().unwrap_or_else(|e| e.into_inner()) = st;
-        let shared = Arc::new(shared);
+        // A new run gets its root now; arrays of a channel cut short by a
+        // writer killed between two metadata writes are made equal again.
+        disk.commit()?;
+        let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let (spare_tx, spare_rx) = channel::<Rows>();
+        let shared = Arc::new(Shared {
+            path: path.clone(),
+            opts: opts.clone(),
+            state: Mutex::new(st),
+            wake: Condvar::new(),
+            jobs: Mutex::new(Some(tx)),
+            spare: Mutex::new(spare_rx),
+            failed: Mutex::new(None),
+            took_over: lock.took_over,
+            lock: Mutex::new(Some(lock)),
+        });
         let s2 = shared.clone();
-        let flusher = std::thread::Builder::new()
+        let io = std::thread::Builder::new()
+            .name("actmap run log io".into())
+            .spawn(move || io_loop(disk, rx, spare_tx, s2))
+            .map_err(|e| Error::io(&path, e))?;
+        let s3 = shared.clone();
+        let timer = std::thread::Builder::new()
             .name("actmap run log flush".into())
-            .spawn(move || flush_loop(&s2))
+            .spawn(move || flush_loop(&s3))
             .map_err(|e| Error::io(&path, e))?;
         Ok(RunWriter {
             shared,
-            flusher: Mutex::new(Some(flusher)),
+            threads: Mutex::new(vec![timer, io]),
         })
     }
 
@@ -719,7 +904,7 @@ impl RunWriter {
                 time,
             },
         )?;
-        Ok(r.map_or(0, |(first, _)| first))
+        Ok(r.0)
     }
 
     /// Append several records of `shape` at once (`values.len()` a
@@ -734,7 +919,7 @@ impl RunWriter {
         steps: Option<&[i64]>,
         time: f64,
     ) -> Result<(i64, i64)> {
-        let r = self.shared.append(
+        self.shared.append(
             channel,
             Incoming {
                 shape,
@@ -742,8 +927,7 @@ impl RunWriter {
                 steps,
                 time,
             },
-        )?;
-        Ok(r.unwrap_or((0, 0)))
+        )
     }
 
     /// Labels for the axis `axis` of `channel`'s records (for a row, axis 0:
@@ -751,24 +935,22 @@ impl RunWriter {
     /// axis 1 its columns). Stored as the `values` array's
     /// `column_labels` / `row_labels` attribute with the next flush.
     pub fn set_labels(&self, channel: &str, axis: usize, labels: Vec<String>) -> Result<()> {
-        let mut st = self.shared.lock_state();
+        let st = self.shared.lock_state();
         let Some(&i) = st.index.get(channel) else {
             return Err(Error::Invalid(format!(
                 "channel '{channel}' has no records yet; set its labels after its first record"
             )));
         };
-        let ch = &mut st.channels[i];
+        let ch = &st.channels[i];
         let Some(&n) = ch.shape.get(axis) else {
             return Err(Error::Invalid(format!(
-                "{}: records of shape {} have no axis {axis}",
-                ch.label(),
+                "channel '{channel}': records of shape {} have no axis {axis}",
                 shape_string(&ch.shape)
             )));
         };
         if labels.len() as u64 != n {
             return Err(Error::Invalid(format!(
-                "{}: {} labels for an axis of {n}",
-                ch.label(),
+                "channel '{channel}': {} labels for an axis of {n}",
                 labels.len()
             )));
         }
@@ -777,10 +959,11 @@ impl RunWriter {
         } else {
             "row_labels"
         };
-        ch.values.attributes_mut().insert(key.into(), json!(labels));
-        ch.meta_dirty = true;
-        st.root_dirty = true;
-        Ok(())
+        self.shared.send(Job::Labels {
+            index: i,
+            key: key.into(),
+            labels,
+        })
     }
 
     /// Channels and their record shapes, in creation order.
@@ -802,16 +985,24 @@ impl RunWriter {
     /// Records of `channel` appended so far (written or pending).
     pub fn rows(&self, channel: &str) -> Option<u64> {
         let st = self.shared.lock_state();
-        st.index.get(channel).map(|&i| st.channels[i].rows())
+        st.index.get(channel).map(|&i| st.channels[i].rows)
     }
 
-    /// Write every pending record and make it visible to readers now.
+    /// Write every pending record and make it visible to readers; returns
+    /// once it is on disk (or the write failed).
     pub fn flush(&self) -> Result<()> {
-        let mut st = self.shared.lock_state();
-        self.shared.flush_locked(&mut st)
+        let (tx, rx) = channel();
+        {
+            let mut st = self.shared.lock_state();
+            if st.closed {
+                return Err(self.shared.closed());
+            }
+            self.shared.flush_locked(&mut st, Some(tx))?;
+        }
+        rx.recv().unwrap_or_else(|_| Err(self.shared.closed()))
     }
 
-    /// Flush, stop the background flusher and release the run's lock; later
+    /// Flush, stop the writer's threads and release the run's lock; later
     /// appends are refused. Dropping the writer does the same, ignoring
     /// errors.
     pub fn close(&self) -> Result<()> {
@@ -820,14 +1011,19 @@ impl RunWriter {
             if st.closed {
                 return Ok(());
             }
-            let r = self.shared.flush_locked(&mut st);
+            let (tx, rx) = channel();
+            let sent = self.shared.flush_locked(&mut st, Some(tx));
             st.closed = true;
             st.stop = true;
             self.shared.wake.notify_all();
-            r
+            drop(st);
+            sent.and_then(|()| rx.recv().unwrap_or_else(|_| Err(self.shared.closed())))
         };
-        let flusher = self.flusher.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = flusher {
+        // No more jobs: the I/O thread ends when its queue is empty.
+        self.shared.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let threads: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
             let _ = t.join();
         }
         self.shared.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -848,14 +1044,13 @@ fn flush_loop(shared: &Shared) {
         if st.stop {
             return;
         }
-        // Due one interval after the last flush (by this thread, a chunk
-        // boundary or a caller).
+        // Due one interval after the last flush (by this thread or a caller).
         let last = *st.last_flush.get_or_insert_with(Instant::now);
         let due = every.saturating_sub(last.elapsed());
         if due.is_zero() {
-            if st.failed.is_none() {
-                let _ = shared.flush_locked(&mut st);
-            }
+            // An error here is kept by the I/O thread and returned by the
+            // next append or flush.
+            let _ = shared.flush_locked(&mut st, None);
             st.last_flush = Some(Instant::now());
             continue;
         }
