@@ -336,7 +336,10 @@ fn the_readme_python_client_records_rows_and_maps_with_steps() {
     let section = &readme[readme.find("### Stream format").expect("stream format section")..];
     let start = section.find("```python\n").expect("a python block") + "```python\n".len();
     let code = &section[start..start + section[start..].find("```").unwrap()];
-    assert!(code.contains("7878") && code.contains("range(0, 100_000, 10)"), "{code}");
+    assert!(
+        code.contains("7878") && code.contains("range(0, 100_000, 10)"),
+        "{code}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut rec = record(&["tcp://127.0.0.1:0", "-o", "run"], dir.path())
         .stderr(Stdio::piped())
@@ -344,7 +347,9 @@ fn the_readme_python_client_records_rows_and_maps_with_steps() {
         .unwrap();
     let line = wait_line(&mut rec, "listening on tcp://");
     let port = line.rsplit(':').next().unwrap().trim().to_string();
-    let code = code.replace("7878", &port).replace("range(0, 100_000, 10)", "range(0, 300, 10)");
+    let code = code
+        .replace("7878", &port)
+        .replace("range(0, 100_000, 10)", "range(0, 300, 10)");
     common::run_python(&code, dir.path(), &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while RunReader::open(dir.path().join("run"))
@@ -355,12 +360,18 @@ fn the_readme_python_client_records_rows_and_maps_with_steps() {
         assert!(Instant::now() < deadline, "the records never became visible");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Command::new("kill").args(["-TERM", &rec.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &rec.id().to_string()])
+        .status()
+        .unwrap();
     assert!(rec.wait().unwrap().success());
     let r = RunReader::open(dir.path().join("run")).unwrap();
     let mlp = r.channel("mlp.3").unwrap();
     assert_eq!((mlp.rows(), mlp.record_shape()), (30, &[4096][..]));
-    assert_eq!(mlp.steps(0..30).unwrap(), (0..300).step_by(10).collect::<Vec<i64>>());
+    assert_eq!(
+        mlp.steps(0..30).unwrap(),
+        (0..300).step_by(10).collect::<Vec<i64>>()
+    );
     let attn = r.channel("attn.0").unwrap();
     assert_eq!(attn.record_shape(), [64, 64]);
     assert!(attn.times(0..1).unwrap().unwrap()[0] > 1.7e9);

@@ -36,6 +36,11 @@ fn records_read_back_in_step_order_with_their_steps_and_times() {
         let m: Vec<f32> = (0..6).map(|i| (s * 10 + i) as f32).collect();
         w.append("blocks.0/attn", Some(s), 5.0, &[2, 3], &m).unwrap();
     }
+    // Records larger than a chunk are cut into bands of rows.
+    for s in 0..3 {
+        let m: Vec<f32> = (0..64).map(|i| (s * 100 + i) as f32).collect();
+        w.append("big", Some(s), 5.0, &[8, 8], &m).unwrap();
+    }
     w.set_labels("acts", 0, (0..8).map(|i| format!("tok{i}")).collect())
         .unwrap();
     // Nothing visible before a flush.
@@ -43,7 +48,13 @@ fn records_read_back_in_step_order_with_their_steps_and_times() {
     w.flush().unwrap();
 
     let r = RunReader::open(&run).unwrap();
-    assert_eq!(r.channel_names(), ["acts", "blocks.0/attn"]);
+    assert_eq!(r.channel_names(), ["acts", "big", "blocks.0/attn"]);
+    let big = r.channel("big").unwrap();
+    assert_eq!(
+        big.record_at(&big.step_index().unwrap(), 2).unwrap(),
+        (200..264).map(|v| v as f32).collect::<Vec<_>>()
+    );
+    assert!(run.join("big/values/c/2/1/0").is_file(), "rows 4..8 of record 2");
     let c = r.channel("acts").unwrap();
     assert_eq!((c.rows(), c.record_shape(), c.dtype()), (10, &[8][..], "float32"));
     assert_eq!(c.column_labels().unwrap()[3], "tok3");

@@ -91,11 +91,12 @@ impl Rows {
 
 /// Work for the I/O thread, in the order appends made it.
 enum Job {
-    /// A new channel (its arrays are created on disk at the next commit).
+    /// A new channel (its arrays are created on disk at the next commit),
+    /// with the shape of one record and of a values chunk.
     Create {
         name: String,
         shape: Vec<u64>,
-        chunk_rows: u64,
+        chunk: Vec<u64>,
     },
     /// Rows of channel `index`, starting at its row `first`.
     Write { index: usize, first: u64, rows: Rows },
@@ -236,6 +237,21 @@ fn shape_string(s: &[impl std::fmt::Display]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// The chunk of a `values` array of records of `shape`: as many whole
+/// records as fit in `bytes` (at least one); a 2-D record larger than that
+/// is cut into bands of its rows, so no chunk is much over `bytes`.
+fn chunk_shape(shape: &[u64], bytes: usize) -> Vec<u64> {
+    let bytes = bytes.max(4) as u64;
+    let record = shape.iter().product::<u64>().saturating_mul(4).max(1);
+    if record > bytes && shape.len() == 2 {
+        let rows = (bytes / (shape[1] * 4).max(1)).clamp(1, shape[0]);
+        return vec![1, rows, shape[1]];
+    }
+    std::iter::once((bytes / record).max(1))
+        .chain(shape.iter().copied())
+        .collect()
+}
+
 fn is_group(v: &Value) -> bool {
     v.get("node_type").and_then(|t| t.as_str()) == Some("group")
 }
@@ -263,7 +279,7 @@ impl Disk {
 
     /// A new channel's arrays (on disk with the next commit), and the
     /// groups above a nested name.
-    fn create(&mut self, name: &str, shape64: &[u64], chunk_rows: u64) -> Result<()> {
+    fn create(&mut self, name: &str, shape64: &[u64], vchunk: Vec<u64>) -> Result<()> {
         let parts: Vec<&str> = name.split('/').collect();
         for i in 1..parts.len() {
             let g = parts[..i].join("/");
@@ -289,8 +305,6 @@ impl Disk {
         };
         let mut vshape = vec![0u64];
         vshape.extend(shape64);
-        let mut vchunk = vec![chunk_rows];
-        vchunk.extend(shape64);
         let values = build(
             ArrayBuilder::new(vshape, vchunk, data_type::float32(), f32::NAN).dimension_names(Some(dims)),
             VALUES,
@@ -501,13 +515,9 @@ impl Disk {
 
     fn job(&mut self, job: &mut Job) -> Result<()> {
         match job {
-            Job::Create {
-                name,
-                shape,
-                chunk_rows,
-            } => {
-                let (name, shape, rows) = (name.clone(), shape.clone(), *chunk_rows);
-                self.create(&name, &shape, rows)
+            Job::Create { name, shape, chunk } => {
+                let (name, shape, chunk) = (name.clone(), shape.clone(), chunk.clone());
+                self.create(&name, &shape, chunk)
             }
             Job::Write { index, first, rows } => self.write(*index, *first, rows),
             Job::Labels { index, key, labels } => {
@@ -650,7 +660,7 @@ impl Shared {
         }
         let index = match st.index.get(channel) {
             Some(&i) => i,
-            None => self.new_channel(&mut st, channel, dims, record_len)?,
+            None => self.new_channel(&mut st, channel, dims)?,
         };
         let ch = &mut st.channels[index];
         if ch.shape.len() != dims.len() || ch.shape.iter().zip(dims).any(|(&a, &b)| a != b as u64) {
@@ -687,7 +697,7 @@ impl Shared {
     }
 
     /// Register a new channel (checked) and tell the I/O thread.
-    fn new_channel(&self, st: &mut State, name: &str, dims: &[usize], record_len: usize) -> Result<usize> {
+    fn new_channel(&self, st: &mut State, name: &str, dims: &[usize]) -> Result<usize> {
         check_channel_name(name)?;
         let parts: Vec<&str> = name.split('/').collect();
         for i in 1..parts.len() {
@@ -714,13 +724,13 @@ impl Shared {
                 "channel name '{name}': other channels are nested under it already"
             )));
         }
-        let record_bytes = record_len.saturating_mul(4).max(1);
-        let chunk_rows = (self.opts.chunk_bytes.max(1) / record_bytes).max(1) as u64;
         let shape: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
+        let chunk = chunk_shape(&shape, self.opts.chunk_bytes);
+        let chunk_rows = chunk[0];
         self.send(Job::Create {
             name: name.to_string(),
             shape: shape.clone(),
-            chunk_rows,
+            chunk,
         })?;
         for i in 1..parts.len() {
             let g = parts[..i].join("/");
@@ -1085,6 +1095,17 @@ fn remove_temporaries(dir: &Path, depth: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_hold_whole_records_up_to_the_size() {
+        let mib = 4 << 20;
+        assert_eq!(chunk_shape(&[4096], mib), [256, 4096]);
+        assert_eq!(chunk_shape(&[12], mib), [87381, 12]);
+        assert_eq!(chunk_shape(&[64, 64], mib), [256, 64, 64]);
+        // 2048 x 2048 (16 MiB) attention maps: bands of 512 rows.
+        assert_eq!(chunk_shape(&[2048, 2048], mib), [1, 512, 2048]);
+        assert_eq!(chunk_shape(&[2_000_000], mib), [1, 2_000_000]);
+    }
 
     #[test]
     fn shapes_and_chunks() {
