@@ -76,11 +76,17 @@ pub fn parse_cols(cols: &[String]) -> anyhow::Result<Widths> {
 
 pub fn run(a: RecordArgs) -> anyhow::Result<()> {
     let spec = SourceSpec::parse(&a.source)?;
-    if matches!(spec, SourceSpec::RunLog(_)) && !std::path::Path::new(&a.source).is_dir() {
-        anyhow::bail!(
-            "{}: no such file; record reads -, tcp://HOST:PORT, unix:PATH or a growing .csv/.tsv/.txt/.f32 file",
-            a.source
-        );
+    if let SourceSpec::RunLog(p) = &spec {
+        if !p.is_dir() {
+            anyhow::bail!(
+                "{}: no such file; record reads -, tcp://HOST:PORT, unix:PATH or a growing .csv/.tsv/.txt/.f32 file",
+                a.source
+            );
+        }
+        let same = |x: &std::path::Path| std::fs::canonicalize(x).ok();
+        if same(p).is_some() && same(p) == same(&a.out) {
+            anyhow::bail!("{}: cannot record a run log into itself", a.out.display());
+        }
     }
     if !(a.flush_every.is_finite() && a.flush_every > 0.0 && a.flush_every <= 3600.0) {
         anyhow::bail!(
