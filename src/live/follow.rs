@@ -190,3 +190,57 @@ impl Follower {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::store::StoreOptions;
+    use crate::runlog::{RunWriter, WriterOptions};
+
+    #[test]
+    fn follows_new_records_and_reloads_a_resumed_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let store = Arc::new(LiveStore::new(StoreOptions::default()).unwrap());
+        let mut f = Follower::new(&run, store.clone());
+        let stop = AtomicBool::new(false);
+        f.poll(&stop);
+        assert!(store.snapshot().status.starts_with("waiting for run log"));
+        let w = RunWriter::open(&run, WriterOptions::default()).unwrap();
+        for s in [0, 10, 20, 30] {
+            w.append("a", Some(s), 0.0, &[2], &[s as f32, 0.0]).unwrap();
+        }
+        w.append("m", Some(5), 0.0, &[2, 2], &[1.0; 4]).unwrap();
+        w.flush().unwrap();
+        f.poll(&stop);
+        let snap = store.snapshot();
+        let a = snap.channel("a").unwrap();
+        assert_eq!(
+            (a.total_rows, a.steps.as_slice()),
+            (4, &[(0, 0), (10, 10), (20, 20), (30, 30)][..])
+        );
+        assert_eq!(snap.channel("m").unwrap().record_steps(), [5]);
+        // New records: pushed as they are.
+        w.append("a", Some(40), 0.0, &[2], &[40.0, 0.0]).unwrap();
+        w.append("m", Some(6), 0.0, &[2, 2], &[2.0; 4]).unwrap();
+        w.flush().unwrap();
+        f.poll(&stop);
+        let snap = store.snapshot();
+        assert_eq!(snap.channel("a").unwrap().total_rows, 5);
+        assert_eq!(snap.channel("m").unwrap().record_steps(), [5, 6]);
+        // Resumed from step 20: the channel is loaded again, each step's
+        // latest write in step order.
+        w.append("a", Some(20), 0.0, &[2], &[-20.0, 1.0]).unwrap();
+        w.flush().unwrap();
+        f.poll(&stop);
+        let snap = store.snapshot();
+        let a = snap.channel("a").unwrap();
+        assert_eq!(a.total_rows, 5);
+        assert_eq!(
+            a.steps.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [0, 10, 20, 30, 40]
+        );
+        assert_eq!(a.grid.as_ref().unwrap().get(2, 0), Some(-20.0));
+        w.close().unwrap();
+    }
+}
