@@ -167,6 +167,39 @@ pub struct ChannelReader {
     strict: bool,
     column_labels: Option<Vec<String>>,
     row_labels: Option<Vec<String>>,
+    /// Records per chunk when `values` is stored plainly: float32 chunks
+    /// along axis 0 only, the `bytes` codec alone, little-endian. Such a
+    /// chunk is the records themselves, read straight into the caller's
+    /// buffer; other arrays go through zarrs' codecs.
+    plain_chunk_rows: Option<u64>,
+}
+
+/// Records per chunk if `values` (its `zarr.json` in `meta`) is stored as
+/// plain little-endian float32 chunked along axis 0 only.
+fn plain_layout(meta: &serde_json::Value, values: &Array<RunStore>) -> Option<u64> {
+    if !cfg!(target_endian = "little") || meta.get("data_type")?.as_str()? != "float32" {
+        return None;
+    }
+    let codecs = meta.get("codecs")?.as_array()?;
+    let [codec] = codecs.as_slice() else { return None };
+    let endian = codec.pointer("/configuration/endian").and_then(|e| e.as_str());
+    if codec.get("name")?.as_str()? != "bytes" || endian.is_some_and(|e| e != "little") {
+        return None;
+    }
+    if meta.pointer("/chunk_grid/name")?.as_str()? != "regular"
+        || meta.get("storage_transformers").and_then(|t| t.as_array()).is_some_and(|t| !t.is_empty())
+    {
+        return None;
+    }
+    let chunk: Vec<u64> = meta
+        .pointer("/chunk_grid/configuration/chunk_shape")?
+        .as_array()?
+        .iter()
+        .map(|v| v.as_u64())
+        .collect::<Option<_>>()?;
+    // Whole records per chunk: the chunk spans every other axis.
+    (chunk.len() == values.dimensionality() && chunk[0] > 0 && chunk[1..] == values.shape()[1..])
+        .then_some(chunk[0])
 }
 
 impl std::fmt::Debug for ChannelReader {
@@ -295,7 +328,9 @@ impl ChannelReader {
             values.shape()[1..].iter().map(|&d| d as usize).collect()
         };
         let attrs = values.attributes();
+        let plain_chunk_rows = vmeta.as_ref().and_then(|m| plain_layout(m, &values));
         Ok(ChannelReader {
+            plain_chunk_rows,
             name: name.to_string(),
             column_labels: labels(attrs, "column_labels"),
             row_labels: labels(attrs, "row_labels"),
@@ -418,9 +453,71 @@ impl ChannelReader {
 
     /// Records `rows` in write order, flattened, into `out` (replacing it).
     pub fn read(&self, rows: Range<u64>, out: &mut Vec<f32>) -> Result<()> {
-        self.check_rows(&rows)?;
         out.clear();
+        self.read_append(rows, out)
+    }
+
+    /// Records `rows` of a plainly stored channel, appended to `out`
+    /// straight from the chunk files. `Ok(false)`: a chunk is missing from
+    /// a run another tool wrote (it reads as the fill value; zarrs does it).
+    fn read_plain(&self, rows: &Range<u64>, per_chunk: u64, out: &mut Vec<f32>) -> Result<bool> {
+        let len = self.record_len();
+        let start = out.len();
+        out.resize(start + (rows.end - rows.start) as usize * len, 0.0);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut out[start..]);
+        let record_bytes = len as u64 * 4;
+        let mut r = rows.start;
+        while r < rows.end {
+            let k = r / per_chunk;
+            let end = rows.end.min((k + 1) * per_chunk);
+            let mut idx = vec![0u64; self.values.dimensionality()];
+            idx[0] = k;
+            let path = self.chunk_path(&self.values, &idx);
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.strict => {
+                    out.truncate(start);
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "chunk file missing: rows {}..{end} of channel '{}' cannot be read",
+                            rows.start, self.name
+                        ),
+                    ));
+                }
+                Err(e) => return Err(Error::io(path, e)),
+            };
+            let size = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+            if size != per_chunk * record_bytes {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "corrupt chunk: {size} bytes, but a chunk of {per_chunk} records of {len} float32 is {}",
+                        per_chunk * record_bytes
+                    ),
+                ));
+            }
+            let at = ((r - rows.start) * record_bytes) as usize;
+            let n = ((end - r) * record_bytes) as usize;
+            std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes[at..at + n], (r - k * per_chunk) * record_bytes)
+                .map_err(|e| Error::io(&path, e))?;
+            r = end;
+        }
+        Ok(true)
+    }
+
+    /// Records `rows` in write order, flattened, appended to `out`.
+    pub fn read_append(&self, rows: Range<u64>, out: &mut Vec<f32>) -> Result<()> {
+        self.check_rows(&rows)?;
         if rows.is_empty() {
+            return Ok(());
+        }
+        if let Some(per) = self.plain_chunk_rows
+            && self.read_plain(&rows, per, out)?
+        {
             return Ok(());
         }
         let subset = self.subset(&self.values, &rows);
@@ -430,13 +527,13 @@ impl ChannelReader {
                 .values
                 .retrieve_array_subset(&subset)
                 .map_err(|e| self.chunk_error(&self.values, &subset, e))?;
-            *out = v;
+            out.extend_from_slice(&v);
             return Ok(());
         }
         let path = self.dir.join(VALUES);
         let v = read_numeric!(&self.values, &subset, self.dtype.as_str(), f32, &path)
             .map_err(|e| self.chunk_error(&self.values, &subset, e))?;
-        *out = v;
+        out.extend_from_slice(&v);
         Ok(())
     }
 
@@ -556,7 +653,6 @@ impl RowSource for RunRows {
     fn read_rows(&mut self, max_rows: usize, out: &mut Vec<f32>) -> Result<usize> {
         out.clear();
         let end = (self.pos + max_rows).min(self.index.len());
-        let mut buf = Vec::new();
         let mut i = self.pos;
         while i < end {
             // A run of consecutive rows on disk is one read.
@@ -565,8 +661,7 @@ impl RowSource for RunRows {
             while j < end && self.index.row(j) == first + (j - i) as u64 {
                 j += 1;
             }
-            self.channel.read(first..first + (j - i) as u64, &mut buf)?;
-            out.extend_from_slice(&buf);
+            self.channel.read_append(first..first + (j - i) as u64, out)?;
             i = j;
         }
         let n = end - self.pos;
