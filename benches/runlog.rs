@@ -1,19 +1,23 @@
 //! The run log writer's per-call cost, as the Python package's writer
 //! thread will pay it: `RunWriter::append` of one 4096-wide row with its
-//! step (a copy into the channel's pending rows; every 256th call writes a
-//! full 4 MiB chunk), and the same through a `LiveStore` with a recorder
-//! attached (the tee behind `watch --record`). Also one flush of a pending
-//! chunk, and reading a channel back in step order.
+//! step (a copy into the channel's pending rows; every 256th call hands a
+//! full 4 MiB chunk to the I/O thread), and the same through a `LiveStore`
+//! with a recorder attached (the tee behind `watch --record`). Also
+//! reading a channel back in step order.
 //!
-//! `append` alone measures the sustained rate (every 256th call hands a
-//! chunk to the I/O thread, and calls wait when the disk falls behind);
-//! `append_128_rows_no_backpressure` the call itself when the disk keeps up.
+//! - `append_no_backpressure`: the call itself, while the disk keeps up
+//!   (each sample appends at most 128 rows, flushed outside the timing);
+//! - `append_sustained`: appends until the samples' rows are on disk (the
+//!   close is timed too), so the rate the disk allows.
+//!
+//! Every sample writes into a fresh run that is deleted afterwards, so the
+//! benchmark never holds more than one sample's rows on disk.
 //!
 //! Run: `cargo bench --bench runlog`.
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actmap::input::RowSource;
 use actmap::live::{LiveStore, StoreOptions};
@@ -24,69 +28,73 @@ fn runlog(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let row: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.01).sin()).collect();
     let mut g = c.benchmark_group("runlog_4096");
-    g.sample_size(50)
+    g.sample_size(30)
         .measurement_time(Duration::from_secs(6))
         .warm_up_time(Duration::from_secs(1));
+    let fresh = |k: &mut u32| {
+        *k += 1;
+        let path = dir.path().join(format!("run{k}"));
+        (
+            RunWriter::open(&path, WriterOptions::default()).expect("open"),
+            path,
+        )
+    };
+    let mut k = 0;
 
-    let w = RunWriter::open(dir.path().join("append"), WriterOptions::default()).expect("open");
-    let mut step = 0i64;
-    g.bench_function("append", |b| {
-        b.iter(|| {
-            step += 1;
-            w.append("acts", Some(step), 1.7e9, &[4096], black_box(&row))
-                .expect("append")
-        })
-    });
-    // The call itself when the disk keeps up: 128 appends (half a chunk)
-    // timed, then a flush outside the timing.
-    g.bench_function("append_128_rows_no_backpressure", |b| {
+    g.bench_function("append_no_backpressure", |b| {
         b.iter_custom(|iters| {
+            let (w, path) = fresh(&mut k);
             let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let t = std::time::Instant::now();
-                for _ in 0..128 {
-                    step += 1;
-                    w.append("acts", Some(step), 1.7e9, &[4096], black_box(&row))
+            let mut done = 0;
+            while done < iters {
+                let n = (iters - done).min(128);
+                let t = Instant::now();
+                for s in done..done + n {
+                    w.append("acts", Some(s as i64), 1.7e9, &[4096], black_box(&row))
                         .expect("append");
                 }
                 total += t.elapsed();
                 w.flush().expect("flush");
+                done += n;
             }
+            w.close().expect("close");
+            std::fs::remove_dir_all(path).ok();
             total
         })
     });
-    // 256 appends = one full chunk written: the amortised cost per row.
-    g.bench_function("append_256_rows_one_chunk", |b| {
-        b.iter(|| {
-            for _ in 0..256 {
-                step += 1;
-                w.append("acts", Some(step), 1.7e9, &[4096], black_box(&row))
+    g.bench_function("append_sustained", |b| {
+        b.iter_custom(|iters| {
+            let (w, path) = fresh(&mut k);
+            let t = Instant::now();
+            for s in 0..iters {
+                w.append("acts", Some(s as i64), 1.7e9, &[4096], black_box(&row))
                     .expect("append");
             }
+            w.close().expect("close");
+            let total = t.elapsed();
+            std::fs::remove_dir_all(path).ok();
+            total
         })
     });
-    g.bench_function("flush_100_pending_rows", |b| {
-        b.iter(|| {
-            for _ in 0..100 {
-                step += 1;
-                w.append("acts", Some(step), 1.7e9, &[4096], &row)
-                    .expect("append");
-            }
-            w.flush().expect("flush")
-        })
-    });
-    w.close().expect("close");
-
-    let tee = Arc::new(RunWriter::open(dir.path().join("tee"), WriterOptions::default()).expect("open"));
-    let store = LiveStore::new(StoreOptions::default()).expect("store");
-    store.set_recorder(Some(tee.clone()));
     g.bench_function("store_push_with_recorder", |b| {
-        b.iter(|| store.push_rows("acts", 4096, black_box(&row)).expect("push"))
+        b.iter_custom(|iters| {
+            let (w, path) = fresh(&mut k);
+            let w = Arc::new(w);
+            let store = LiveStore::new(StoreOptions::default()).expect("store");
+            store.set_recorder(Some(w.clone()));
+            let t = Instant::now();
+            for _ in 0..iters {
+                store.push_rows("acts", 4096, black_box(&row)).expect("push");
+            }
+            let total = t.elapsed();
+            store.set_recorder(None);
+            w.close().expect("close");
+            std::fs::remove_dir_all(path).ok();
+            total
+        })
     });
-    store.set_recorder(None);
-    tee.close().expect("close");
 
-    // Read a 20000-step channel back in step order, as render does.
+    // Read a 20000-step channel (328 MB) back in step order, as render does.
     let path = dir.path().join("read");
     let w = RunWriter::open(&path, WriterOptions::default()).expect("open");
     for s in 0..20_000 {

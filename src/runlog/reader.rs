@@ -187,7 +187,10 @@ fn plain_layout(meta: &serde_json::Value, values: &Array<RunStore>) -> Option<u6
         return None;
     }
     if meta.pointer("/chunk_grid/name")?.as_str()? != "regular"
-        || meta.get("storage_transformers").and_then(|t| t.as_array()).is_some_and(|t| !t.is_empty())
+        || meta
+            .get("storage_transformers")
+            .and_then(|t| t.as_array())
+            .is_some_and(|t| !t.is_empty())
     {
         return None;
     }
@@ -502,8 +505,12 @@ impl ChannelReader {
             }
             let at = ((r - rows.start) * record_bytes) as usize;
             let n = ((end - r) * record_bytes) as usize;
-            std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes[at..at + n], (r - k * per_chunk) * record_bytes)
-                .map_err(|e| Error::io(&path, e))?;
+            std::os::unix::fs::FileExt::read_exact_at(
+                &file,
+                &mut bytes[at..at + n],
+                (r - k * per_chunk) * record_bytes,
+            )
+            .map_err(|e| Error::io(&path, e))?;
             r = end;
         }
         Ok(true)
