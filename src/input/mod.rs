@@ -10,7 +10,7 @@ pub mod tensor;
 use std::path::Path;
 
 pub use csv::CsvOptions;
-pub use grid::Grid;
+pub use grid::{Grid, SharedValues};
 pub use npy::NpyRowReader;
 
 /// Rows of a 2-D table read a block at a time (for grids too large to
