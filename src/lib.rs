@@ -49,6 +49,8 @@ pub mod layout;
 pub mod live;
 pub mod options;
 pub mod render;
+pub mod runlog;
+pub mod runview;
 pub mod scale;
 pub mod sink;
 pub mod spec;

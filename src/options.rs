@@ -162,8 +162,9 @@ pub struct FigureOptions {
     pub bare: bool,
     /// N-D tensors: one slice per index along these axes, e.g. 0 or 0,1 (a
     /// batch makes one figure per slice; with --panels, and in Python,
-    /// they are the panels of one figure).
-    #[arg(long, value_delimiter = ',')]
+    /// they are the panels of one figure; bare --split: axis 0; for a run
+    /// log's 2-D records, one figure per step).
+    #[arg(long, value_delimiter = ',', num_args = 0..=1, default_missing_value = "0")]
     #[serde(deserialize_with = "one_or_many")]
     pub split: Vec<usize>,
     /// N-D tensors: names of the leading axes for panel titles, e.g.
@@ -509,6 +510,28 @@ mod tests {
             let v = serde_json::json!({ o.name.as_str(): serde_json::Value::Null });
             serde_json::from_value::<FigureOptions>(v).unwrap_or_else(|e| panic!("{}: {e}", o.name));
         }
+    }
+
+    #[test]
+    fn every_option_has_a_place_in_a_toml_spec_or_says_why_not() {
+        let panel = panel_option_names();
+        for o in option_names() {
+            assert!(
+                panel.contains(&o.name) || TOML_KEYS.iter().any(|(n, _)| *n == o.name),
+                "{}: neither a [[panel]] key nor in TOML_KEYS",
+                o.name
+            );
+        }
+        // Per-panel options parse from a [[panel]] table by their names.
+        let spec: crate::spec::FigureSpec = toml::from_str(
+            "[[panel]]\ninput = \"a.npy\"\ncmap = \"viridis\"\nrows = [0, 2]\ncolorbar_label = \"v\"\nannotate = true\n",
+        )
+        .unwrap();
+        let p = &spec.panels[0].options;
+        assert_eq!(p.cmap.as_deref(), Some("viridis"));
+        assert_eq!(p.rows, vec![0, 2]);
+        assert_eq!(p.cbar_label.as_deref(), Some("v"));
+        assert_eq!(p.annotate.as_deref(), Some(".2f"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 from . import _actmap
 from ._convert import inputs as _inputs, options as _options
+from ._run import InlineMonitor, Run, WindowMonitor, monitor, record
 from .errors import (
     ArgumentTypeError,
     Error,
@@ -67,6 +68,11 @@ def adapter():
 
 
 __all__ = [
+    "Run",
+    "record",
+    "monitor",
+    "InlineMonitor",
+    "WindowMonitor",
     "render",
     "line",
     "options",

@@ -52,6 +52,21 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// The pixels and colour ranges of a render (its layout is dropped).
+    pub fn from_rendered(rendered: actmap::render::RenderedFigure) -> Figure {
+        let ranges = rendered
+            .layout
+            .panels
+            .iter()
+            .map(|p| p.norm.map(|n| (n.vmin, n.vmax)))
+            .collect();
+        Figure {
+            image: rendered.image,
+            png: OnceLock::new(),
+            ranges,
+        }
+    }
+
     fn encode(&self) -> actmap::Result<&[u8]> {
         if let Some(p) = self.png.get() {
             return Ok(p);
@@ -149,20 +164,11 @@ pub fn render(
     let figure = describe(py, &arrays, &opts)?;
     let renderer = renderer(py)?;
     let rendered = py.detach(|| renderer.render_figure(&figure)).py_err(py)?;
-    let ranges = rendered
-        .layout
-        .panels
-        .iter()
-        .map(|p| p.norm.map(|n| (n.vmin, n.vmax)))
-        .collect();
-    // The figure and layout hold the arrays' buffers: let go of them here,
+    let fig = Figure::from_rendered(rendered);
+    // The figure and layout held the arrays' buffers: let go of them here,
     // with the GIL held.
     drop(figure);
-    Ok(Figure {
-        image: rendered.image,
-        png: OnceLock::new(),
-        ranges,
-    })
+    Ok(fig)
 }
 
 /// The figure `actmap render` would describe for these arrays and options.

@@ -10,6 +10,8 @@
 mod convert;
 mod errors;
 mod figure;
+mod monitor;
+mod run;
 
 // The `actmap` command (`python -m actmap`, and the console script pip
 // installs): the same sources as the binary's CLI, compiled in here, so
@@ -59,6 +61,8 @@ fn check_options(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>, func: &str)
 fn _actmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<figure::Figure>()?;
+    m.add_class::<run::RunLog>()?;
+    m.add_class::<monitor::LiveRun>()?;
     m.add_function(wrap_pyfunction!(figure::render, m)?)?;
     m.add_function(wrap_pyfunction!(figure::adapter, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;

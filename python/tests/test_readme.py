@@ -52,12 +52,54 @@ def test_there_are_python_examples():
     assert len(python_blocks()) >= 5
 
 
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("readme")
+
+
 @pytest.mark.parametrize("i", range(len(python_blocks())))
-def test_readme_python_example_runs(i, tmp_path, monkeypatch):
+def test_readme_python_example_runs(i, workdir):
+    """In order, in one directory (a later example may read what an earlier
+    one wrote, as in a user's session), each in its own interpreter."""
     code = python_blocks()[i]
-    script = tmp_path / f"example_{i}.py"
+    script = workdir / f"example_{i}.py"
     script.write_text(code)
-    monkeypatch.chdir(tmp_path)
-    # Each example in its own interpreter, as a user runs a script.
-    p = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    p = subprocess.run([sys.executable, str(script)], cwd=workdir, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, f"README example {i} failed:\n{code}\n--- stderr:\n{p.stderr}"
+
+
+def test_readme_stream_example_feeds_actmap_record(tmp_path):
+    """The stream format's Python client (README, Live window) against the
+    real receiver: `actmap record tcp://127.0.0.1:7878` writing a run log
+    (headless; `actmap watch` takes the same stream). Only the loop is
+    shortened: 2,000 rows instead of 100,000."""
+    import signal
+    import time
+
+    import numpy as np
+    import zarr
+
+    from conftest import actmap_command
+
+    text = open(README, encoding="utf-8").read()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "def send(sock, channel, rows)" in b]
+    assert "range(100_000)" in block
+    rec = subprocess.Popen(actmap_command() + ["record", "tcp://127.0.0.1:7878", "-o", str(tmp_path / "run")],
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        # It says where it listens before any client may connect.
+        line = rec.stderr.readline()
+        assert "listening on tcp://127.0.0.1:7878" in line, line + (rec.stderr.read() if rec.poll() is not None else "")
+        import threading
+
+        threading.Thread(target=rec.stderr.read, daemon=True).start()  # keep its pipe drained
+        p = subprocess.run([sys.executable, "-c", block.replace("range(100_000)", "range(2_000)")],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        time.sleep(2)
+    finally:
+        rec.send_signal(signal.SIGTERM)
+        rec.wait(60)
+    values = zarr.open_group(str(tmp_path / "run"), mode="r")["mlp.3"]["values"]
+    assert values.shape == (2000, 4096)
+    assert np.isfinite(np.asarray(values[-1])).all()

@@ -37,6 +37,12 @@ pub struct RenderArgs {
     /// Batch: tensor names to render (wildcards * and ?), comma-separated.
     #[arg(long, value_delimiter = ',')]
     key: Vec<String>,
+    /// Run logs: only the steps A:B (also A:, :B, or one step A).
+    #[arg(long, value_name = "A:B", allow_hyphen_values = true)]
+    steps: Option<String>,
+    /// Run logs: the step whose 2-D records to draw (default: the latest).
+    #[arg(long, allow_hyphen_values = true)]
+    step: Option<i64>,
     /// Batch: the --split slices of a tensor become panels of one figure.
     #[arg(long)]
     panels: bool,
@@ -176,6 +182,34 @@ fn load_options(a: &RenderArgs) -> anyhow::Result<LoadOptions> {
 }
 
 impl RenderArgs {
+    /// The run log among the inputs, if one is.
+    pub fn run_log(&self) -> Option<&Path> {
+        self.inputs
+            .iter()
+            .find(|p| actmap::runlog::is_run_log(p))
+            .map(PathBuf::as_path)
+    }
+
+    /// `--steps` and `--step`.
+    pub fn step_args(&self) -> (Option<&str>, Option<i64>) {
+        (self.steps.as_deref(), self.step)
+    }
+
+    /// Options a run log cannot use, if any was given.
+    pub fn not_for_runs(&self) -> Option<&'static str> {
+        if self.spec.is_some() {
+            Some("--spec")
+        } else if !self.fig.panel.index.is_empty() {
+            Some("--index")
+        } else if self.fig.grid.is_some() {
+            Some("--grid")
+        } else if self.panels {
+            Some("--panels")
+        } else {
+            None
+        }
+    }
+
     pub fn batch_args(&self) -> anyhow::Result<BatchArgs<'_>> {
         if !self.fig.panel.index.is_empty() {
             anyhow::bail!("--index picks one slice; in a batch use --split AXIS to render every slice");

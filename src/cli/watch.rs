@@ -8,6 +8,7 @@ use actmap::live::store::MAX_STORE_VALUES;
 use actmap::live::{
     Autoscale, LiveStore, SourceOptions, SourceSpec, StoreOptions, ViewOptions, WireFormat, spawn_source,
 };
+use actmap::runlog::{RunWriter, WriterOptions};
 use actmap::scale::{Aggregate, Colormap, NormKind};
 use actmap::window::{self, WindowOptions};
 use anyhow::Context;
@@ -51,13 +52,21 @@ pub struct ViewArgs {
 /// Arguments of `actmap watch`.
 #[derive(clap::Args, Debug)]
 pub struct WatchArgs {
-    /// `-` (stdin), `tcp://HOST:PORT`, `unix:///PATH`, or a file: `.npy`
-    /// re-read whenever it is replaced, `.csv/.tsv/.txt/.f32` followed as
-    /// they grow.
+    /// `-` (stdin), `tcp://HOST:PORT`, `unix:///PATH`, a run log directory
+    /// (followed as it grows), or a file: `.npy` re-read whenever it is
+    /// replaced, `.csv/.tsv/.txt/.f32` followed as they grow.
     source: String,
-    /// Values per row (needed for raw .f32 files; checks every other source).
-    #[arg(long)]
-    cols: Option<usize>,
+    /// Values per row: N for rows without a channel name (needed for raw
+    /// .f32 files), NAME=N for a named channel; comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    cols: Vec<String>,
+    /// Also record everything the window receives to this run log.
+    #[arg(long, value_name = "RUN")]
+    record: Option<PathBuf>,
+    /// With --record: longest time, in seconds, records wait before they
+    /// are written.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    flush_every: f64,
     /// Wire format: auto (binary frames start with AMAP), text or binary.
     #[arg(long, default_value = "auto")]
     format: String,
@@ -116,23 +125,64 @@ pub fn watch(a: WatchArgs) -> anyhow::Result<()> {
     window::check_display()?;
     let opts = window_options(&a.view, a.source.clone())?;
     let spec = SourceSpec::parse(&a.source)?;
+    let (plain, named) = super::record::parse_cols(&a.cols)?;
     let store = Arc::new(LiveStore::new(StoreOptions {
         capacity_rows: a.history,
         aggregate: opts.view.aggregate,
-        expected_cols: a.cols,
+        expected_cols: plain,
+        channel_cols: named,
+        ..Default::default()
     })?);
+    let recorder = match &a.record {
+        Some(run) => {
+            if matches!(&spec, SourceSpec::RunLog(p) if p == run) {
+                anyhow::bail!("{}: cannot record a run log into itself", run.display());
+            }
+            if !(a.flush_every.is_finite() && a.flush_every > 0.0 && a.flush_every <= 3600.0) {
+                anyhow::bail!(
+                    "--flush-every must be between 0 and 3600 seconds, got {}",
+                    a.flush_every
+                );
+            }
+            let w = RunWriter::open(
+                run,
+                WriterOptions {
+                    flush_every: std::time::Duration::from_secs_f64(a.flush_every),
+                    ..Default::default()
+                },
+            )?;
+            if let Some(pid) = w.took_over_lock() {
+                eprintln!(
+                    "{}: took over the lock of pid {pid}, which is no longer running",
+                    run.display()
+                );
+            }
+            let w = Arc::new(w);
+            store.set_recorder(Some(w.clone()));
+            // Ctrl-C closes the window, and the log is flushed.
+            let s2 = store.clone();
+            let _ = ctrlc::set_handler(move || s2.request_close());
+            Some(w)
+        }
+        None => None,
+    };
     let source_opts = SourceOptions {
         format: a.format.parse::<WireFormat>()?,
-        cols: a.cols,
+        cols: plain,
     };
     let handle = spawn_source(&spec, &source_opts, store.clone())?;
     if let Some(addr) = handle.local_addr() {
         eprintln!("listening on tcp://{addr}");
     }
-    let result = window::run(store, opts);
+    let result = window::run(store.clone(), opts);
     // Closing the window closes sockets and stops file watching; a stdin
     // reader is left to the process exit (the writer then sees a closed pipe).
     handle.stop();
+    store.set_recorder(None);
+    if let (Some(w), Some(run)) = (recorder, &a.record) {
+        w.close()
+            .with_context(|| format!("finishing {}", run.display()))?;
+    }
     Ok(result?)
 }
 
@@ -154,6 +204,7 @@ pub fn show(a: ShowArgs) -> anyhow::Result<()> {
         capacity_rows: capacity,
         aggregate: opts.view.aggregate,
         expected_cols: None,
+        ..Default::default()
     })?);
     store
         .replace("", grid)

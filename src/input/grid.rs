@@ -158,3 +158,23 @@ impl Grid {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_values_are_read_in_place() {
+        let owner: Arc<Vec<f32>> = Arc::new((0..12).map(|v| v as f32).collect());
+        let ptr = owner.as_ptr();
+        let g = Grid::from_shared(3, 4, owner.clone()).unwrap();
+        assert!(g.is_shared());
+        assert_eq!(g.data().as_ptr(), ptr, "no copy");
+        assert_eq!(g.row(1), &[4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(g.get(2, 3), Some(11.0));
+        assert_eq!(g, Grid::new(3, 4, owner.to_vec()).unwrap());
+        assert_eq!(g.transposed().get(3, 2), Some(11.0));
+        assert_eq!(g.clone().into_data(), *owner);
+        assert!(Grid::from_shared(5, 4, owner).is_err());
+    }
+}

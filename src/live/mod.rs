@@ -1,7 +1,10 @@
 //! Live data: the stream wire formats, the bounded row history, the store
 //! every producer writes into and the window reads from, and the sources
-//! (stdin, sockets, watched files) that feed it from background threads.
+//! (stdin, sockets, watched files, run logs followed) that feed it from
+//! background threads. A store with a [`crate::runlog::RunWriter`] attached
+//! ([`LiveStore::set_recorder`]) records everything it accepts.
 
+pub mod follow;
 pub mod history;
 pub mod protocol;
 pub mod source;

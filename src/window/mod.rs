@@ -67,6 +67,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("n", "next norm (linear, log, symlog, centred)"),
     ("a", "next autoscale (running, robust, fixed)"),
     ("space, p", "pause / resume (data keeps arriving)"),
+    ("[, ], End", "2-D records: earlier / later / latest step"),
     ("s", "save the view as PNG"),
     ("h, ?", "this help"),
     ("q, Esc", "quit"),
@@ -434,7 +435,7 @@ impl App {
             // CPU first and drawn one value per pixel (the whole history is
             // evenly spaced, so the plain mapping is the same picture).
             if let Some(item) = layout.scene.heatmaps.iter_mut().find(|h| h.grid == i)
-                && src.is_some_and(|s| s.whole)
+                && src.is_some_and(|s| s.whole && s.even)
                 && let Some(reduced) =
                     gfx.renderer
                         .pre_reduce(grid, item.rect, item.aggregate, item.norm.centre)?
@@ -583,6 +584,11 @@ impl App {
         match key {
             Key::Named(NamedKey::Escape) => event_loop.exit(),
             Key::Named(NamedKey::Home) => self.view.reset(),
+            Key::Named(NamedKey::End) => {
+                for c in self.store.channel_names() {
+                    self.view.pick_step(&c, None);
+                }
+            }
             Key::Named(NamedKey::Space) => self.paused = !self.paused,
             Key::Named(NamedKey::F1) => self.help = !self.help,
             Key::Named(NamedKey::ArrowLeft) => self.view.pan(&sources, None, 0.0, -0.1),
@@ -610,6 +616,11 @@ impl App {
                         _ => Autoscale::Running,
                     };
                     self.view.reset_ranges();
+                }
+                "[" | "]" => {
+                    let snap = self.shown.clone().unwrap_or_default();
+                    self.view
+                        .step_records(&snap, None, if c.as_str() == "[" { -1 } else { 1 });
                 }
                 "s" | "S" => {
                     let msg = match self.save_png() {
