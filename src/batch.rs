@@ -512,7 +512,13 @@ pub fn plan(files: &[PathBuf], opts: &BatchOptions) -> Plan {
                 panels,
                 grid,
                 per_first,
-            } = match slicing(&shape, &opts.split, opts.panels, opts.figure_size, opts.figure_scale) {
+            } = match slicing(
+                &shape,
+                &opts.split,
+                opts.panels,
+                opts.figure_size,
+                opts.figure_scale,
+            ) {
                 Ok(s) => s,
                 Err(error) => {
                     plan.failed.push(Failure { what, error });

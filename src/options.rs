@@ -148,7 +148,12 @@ pub struct FigureOptions {
     #[arg(long)]
     pub y_format: Option<String>,
     /// Line charts: y range LOW,HIGH.
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "LOW,HIGH")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        value_name = "LOW,HIGH"
+    )]
     pub ylim: Vec<f64>,
     /// Panel grid ROWSxCOLS for several inputs, e.g. 2x2.
     #[arg(long)]
@@ -183,7 +188,10 @@ pub struct FigureOptions {
 pub const TOML_KEYS: &[(&str, Option<&str>)] = &[
     ("size", Some("width, height")),
     ("scale", Some("scale (top level)")),
-    ("title", Some("title (top level with several panels, else the panel's)")),
+    (
+        "title",
+        Some("title (top level with several panels, else the panel's)"),
+    ),
     ("titles", Some("title of each [[panel]]")),
     ("xlabel", Some("x.label")),
     ("ylabel", Some("y.label")),
@@ -206,7 +214,8 @@ pub const TOML_KEYS: &[(&str, Option<&str>)] = &[
 /// order of the CLI's help.
 pub fn option_names() -> Vec<OptionInfo> {
     use clap::Args;
-    let cmd = FigureOptions::augment_args(clap::Command::new("options"));
+    let mut cmd = FigureOptions::augment_args(clap::Command::new("options").disable_help_flag(true));
+    cmd.build();
     cmd.get_arguments()
         .map(|a| OptionInfo {
             name: a.get_id().as_str().to_string(),
@@ -226,7 +235,9 @@ pub fn option_names() -> Vec<OptionInfo> {
 pub fn panel_option_names() -> Vec<String> {
     use clap::Args;
     let cmd = PanelOptions::augment_args(clap::Command::new("panel"));
-    cmd.get_arguments().map(|a| a.get_id().as_str().to_string()).collect()
+    cmd.get_arguments()
+        .map(|a| a.get_id().as_str().to_string())
+        .collect()
 }
 
 /// One option of [`FigureOptions`], as [`option_names`] lists it.
@@ -412,7 +423,9 @@ enum OneOrMany<T> {
     Many(Vec<T>),
 }
 
-fn one_or_many<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Vec<T>, D::Error> {
+fn one_or_many<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Vec<T>, D::Error> {
     Ok(match Option::<OneOrMany<T>>::deserialize(d)? {
         None => Vec::new(),
         Some(OneOrMany::One(v)) => vec![v],
@@ -433,9 +446,7 @@ fn size<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<(u32, u32
         None => Ok(None),
         Some(StrOrPair::Str(s)) => parse_size(&s).map(Some).map_err(D::Error::custom),
         Some(StrOrPair::Pair(w, h)) if w > 0 && h > 0 => Ok(Some((w, h))),
-        Some(StrOrPair::Pair(w, h)) => Err(D::Error::custom(format!(
-            "size ({w}, {h}) has a zero side"
-        ))),
+        Some(StrOrPair::Pair(w, h)) => Err(D::Error::custom(format!("size ({w}, {h}) has a zero side"))),
     }
 }
 

@@ -331,12 +331,22 @@ impl PanelSpec {
                 y.categories = grid.row_labels.clone();
             }
         }
-        let kind = self.options.kind.as_deref().unwrap_or("heatmap").to_ascii_lowercase();
+        let kind = self
+            .options
+            .kind
+            .as_deref()
+            .unwrap_or("heatmap")
+            .to_ascii_lowercase();
         let mut panel = match kind.as_str() {
             "heatmap" => {
                 let mut h = HeatmapLayer::with_source(source);
-                h.colormap = self.options.cmap.as_deref().unwrap_or("magma").parse::<Colormap>()?;
-                h.norm = self.options.norm()?;
+                h.colormap = self
+                    .options
+                    .cmap
+                    .as_deref()
+                    .unwrap_or("magma")
+                    .parse::<Colormap>()?;
+                h.norm = self.norm()?;
                 h.aggregate = Aggregate::parse(self.options.agg.as_deref().unwrap_or("extreme"))?;
                 h.annotate = self.options.annotate.clone();
                 if let Some(a) = &h.annotate {
@@ -351,9 +361,13 @@ impl PanelSpec {
                         )));
                     }
                 };
-                for (i, c) in [&self.options.nan_color, &self.options.posinf_color, &self.options.neginf_color]
-                    .into_iter()
-                    .enumerate()
+                for (i, c) in [
+                    &self.options.nan_color,
+                    &self.options.posinf_color,
+                    &self.options.neginf_color,
+                ]
+                .into_iter()
+                .enumerate()
                 {
                     if let Some(c) = c {
                         h.special_colors[i] = parse_color(c)?;
@@ -431,8 +445,24 @@ fn unknown_key_hint(message: &str) -> Option<String> {
     let mut known: Vec<String> = crate::options::panel_option_names();
     known.extend(crate::options::ALIASES.iter().map(|(a, _)| a.to_string()));
     let other = [
-        "input", "title", "x", "y", "width", "height", "scale", "grid", "colorbar", "background", "bare", "panel",
-        "label", "coords", "mode", "format", "categories", "limits",
+        "input",
+        "title",
+        "x",
+        "y",
+        "width",
+        "height",
+        "scale",
+        "grid",
+        "colorbar",
+        "background",
+        "bare",
+        "panel",
+        "label",
+        "coords",
+        "mode",
+        "format",
+        "categories",
+        "limits",
     ];
     known.extend(other.iter().map(|s| s.to_string()));
     crate::options::closest(key, known.iter().map(String::as_str)).map(|k| format!(" (did you mean '{k}'?)"))

@@ -61,7 +61,7 @@ print("acts: 1 2 3")          # wrong width: reported, skipped
 print("@1500 layers: " + " ".join(["0.5"] * 12))   # resumed: rewrites step 1500
 np.save("acts.npy", acts); np.save("layers.npy", layers)
 "#;
-    let py = Command::new(common::python())
+    let mut py = Command::new(common::python())
         .arg("-c")
         .arg(writer)
         .current_dir(dir.path())
@@ -69,9 +69,10 @@ np.save("acts.npy", acts); np.save("layers.npy", layers)
         .spawn()
         .unwrap();
     let out = record(&["-", "-o", "runs/exp1"], dir.path())
-        .stdin(py.stdout.unwrap())
+        .stdin(py.stdout.take().unwrap())
         .output()
         .unwrap();
+    assert!(py.wait().unwrap().success(), "the writer script failed");
     let err = common::stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(

@@ -60,7 +60,8 @@ def as_float32(x, what="array"):
                  "V": "a structured array is not numbers"}
         why = names.get(kind, "not a number type")
         raise ArgumentTypeError(f"{what}: dtype {x.dtype}: {why}")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    # (asarray, not ascontiguousarray: a 0-D array stays 0-D)
+    return np.asarray(x, dtype=np.float32, order="C")
 
 
 def is_array_like(x):

@@ -30,6 +30,30 @@ class FileError(Error, OSError):
     ``errno`` says why, as for any ``OSError``."""
 
 
+_by_errno = {}
+
+
+def _file_error(message, errno=None, filename=None):
+    """A FileError for ``errno`` that is also the built-in OSError subclass
+    for it (``FileNotFoundError``, ``PermissionError``, ...), so
+    ``except FileNotFoundError`` catches it; called by the native module."""
+    if errno is None:
+        e = FileError(message)
+        e.filename = filename
+        return e
+    import os
+
+    builtin = type(OSError(errno, ""))
+    if builtin is OSError:
+        cls = FileError
+    else:
+        cls = _by_errno.get(builtin)
+        if cls is None:
+            cls = type(f"FileError.{builtin.__name__}", (FileError, builtin), {"__module__": __name__})
+            _by_errno[builtin] = cls
+    return cls(errno, os.strerror(errno), filename)
+
+
 class GpuError(Error, RuntimeError):
     """No GPU adapter, not even a software one, or the GPU failed."""
 

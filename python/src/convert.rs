@@ -61,7 +61,11 @@ fn to_json(py: Python<'_>, key: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
 /// Unknown keywords raise `ArgumentTypeError` (a `TypeError`) naming the
 /// closest valid one; a value of the wrong type `ArgumentTypeError`; a bad
 /// value `InvalidArgumentError`.
-pub fn figure_options(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>, func: &str) -> PyResult<FigureOptions> {
+pub fn figure_options(
+    py: Python<'_>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    func: &str,
+) -> PyResult<FigureOptions> {
     let Some(kwargs) = kwargs else {
         return Ok(FigureOptions::default());
     };
@@ -72,9 +76,13 @@ pub fn figure_options(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>, func: 
             .extract()
             .map_err(|_| type_error(py, format!("{func}() keywords must be strings")))?;
         if !names.contains(&key) {
-            let mut msg = options::unknown_message("keyword argument", &key, names.iter().map(String::as_str));
+            let mut msg =
+                options::unknown_message("keyword argument", &key, names.iter().map(String::as_str));
             msg = format!("{func}() got an {}", msg.trim_start_matches("unknown "));
-            return Err(type_error(py, msg.replacen("keyword argument", "unexpected keyword argument", 1)));
+            return Err(type_error(
+                py,
+                msg.replacen("keyword argument", "unexpected keyword argument", 1),
+            ));
         }
         if v.is_none() {
             continue;
@@ -161,7 +169,7 @@ impl<'py> Array<'py> {
             .array
             .as_slice()
             .map_err(|_| type_error(py, format!("{}: expected a C-contiguous array", self.name)))?;
-        let n = rows.checked_mul(cols).unwrap_or(usize::MAX);
+        let n = rows.saturating_mul(cols);
         if offset.checked_add(n).is_none_or(|end| end > all.len()) {
             return Err(invalid(py, format!("{}: slice out of range", self.name)));
         }
@@ -170,7 +178,8 @@ impl<'py> Array<'py> {
             ptr: all[offset..].as_ptr(),
             len: n,
         };
-        Grid::from_shared(rows, cols, Arc::new(values)).map_err(|e| invalid(py, format!("{}: {e}", self.name)))
+        Grid::from_shared(rows, cols, Arc::new(values))
+            .map_err(|e| invalid(py, format!("{}: {e}", self.name)))
     }
 
     /// The values, read in place.
@@ -187,7 +196,10 @@ impl<'py> Array<'py> {
             [r, c] => self.grid(py, 0, r, c),
             [] => Err(invalid(
                 py,
-                format!("{}: a single number (0-D) is not a grid; pass an array", self.name),
+                format!(
+                    "{}: a single number (0-D) is not a grid; pass an array",
+                    self.name
+                ),
             )),
             ref s => Err(invalid(
                 py,
@@ -248,7 +260,12 @@ impl<'py> Array<'py> {
         let (rows, cols, rs, cs) = match kept[..] {
             [r, c] => (shape[r], shape[c], strides[r], strides[c]),
             [c] => (1, shape[c], 0, strides[c]),
-            _ => return Err(invalid(py, format!("{}: split {axes:?} of shape {shape:?}", self.name))),
+            _ => {
+                return Err(invalid(
+                    py,
+                    format!("{}: split {axes:?} of shape {shape:?}", self.name),
+                ));
+            }
         };
         let base: usize = axes.iter().zip(at).map(|(&a, &i)| i * strides[a]).sum();
         let all = self.values()?;

@@ -44,14 +44,22 @@ pub fn to_py(py: Python<'_>, e: actmap::Error) -> PyErr {
         actmap::Error::NoAdapter { .. } | actmap::Error::Gpu(_) => ("GpuError", None, None),
         _ => ("Error", None, None),
     };
-    let err = raise(py, name, message);
-    let value = err.value(py);
-    if let Some(p) = path {
-        let _ = value.setattr("filename", p.to_string_lossy().into_owned());
+    if name == "FileError" {
+        let filename = path.map(|p| p.to_string_lossy().into_owned());
+        let made = py
+            .import("actmap.errors")
+            .and_then(|m| m.getattr("_file_error"))
+            .and_then(|f| f.call1((message.clone(), errno, filename)));
+        return match made {
+            Ok(e) => PyErr::from_value(e),
+            Err(e) => e,
+        };
     }
-    if let Some(n) = errno {
-        let _ = value.setattr("errno", n);
-        let _ = value.setattr("strerror", std::io::Error::from_raw_os_error(n).to_string());
+    let err = raise(py, name, message);
+    if let Some(p) = path {
+        let _ = err
+            .value(py)
+            .setattr("filename", p.to_string_lossy().into_owned());
     }
     err
 }

@@ -133,7 +133,8 @@ impl Figure {
                 ));
             }
         }
-        py.detach(|| actmap::sink::write_png(&path, &self.image)).py_err(py)?;
+        py.detach(|| actmap::sink::write_png(&path, &self.image))
+            .py_err(py)?;
         Ok(path)
     }
 

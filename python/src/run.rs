@@ -149,7 +149,10 @@ impl RunLog {
     #[pyo3(signature = (path, flush_every = 1.0, queue_mb = 256.0))]
     fn new(py: Python<'_>, path: PathBuf, flush_every: f64, queue_mb: f64) -> PyResult<Self> {
         if !(flush_every.is_finite() && flush_every > 0.0) {
-            return Err(invalid(py, format!("flush_every must be a positive number of seconds, got {flush_every}")));
+            return Err(invalid(
+                py,
+                format!("flush_every must be a positive number of seconds, got {flush_every}"),
+            ));
         }
         if !(queue_mb.is_finite() && queue_mb > 0.0) {
             return Err(invalid(py, format!("queue_mb must be positive, got {queue_mb}")));
@@ -191,7 +194,13 @@ impl RunLog {
     /// or a 2-D record) at `step` (`None`: the channel's last step + 1).
     /// Copies the values and returns; waits only while the queue is full.
     #[pyo3(signature = (channel, values, step = None))]
-    fn log(&self, py: Python<'_>, channel: &str, values: &Bound<'_, PyAny>, step: Option<i64>) -> PyResult<()> {
+    fn log(
+        &self,
+        py: Python<'_>,
+        channel: &str,
+        values: &Bound<'_, PyAny>,
+        step: Option<i64>,
+    ) -> PyResult<()> {
         let a = Array::new(py, values, format!("channel '{channel}'"))?;
         let shape = match a.shape()[..] {
             [] => vec![1],
@@ -234,27 +243,27 @@ impl RunLog {
             values: a.values()?.to_vec(),
         };
         let size = record.values.len() * 4;
-        let mut st = self.queue.lock();
-        if let Some(e) = self.failed(py, &st) {
-            return Err(e);
-        }
-        if st.closing {
-            return Err(invalid(py, format!("{}: the run is closed", self.path.display())));
-        }
-        if st.bytes > 0 && st.bytes + size > self.queue.limit {
-            // The disk is behind: wait for room without holding the GIL.
-            drop(st);
-            st = py.detach(|| {
-                let mut st = self.queue.lock();
-                while st.bytes > 0 && st.bytes + size > self.queue.limit && st.error.is_none() && !st.closing {
-                    st = self.queue.room.wait(st).unwrap_or_else(|e| e.into_inner());
-                }
-                st
-            });
+        let full = |st: &State| st.bytes > 0 && st.bytes + size > self.queue.limit;
+        let mut st = loop {
+            let st = self.queue.lock();
             if let Some(e) = self.failed(py, &st) {
                 return Err(e);
             }
-        }
+            if st.closing {
+                return Err(invalid(py, format!("{}: the run is closed", self.path.display())));
+            }
+            if !full(&st) {
+                break st;
+            }
+            // The disk is behind: wait for room without holding the GIL.
+            drop(st);
+            py.detach(|| {
+                let mut st = self.queue.lock();
+                while full(&st) && st.error.is_none() && !st.closing {
+                    st = self.queue.room.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+            });
+        };
         st.bytes += size;
         st.items.push_back(record);
         if st.idle {

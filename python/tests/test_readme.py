@@ -31,7 +31,7 @@ def python_blocks():
 def keyword_table():
     rows = ["| keyword | CLI flag | TOML | meaning |", "|---|---|---|---|"]
     for name, flag, value, help, toml in actmap._actmap.options():
-        cli = f"`{flag} {value}`" if value else f"`{flag}`"
+        cli = (f"`{flag} {value}`" if value else f"`{flag}`").replace("|", "\\|")
         toml = f"`{toml}`" if toml == name else (toml or "")
         help = " ".join(help.split()).replace("|", "\\|")
         rows.append(f"| `{name}` | {cli} | {toml} | {help} |")
@@ -45,6 +45,7 @@ def test_keyword_table_is_the_shared_definition():
     if os.environ.get("ACTMAP_UPDATE_README"):
         text = text[:start] + "\n" + table + "\n" + text[end:]
         open(README, "w", encoding="utf-8").write(text)
+        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
     assert text[start:end].strip() == table, "README keyword table is stale: rerun with ACTMAP_UPDATE_README=1"
 
 

@@ -96,7 +96,7 @@ def test_bounded_queue_waits_and_drops_nothing(tmp_path):
         run.log("big", row, step=step)
         most = max(most, run._native.queued)
     run.close()
-    assert most <= 1 << 20 // (4096 * 4) + 1, f"{most} records queued for a 1 MiB queue"
+    assert most <= (1 << 20) // (4096 * 4) + 1, f"{most} records queued for a 1 MiB queue"
     values, steps = read(tmp_path / "run", "big")
     assert steps.tolist() == list(range(256)) and values[:, 0].tolist() == list(range(256))
 
@@ -159,7 +159,7 @@ def test_record_hooks_log_every_n_steps_and_are_removed(tmp_path):
             opt.zero_grad()
             loss.backward()
             opt.step()
-    assert rec.modules == ["blocks.0.mlp", "blocks.1.attn", "blocks.1.mlp", "blocks.2.mlp"]
+    assert rec.modules == ["blocks.0.mlp", "blocks.1.mlp", "blocks.1.attn", "blocks.2.mlp"]
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     g = zarr.open_group(str(tmp_path / "run"), mode="r")
     for name in rec.modules:
@@ -208,11 +208,16 @@ def xvfb():
     if not os.path.exists("/usr/bin/Xvfb"):
         pytest.fail("Xvfb is not installed (bash .ci/setup.sh --window)")
     r, w = os.pipe()
-    p = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    p = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
                          pass_fds=(w,), stderr=subprocess.DEVNULL)
     os.close(w)
-    display = os.read(r, 16).decode().strip()
+    display = b""
+    while not display.endswith(b"\n"):  # Xvfb writes the number and a newline once it is ready
+        chunk = os.read(r, 16)
+        assert chunk, "Xvfb exited"
+        display += chunk
     os.close(r)
+    display = display.decode().strip()
     yield f":{display}"
     p.terminate()
     p.wait()

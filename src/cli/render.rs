@@ -108,7 +108,11 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
             a.inputs.len()
         );
     }
-    let inputs: Vec<String> = a.inputs.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let inputs: Vec<String> = a
+        .inputs
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     Ok(a.fig.figure_spec(&inputs)?)
 }
 
