@@ -171,8 +171,14 @@ fn bad_options_fail_with_one_clear_line_and_no_output() {
     }
     // A malformed value is a usage error (exit 2), said by the parser.
     for (extra, want) in [
-        (["--size", "19x"], "invalid value '19x' for '--size <WxH>': bad size '19x'"),
-        (["--size", "0x10"], "invalid value '0x10' for '--size <WxH>': bad size '0x10'"),
+        (
+            ["--size", "19x"],
+            "invalid value '19x' for '--size <WxH>': bad size '19x'",
+        ),
+        (
+            ["--size", "0x10"],
+            "invalid value '0x10' for '--size <WxH>': bad size '0x10'",
+        ),
     ] {
         let mut args = vec!["render", "small.npy", "-o", "out.png"];
         args.extend_from_slice(&extra);
