@@ -249,3 +249,37 @@ def test_error_hierarchy():
     assert issubclass(actmap.FileError, OSError)
     assert issubclass(actmap.FormatError, ValueError)
     assert issubclass(actmap.GpuError, RuntimeError)
+
+
+def test_the_actmap_command_from_the_package(tmp_path):
+    """`python -m actmap` and the `actmap` script pip installs run the same
+    CLI as the cargo-built binary."""
+    import subprocess
+    import sys
+
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    np.save(tmp_path / "a.npy", a)
+    script = os.path.join(os.path.dirname(sys.executable), "actmap")
+    for cmd in ([sys.executable, "-m", "actmap"], [script]):
+        v = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=60)
+        assert v.returncode == 0 and v.stdout.startswith("actmap "), v
+        p = subprocess.run(cmd + ["render", "a.npy", "-o", "py.png", "--cmap", "viridis"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        run_cli("render", "a.npy", "-o", "bin.png", "--cmap", "viridis", cwd=tmp_path)
+        assert np.array_equal(png_pixels(tmp_path / "py.png"), png_pixels(tmp_path / "bin.png"))
+        bad = subprocess.run(cmd + ["render", "a.npy", "--cmapp", "x"], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and "--cmapp" in bad.stderr
+    info = subprocess.run([sys.executable, "-m", "actmap", "info", "a.npy"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert info.stdout == run_cli("info", "a.npy", cwd=tmp_path).stdout
+
+
+def test_nasty_values_raise_not_crash():
+    a = np.zeros((4, 4), np.float32)
+    for kw in (dict(size=(100000, 100000)), dict(size=(0, 5)), dict(scale=-1), dict(scale=float("inf")),
+               dict(vmin=5, vmax=1), dict(line_width=-2, kind="line"), dict(rows=[99], kind="line"),
+               dict(annotate=".9999f"), dict(index=[2 ** 62]), dict(grid="0x0"), dict(mark_top=-1),
+               dict(aspect=-1), dict(nan_color="#12"), dict(linthresh=-1, norm="symlog")):
+        with pytest.raises(actmap.Error):
+            actmap.render(a, **kw)
