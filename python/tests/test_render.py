@@ -279,7 +279,7 @@ def test_nasty_values_raise_not_crash():
     a = np.zeros((4, 4), np.float32)
     for kw in (dict(size=(100000, 100000)), dict(size=(0, 5)), dict(scale=-1), dict(scale=float("inf")),
                dict(vmin=5, vmax=1), dict(line_width=-2, kind="line"), dict(rows=[99], kind="line"),
-               dict(annotate=".9999f"), dict(index=[2 ** 62]), dict(grid="0x0"), dict(mark_top=-1),
+               dict(annotate="%q"), dict(index=[2 ** 62]), dict(grid="0x0"), dict(mark_top=-1),
                dict(aspect=-1), dict(nan_color="#12"), dict(linthresh=-1, norm="symlog")):
         with pytest.raises(actmap.Error):
             actmap.render(a, **kw)
