@@ -53,3 +53,16 @@ def test_notebook_shows_figures_and_a_live_run(tmp_path):
     assert frame is not None
     assert np.array_equal(png_pixels(live), frame.to_numpy())
     assert os.path.exists(tmp_path / "executed.ipynb")
+
+
+def test_readme_examples_run_in_a_notebook(tmp_path):
+    """The README's Python examples, one cell each, in a real kernel: the
+    figures come out as files and the live run's cell shows an image."""
+    from test_readme import python_blocks
+
+    nb = new_notebook(cells=[new_code_cell(code) for code in python_blocks()])
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for name in ("acts.png", "ntm.png", "neurons.png", "hidden.png", "attn.png"):
+        assert png_pixels(tmp_path / name).shape[2] == 4, name
+    monitor_cells = [c for c in nb.cells if "actmap.monitor(" in c.source]
+    assert monitor_cells and all(pngs(c) for c in monitor_cells), "the live run shows no image"
