@@ -390,6 +390,91 @@ fn combinations(dims: &[usize]) -> Vec<Vec<usize>> {
     out
 }
 
+/// How a tensor is cut into 2-D maps: what [`slicing`] decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slicing {
+    /// The axes the slices index (leading axes of an N-D tensor).
+    pub axes: Vec<usize>,
+    /// One index per axis of `axes` for each slice; a single empty entry
+    /// when the tensor is 1-D or 2-D (no slicing).
+    pub slices: Vec<Vec<usize>>,
+    /// The slices are the panels of one figure (else one figure each).
+    pub panels: bool,
+    /// Panel rows and columns when the panels follow two axes.
+    pub grid: Option<(usize, usize)>,
+    /// One figure per index of the first axis, with its slices as panels
+    /// (a 4-D tensor whose maps do not all fit one figure).
+    pub per_first: bool,
+}
+
+/// How a tensor of `shape` is cut into 2-D maps. Without `split`, a 3-D
+/// tensor becomes one figure of its 2-D slices along axis 0; a 4-D one a
+/// grid of its first two axes (rows and columns) when that many panels
+/// fit a `size` figure at `scale` ([`panels_fit`]), else one figure per
+/// index of the first axis. `split` names the axes to cut along instead
+/// (`panels`: the slices are panels of one figure; two split axes are its
+/// rows and columns). The error says what is wrong with `split` or why
+/// the tensor needs one.
+pub fn slicing(
+    shape: &[usize],
+    split: &[usize],
+    panels: bool,
+    size: (u32, u32),
+    scale: Option<f32>,
+) -> std::result::Result<Slicing, String> {
+    let mut s = Slicing {
+        axes: split.to_vec(),
+        slices: vec![Vec::new()],
+        panels,
+        grid: None,
+        per_first: false,
+    };
+    if split.is_empty() {
+        match shape.len() {
+            0..=2 => {}
+            3 => {
+                s.axes = vec![0];
+                s.panels = true;
+                s.slices = combinations(&shape[..1]);
+            }
+            4 => {
+                s.axes = vec![0, 1];
+                if panels_fit(shape[0], shape[1], size, scale) {
+                    s.panels = true;
+                    s.grid = Some((shape[0], shape[1]));
+                } else {
+                    s.per_first = true;
+                }
+                s.slices = combinations(&shape[..2]);
+            }
+            n => {
+                return Err(format!(
+                    "shape {shape:?} is {n}-D: pick slices with --split, e.g. --split 0,1,2 \
+                     (one figure per index of the first {} axes)",
+                    n - 2
+                ));
+            }
+        }
+        return Ok(s);
+    }
+    if let Some(a) = split.iter().find(|&&a| a >= shape.len()) {
+        return Err(format!("--split axis {a} does not exist in shape {shape:?}"));
+    }
+    if shape.len() - split.len() > 2 {
+        return Err(format!(
+            "--split {split:?} leaves {} dimensions of shape {shape:?}; split more axes",
+            shape.len() - split.len()
+        ));
+    }
+    let dims: Vec<usize> = split.iter().map(|&a| shape[a]).collect();
+    // Panels of two split axes follow them: rows and columns.
+    if let [r, c] = dims[..] {
+        s.grid = Some((r, c));
+    }
+    s.slices = combinations(&dims);
+    Ok(s)
+}
+
 /// Expand `files` into jobs.
 pub fn plan(files: &[PathBuf], opts: &BatchOptions) -> Plan {
     let mut plan = Plan::default();
@@ -426,70 +511,24 @@ pub fn plan(files: &[PathBuf], opts: &BatchOptions) -> Plan {
                 Some(n) => format!("{}:{n}", file.display()),
                 None => file.display().to_string(),
             };
-            // Without --split, N-D tensors become panels: a 3-D tensor one
-            // figure of its 2-D slices; a 4-D one its first two axes as a
-            // grid of rows and columns when they fit one figure, else one
-            // figure per index of the first axis.
-            let mut axes = opts.split.clone();
-            let mut panels = opts.panels;
-            let mut grid = None;
-            let mut per_first = false;
-            let slices = if opts.split.is_empty() {
-                match shape.len() {
-                    0..=2 => vec![Vec::new()],
-                    3 => {
-                        axes = vec![0];
-                        panels = true;
-                        combinations(&shape[..1])
-                    }
-                    4 => {
-                        axes = vec![0, 1];
-                        if panels_fit(shape[0], shape[1], opts.figure_size, opts.figure_scale) {
-                            panels = true;
-                            grid = Some((shape[0], shape[1]));
-                        } else {
-                            per_first = true;
-                        }
-                        combinations(&shape[..2])
-                    }
-                    n => {
-                        plan.failed.push(Failure {
-                            what,
-                            error: format!(
-                                "shape {shape:?} is {n}-D: pick slices with --split, e.g. --split 0,1,2 \
-                                 (one figure per index of the first {} axes)",
-                                n - 2
-                            ),
-                        });
-                        continue;
-                    }
-                }
-            } else {
-                let bad_axis = opts.split.iter().find(|&&a| a >= shape.len());
-                if let Some(a) = bad_axis {
-                    plan.failed.push(Failure {
-                        what,
-                        error: format!("--split axis {a} does not exist in shape {shape:?}"),
-                    });
+            let Slicing {
+                axes,
+                slices,
+                panels,
+                grid,
+                per_first,
+            } = match slicing(
+                &shape,
+                &opts.split,
+                opts.panels,
+                opts.figure_size,
+                opts.figure_scale,
+            ) {
+                Ok(s) => s,
+                Err(error) => {
+                    plan.failed.push(Failure { what, error });
                     continue;
                 }
-                if shape.len() - opts.split.len() > 2 {
-                    plan.failed.push(Failure {
-                        what,
-                        error: format!(
-                            "--split {:?} leaves {} dimensions of shape {shape:?}; split more axes",
-                            opts.split,
-                            shape.len() - opts.split.len()
-                        ),
-                    });
-                    continue;
-                }
-                let dims: Vec<usize> = opts.split.iter().map(|&a| shape[a]).collect();
-                // Panels of two split axes follow them: rows and columns.
-                if let [r, c] = dims[..] {
-                    grid = Some((r, c));
-                }
-                combinations(&dims)
             };
             let stem = sanitize(
                 &file

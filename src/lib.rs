@@ -47,6 +47,7 @@ pub mod gpu;
 pub mod input;
 pub mod layout;
 pub mod live;
+pub mod options;
 pub mod render;
 pub mod runlog;
 pub mod runview;

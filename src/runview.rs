@@ -213,8 +213,8 @@ fn streamed_channel(
     spec: &PanelSpec,
     path: &Path,
 ) -> Option<StreamedGrid> {
-    let kind = spec.kind.as_deref().unwrap_or("heatmap");
-    if !kind.eq_ignore_ascii_case("heatmap") || spec.annotate.is_some() {
+    let kind = spec.options.kind.as_deref().unwrap_or("heatmap");
+    if !kind.eq_ignore_ascii_case("heatmap") || spec.options.annotate.is_some() {
         return None;
     }
     let (n, cols) = (index.len(), c.record_len());

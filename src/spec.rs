@@ -32,6 +32,7 @@ use crate::layout::{
     StreamFormat, StreamedGrid, StreamedSeries,
 };
 
+use crate::options::PanelOptions;
 use crate::render::parse_color;
 use crate::scale::{Aggregate, Colormap, NormKind, NormSpec};
 pub use crate::stream::STREAM_MIN_BYTES;
@@ -64,65 +65,25 @@ pub struct AxisSpec {
     pub limits: Option<[f64; 2]>,
 }
 
-/// One panel.
+/// One panel: its input, title and axes, and the per-panel options
+/// ([`PanelOptions`], the same definition as the CLI's flags and the
+/// Python keywords, flattened: `cmap = "magma"` sits in `[[panel]]`).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PanelSpec {
     /// Data file.
     pub input: String,
-    /// `heatmap` (default) or `line`.
-    pub kind: Option<String>,
-    /// Indices into the leading axes of a 3-D+ array.
-    pub index: Option<Vec<usize>>,
-    /// Swap rows and columns.
-    pub transpose: Option<bool>,
     /// Panel title.
+    #[serde(default)]
     pub title: Option<String>,
-    /// Colormap name.
-    pub cmap: Option<String>,
-    /// `linear`, `log`, `symlog`, `centered`.
-    pub norm: Option<String>,
-    /// Lower colour limit.
-    pub vmin: Option<f32>,
-    /// Upper colour limit.
-    pub vmax: Option<f32>,
-    /// Centre of a centred norm.
-    pub vcenter: Option<f32>,
-    /// Symlog linear threshold.
-    pub linthresh: Option<f32>,
-    /// Robust percentile for automatic limits.
-    pub robust: Option<f32>,
-    /// Aggregation: extreme, max, min, mean, nearest.
-    pub agg: Option<String>,
-    /// Annotation format, e.g. `.2f`.
-    pub annotate: Option<String>,
-    /// `upper` (row 0 at the top, default) or `lower`.
-    pub origin: Option<String>,
-    /// NaN colour.
-    pub nan_color: Option<String>,
-    /// +inf colour.
-    pub posinf_color: Option<String>,
-    /// -inf colour.
-    pub neginf_color: Option<String>,
-    /// Colorbar label.
-    pub colorbar_label: Option<String>,
-    /// Line charts: rows of a 2-D input to draw (default: all, up to 10).
-    pub rows: Option<Vec<usize>>,
-    /// Line charts: legend labels, one per line.
-    pub labels: Option<Vec<String>>,
-    /// Line charts: line colours.
-    pub colors: Option<Vec<String>>,
-    /// Line charts: mark the k largest |values| with their index.
-    pub mark_top: Option<usize>,
-    /// Line charts: line width in pixels at scale 1 (default 1.5).
-    pub line_width: Option<f32>,
-    /// Heatmap cell shape: `auto` (fill the space), `equal` (square cells)
-    /// or a number (a cell's height over its width). Default: `equal` for
-    /// a grid with as many rows as columns (an attention map), else `auto`.
-    pub aspect: Option<String>,
+    /// How the panel looks.
+    #[serde(flatten)]
+    pub options: PanelOptions,
     /// Horizontal axis.
+    #[serde(default)]
     pub x: Option<AxisSpec>,
     /// Vertical axis.
+    #[serde(default)]
     pub y: Option<AxisSpec>,
 }
 
@@ -161,6 +122,18 @@ pub fn parse_grid(s: &str) -> Result<(usize, usize)> {
         return Err(bad());
     }
     Ok((r, c))
+}
+
+/// Parse a colorbar mode: `per-panel` (default), `shared` or `none`.
+pub fn parse_colorbar(s: Option<&str>) -> Result<ColorbarMode> {
+    match s {
+        None | Some("per-panel") | Some("panel") => Ok(ColorbarMode::PerPanel),
+        Some("shared") => Ok(ColorbarMode::Shared),
+        Some("none") => Ok(ColorbarMode::None),
+        Some(c) => Err(Error::Invalid(format!(
+            "unknown colorbar '{c}'; use per-panel, shared or none"
+        ))),
+    }
 }
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
@@ -238,23 +211,23 @@ impl AxisSpec {
 
 impl PanelSpec {
     fn norm(&self) -> Result<NormSpec> {
-        let mut kind = NormKind::parse(self.norm.as_deref().unwrap_or("linear"))?;
-        match (&mut kind, self.vcenter) {
+        let mut kind = NormKind::parse(self.options.norm.as_deref().unwrap_or("linear"))?;
+        match (&mut kind, self.options.vcenter) {
             (NormKind::Centered { vcenter }, Some(c)) => *vcenter = c,
             (NormKind::Linear, Some(c)) => kind = NormKind::Centered { vcenter: c },
             (_, Some(_)) => return Err(Error::Invalid("vcenter applies to the centered norm".into())),
             _ => {}
         }
-        match (&mut kind, self.linthresh) {
+        match (&mut kind, self.options.linthresh) {
             (NormKind::SymLog { linthresh, .. }, t) => *linthresh = t,
             (_, Some(_)) => return Err(Error::Invalid("linthresh applies to the symlog norm".into())),
             _ => {}
         }
         Ok(NormSpec {
             kind,
-            vmin: self.vmin,
-            vmax: self.vmax,
-            robust: self.robust,
+            vmin: self.options.vmin,
+            vmax: self.options.vmax,
+            robust: self.options.robust,
         })
     }
 
@@ -262,8 +235,8 @@ impl PanelSpec {
     pub fn build(&self, base: &Path, load: &LoadOptions) -> Result<Panel> {
         let path = resolve(base, &self.input);
         let select = GridSelect {
-            index: self.index.clone().unwrap_or_default(),
-            transpose: self.transpose.unwrap_or(false),
+            index: self.options.index.clone(),
+            transpose: self.options.transpose,
         };
         if let Some(streamed) = self.streamed(&path, load)? {
             return self.build_from(GridSource::Streamed(Arc::new(streamed)), &path, base);
@@ -295,23 +268,26 @@ impl PanelSpec {
     /// rule (grids of over 64 MiB of values stream). A streamed table's
     /// column names and row labels are not drawn (numeric ticks instead).
     fn streamed(&self, path: &Path, load: &LoadOptions) -> Result<Option<StreamedGrid>> {
-        let kind = self.kind.as_deref().unwrap_or("heatmap").to_ascii_lowercase();
+        let kind = self
+            .options
+            .kind
+            .as_deref()
+            .unwrap_or("heatmap")
+            .to_ascii_lowercase();
         let line = kind == "line" || kind == "lines";
-        if !(kind == "heatmap" || line) || self.annotate.is_some() {
+        if !(kind == "heatmap" || line) || self.options.annotate.is_some() {
             return Ok(None);
         }
-        let index = self.index.clone().unwrap_or_default();
+        let index = self.options.index.clone();
         let Some(grid) = crate::stream::streamed_source(path, None, &Pick::Leading(&index), load)? else {
             return Ok(None);
         };
         // A line chart streams one long 1-D array, read one value at a time.
         let one_row = grid.rows == 1 && grid.transposed && matches!(grid.format, StreamFormat::Array(_));
-        if line
-            && !(one_row && self.transpose != Some(true) && matches!(self.rows.as_deref(), None | Some([0])))
-        {
+        if line && !(one_row && !self.options.transpose && matches!(self.options.rows.as_slice(), [] | [0])) {
             return Ok(None);
         }
-        Ok(Some(if self.transpose == Some(true) {
+        Ok(Some(if self.options.transpose {
             grid.transpose()
         } else {
             grid
@@ -331,18 +307,28 @@ impl PanelSpec {
                 y.categories = grid.row_labels.clone();
             }
         }
-        let kind = self.kind.as_deref().unwrap_or("heatmap").to_ascii_lowercase();
+        let kind = self
+            .options
+            .kind
+            .as_deref()
+            .unwrap_or("heatmap")
+            .to_ascii_lowercase();
         let mut panel = match kind.as_str() {
             "heatmap" => {
                 let mut h = HeatmapLayer::with_source(source);
-                h.colormap = self.cmap.as_deref().unwrap_or("magma").parse::<Colormap>()?;
+                h.colormap = self
+                    .options
+                    .cmap
+                    .as_deref()
+                    .unwrap_or("magma")
+                    .parse::<Colormap>()?;
                 h.norm = self.norm()?;
-                h.aggregate = Aggregate::parse(self.agg.as_deref().unwrap_or("extreme"))?;
-                h.annotate = self.annotate.clone();
+                h.aggregate = Aggregate::parse(self.options.agg.as_deref().unwrap_or("extreme"))?;
+                h.annotate = self.options.annotate.clone();
                 if let Some(a) = &h.annotate {
                     crate::layout::format::NumberFormat::parse(a)?;
                 }
-                h.origin_lower = match self.origin.as_deref() {
+                h.origin_lower = match self.options.origin.as_deref() {
                     None | Some("upper") => false,
                     Some("lower") => true,
                     Some(o) => {
@@ -351,9 +337,13 @@ impl PanelSpec {
                         )));
                     }
                 };
-                for (i, c) in [&self.nan_color, &self.posinf_color, &self.neginf_color]
-                    .into_iter()
-                    .enumerate()
+                for (i, c) in [
+                    &self.options.nan_color,
+                    &self.options.posinf_color,
+                    &self.options.neginf_color,
+                ]
+                .into_iter()
+                .enumerate()
                 {
                     if let Some(c) = c {
                         h.special_colors[i] = parse_color(c)?;
@@ -363,12 +353,12 @@ impl PanelSpec {
             }
             "line" | "lines" => {
                 let color = |i: usize| -> Result<Option<crate::render::Rgba>> {
-                    match self.colors.as_ref().and_then(|c| c.get(i)) {
+                    match self.options.colors.get(i) {
                         Some(c) => Ok(Some(parse_color(c)?)),
                         None => Ok(None),
                     }
                 };
-                let label = |i: usize| self.labels.as_ref().and_then(|l| l.get(i).cloned());
+                let label = |i: usize| self.options.labels.get(i).cloned();
                 // Several rows of a streamed grid (a batch's line charts of
                 // large 2-D tensors): in memory, as loading them would.
                 let source = match source {
@@ -391,10 +381,10 @@ impl PanelSpec {
                         })),
                     }],
                     GridSource::Memory(grid) => {
-                        let rows: Vec<usize> = match &self.rows {
-                            Some(r) => r.clone(),
-                            None if grid.rows() <= 10 => (0..grid.rows()).collect(),
-                            None => {
+                        let rows: Vec<usize> = match &self.options.rows {
+                            r if !r.is_empty() => r.clone(),
+                            _ if grid.rows() <= 10 => (0..grid.rows()).collect(),
+                            _ => {
                                 return Err(Error::format(
                                     &path,
                                     format!(
@@ -424,8 +414,8 @@ impl PanelSpec {
                 };
                 Panel::lines(LineLayer {
                     series,
-                    mark_top: self.mark_top.unwrap_or(0),
-                    line_width: match self.line_width {
+                    mark_top: self.options.mark_top.unwrap_or(0),
+                    line_width: match self.options.line_width {
                         Some(w) if !(w.is_finite() && w > 0.0) => {
                             return Err(Error::Invalid(format!("line width must be positive, got {w}")));
                         }
@@ -442,12 +432,42 @@ impl PanelSpec {
         panel.title = self.title.clone();
         panel.x = x;
         panel.y = y;
-        panel.colorbar_label = self.colorbar_label.clone();
+        panel.colorbar_label = self.options.cbar_label.clone();
         if let PanelContent::Heatmap(h) = &panel.content {
-            panel.aspect = parse_aspect(self.aspect.as_deref(), h.grid.rows(), h.grid.cols())?;
+            panel.aspect = parse_aspect(self.options.aspect.as_deref(), h.grid.rows(), h.grid.cols())?;
         }
         Ok(panel)
     }
+}
+
+/// ` (did you mean 'cmap'?)` for a TOML error about an unknown key.
+fn unknown_key_hint(message: &str) -> Option<String> {
+    let rest = &message[message.find("unknown field `")? + 15..];
+    let key = &rest[..rest.find('`')?];
+    let mut known: Vec<String> = crate::options::panel_option_names();
+    known.extend(crate::options::ALIASES.iter().map(|(a, _)| a.to_string()));
+    let other = [
+        "input",
+        "title",
+        "x",
+        "y",
+        "width",
+        "height",
+        "scale",
+        "grid",
+        "colorbar",
+        "background",
+        "bare",
+        "panel",
+        "label",
+        "coords",
+        "mode",
+        "format",
+        "categories",
+        "limits",
+    ];
+    known.extend(other.iter().map(|s| s.to_string()));
+    crate::options::closest(key, known.iter().map(String::as_str)).map(|k| format!(" (did you mean '{k}'?)"))
 }
 
 /// A heatmap's aspect from its `--aspect` value: `auto` (None), `equal`
@@ -470,11 +490,49 @@ impl FigureSpec {
     /// Read a TOML spec file.
     pub fn from_file(path: &Path) -> Result<FigureSpec> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        toml::from_str(&text).map_err(|e| Error::format(path, e.to_string().trim().replace('\n', " ")))
+        toml::from_str(&text).map_err(|e| {
+            let mut message = e.to_string().trim().replace('\n', " ");
+            if let Some(hint) = unknown_key_hint(&message) {
+                message.push_str(&hint);
+            }
+            Error::format(path, message)
+        })
     }
 
     /// Build the figure; relative paths are resolved against `base`.
     pub fn build(&self, base: &Path, load: &LoadOptions) -> Result<Figure> {
+        let grid = self.panel_grid()?;
+        let panels = self
+            .panels
+            .iter()
+            .map(|p| p.build(base, load))
+            .collect::<Result<Vec<_>>>()?;
+        self.assemble(grid, panels)
+    }
+
+    /// Build the figure around grids already in memory, one per panel in
+    /// order (the panels' `input`s only name them in messages; `index`
+    /// and `transpose` are not applied): what the Python module draws.
+    pub fn build_with_grids(&self, grids: Vec<Grid>, base: &Path) -> Result<Figure> {
+        let grid = self.panel_grid()?;
+        if grids.len() != self.panels.len() {
+            return Err(Error::Invalid(format!(
+                "{} grids for {} panels",
+                grids.len(),
+                self.panels.len()
+            )));
+        }
+        let panels = self
+            .panels
+            .iter()
+            .zip(grids)
+            .map(|(p, g)| p.build_with_grid(g, Path::new(&p.input), base))
+            .collect::<Result<Vec<_>>>()?;
+        self.assemble(grid, panels)
+    }
+
+    /// The panel grid (rows, columns), checked against the panel count.
+    fn panel_grid(&self) -> Result<(usize, usize)> {
         if self.panels.is_empty() {
             return Err(Error::Invalid(
                 "the figure has no panels ([[panel]] tables)".into(),
@@ -492,21 +550,11 @@ impl FigureSpec {
                 self.panels.len()
             )));
         }
-        let panels = self
-            .panels
-            .iter()
-            .map(|p| p.build(base, load))
-            .collect::<Result<Vec<_>>>()?;
-        let colorbar = match self.colorbar.as_deref() {
-            None | Some("per-panel") | Some("panel") => ColorbarMode::PerPanel,
-            Some("shared") => ColorbarMode::Shared,
-            Some("none") => ColorbarMode::None,
-            Some(c) => {
-                return Err(Error::Invalid(format!(
-                    "unknown colorbar '{c}'; use per-panel, shared or none"
-                )));
-            }
-        };
+        Ok(grid)
+    }
+
+    fn assemble(&self, grid: (usize, usize), panels: Vec<Panel>) -> Result<Figure> {
+        let colorbar = parse_colorbar(self.colorbar.as_deref())?;
         let (width, height) = (self.width.unwrap_or(1200), self.height.unwrap_or(900));
         Ok(Figure {
             width,

@@ -145,8 +145,6 @@ fn bad_options_fail_with_one_clear_line_and_no_output() {
             &["--cmap", "magam"],
             "unknown colormap 'magam' (did you mean 'magma'?)",
         ),
-        (&["--size", "19x"], "bad --size '19x'"),
-        (&["--size", "0x10"], "bad --size '0x10'"),
         (&["--size", "100000x10"], "image size 100000x10 is not possible"),
         (&["--norm", "sqrt"], "unknown norm 'sqrt'"),
         (&["--agg", "median"], "unknown aggregation 'median'"),
@@ -169,6 +167,24 @@ fn bad_options_fail_with_one_clear_line_and_no_output() {
         assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", stderr(&o));
         let line = error_line(&o);
         assert!(line.contains(want), "{extra:?}: got {line:?}, want {want:?}");
+        assert_eq!(files_in(dir.path()), ["small.npy"], "{extra:?} left files behind");
+    }
+    // A malformed value is a usage error (exit 2), said by the parser.
+    for (extra, want) in [
+        (
+            ["--size", "19x"],
+            "invalid value '19x' for '--size <WxH>': bad size '19x'",
+        ),
+        (
+            ["--size", "0x10"],
+            "invalid value '0x10' for '--size <WxH>': bad size '0x10'",
+        ),
+    ] {
+        let mut args = vec!["render", "small.npy", "-o", "out.png"];
+        args.extend_from_slice(&extra);
+        let o = actmap(&args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{extra:?}: got {}", stderr(&o));
         assert_eq!(files_in(dir.path()), ["small.npy"], "{extra:?} left files behind");
     }
 }

@@ -72,7 +72,7 @@ np.save("acts.npy", acts); np.save("layers.npy", layers)
         .stdin(py.stdout.take().unwrap())
         .output()
         .unwrap();
-    assert!(py.wait().unwrap().success());
+    assert!(py.wait().unwrap().success(), "the writer script failed");
     let err = common::stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(

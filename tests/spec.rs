@@ -68,7 +68,10 @@ fn spec_errors_name_the_file_and_the_problem() {
     let p = dir.path().join("bad.toml");
     std::fs::write(&p, "[[panel]]\ninput = \"x.npy\"\ncmapp = \"magma\"\n").unwrap();
     let e = FigureSpec::from_file(&p).unwrap_err().to_string();
-    assert!(e.contains("bad.toml") && e.contains("cmapp"), "{e}");
+    assert!(
+        e.contains("bad.toml") && e.contains("cmapp") && e.contains("did you mean 'cmap'"),
+        "{e}"
+    );
     std::fs::write(&p, "grid = \"2x\"\n[[panel]]\ninput = \"x.npy\"\n").unwrap();
     let e = FigureSpec::from_file(&p)
         .unwrap()

@@ -70,7 +70,24 @@ fn quiet_mesa_runtime_dir() -> Option<PathBuf> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    ExitCode::from(run(std::env::args_os()))
+}
+
+/// Run the command line `args` (the program name first) and return the
+/// exit code: also what `python -m actmap` and the `actmap` command of the
+/// Python package call.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
     let runtime_dir = quiet_mesa_runtime_dir();
     let result = match cli.command {
         // `render` and `batch` each build on the arguments; neither calls the other.
@@ -89,14 +106,14 @@ pub fn main() -> ExitCode {
         let _ = std::fs::remove_dir_all(dir);
     }
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) if e.downcast_ref::<batch::Interrupted>().is_some() => {
             eprintln!("actmap: {e}");
-            ExitCode::from(130)
+            130
         }
         Err(e) => {
             eprintln!("actmap: error: {e:#}");
-            ExitCode::FAILURE
+            1
         }
     }
 }

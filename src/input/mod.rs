@@ -11,7 +11,7 @@ pub mod tensor;
 use std::path::Path;
 
 pub use csv::CsvOptions;
-pub use grid::Grid;
+pub use grid::{Grid, SharedValues};
 pub use npy::NpyRowReader;
 pub use slice::{ArraySlice, Pick, SliceReader};
 

@@ -34,7 +34,7 @@ struct Followed {
 
 /// Follows one run log into a store.
 #[derive(Debug)]
-pub(crate) struct Follower {
+pub struct Follower {
     path: PathBuf,
     name: String,
     store: Arc<LiveStore>,
@@ -44,7 +44,9 @@ pub(crate) struct Follower {
 }
 
 impl Follower {
-    pub(crate) fn new(path: &Path, store: Arc<LiveStore>) -> Follower {
+    /// A follower of the run log at `path` (which may not exist yet)
+    /// pushing into `store`; nothing is read before [`Follower::poll`].
+    pub fn new(path: &Path, store: Arc<LiveStore>) -> Follower {
         Follower {
             path: path.to_path_buf(),
             name: path.display().to_string(),
@@ -63,7 +65,7 @@ impl Follower {
     }
 
     /// Look at the log once: load new channels, push new records.
-    pub(crate) fn poll(&mut self, stop: &AtomicBool) {
+    pub fn poll(&mut self, stop: &AtomicBool) {
         let reader = match RunReader::open(&self.path) {
             Ok(r) => r,
             Err(e) => {

@@ -1,0 +1,368 @@
+"""Run logs from Python: ``Run`` (log a tensor in one line), ``record``
+(forward hooks that log module outputs) and ``monitor`` (a live view of a
+run: the window in a child process, or an image kept current in a
+notebook cell)."""
+
+import atexit
+import fnmatch
+import os
+import subprocess
+import sys
+import threading
+import warnings
+import weakref
+
+import numpy as np
+
+from . import _actmap
+from ._convert import as_float32, is_torch, torch_to_numpy
+from .errors import Error, InvalidArgumentError
+
+_F32 = np.dtype(np.float32)
+_open_runs = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_runs():
+    # Interpreter exit: whatever was logged reaches the disk.
+    for run in list(_open_runs):
+        try:
+            run.close()
+        except Exception as e:  # noqa: BLE001 - at exit, say it and go on
+            print(f"actmap: closing {run.path}: {e}", file=sys.stderr)
+
+
+class Run:
+    """A run log (a Zarr group on disk) that a training loop writes to.
+
+    ``run.log(name, values, step=None)`` copies ``values`` (a torch tensor
+    on any device and of any dtype, a numpy array, a list) and returns; a
+    writer thread appends them to channel ``name`` of the run log. When
+    the disk cannot keep up, ``log`` waits for room in a bounded queue
+    (``queue_mb``): nothing is dropped and memory stays bounded. Records
+    become visible to readers (``actmap watch RUN``, zarr-python) at
+    least every ``flush_every`` seconds. ``close()`` (also leaving a
+    ``with`` block, by an exception too, and interpreter exit) writes
+    everything queued.
+    """
+
+    def __init__(self, path, *, flush_every=1.0, queue_mb=256.0):
+        self._log = None
+        self._native = _actmap.RunLog(os.fspath(path), flush_every, queue_mb)
+        self._log = self._native.log
+        self.path = os.fspath(path)
+        _open_runs.add(self)
+
+    def log(self, name, values, step=None):
+        """Queue one record of channel ``name``: a row (1-D) or a 2-D array
+        (a scalar is a row of one). ``step``: the training step (default:
+        the channel's previous step + 1). Every record of a channel has
+        the shape of its first."""
+        if type(values) is not np.ndarray or values.dtype != _F32 or not values.flags.c_contiguous:
+            if is_torch(values):
+                values = torch_to_numpy(values)
+            values = as_float32(values, f"channel '{name}'")
+        if step is not None and not isinstance(step, int):
+            step = int(step)
+        self._log(name, values, step)
+
+    def flush(self):
+        """Wait until everything logged so far is in the run log and visible."""
+        self._native.flush()
+
+    def close(self):
+        """Write everything queued and close the run log (later ``log``
+        calls raise). Safe to call twice."""
+        _open_runs.discard(self)
+        self._native.close()
+
+    @property
+    def closed(self):
+        return self._native.closed
+
+    def channels(self):
+        """``{name: record shape}`` of the channels written so far."""
+        return {n: tuple(s) for n, s in self._native.channels()}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __repr__(self):
+        state = "closed" if self.closed else "open"
+        return f"<actmap.Run {self.path!r} ({state})>"
+
+
+def _first_tensor(output):
+    if is_torch(output):
+        return output
+    if isinstance(output, (tuple, list)):
+        for o in output:
+            t = _first_tensor(o)
+            if t is not None:
+                return t
+    if isinstance(output, dict):
+        for o in output.values():
+            t = _first_tensor(o)
+            if t is not None:
+                return t
+    return None
+
+
+def _reduce_mean(t):
+    t = t.detach()
+    if t.ndim >= 2:
+        t = t.float().mean(dim=tuple(range(t.ndim - 1)))
+    return t
+
+
+def _reduce_none(t):
+    t = t.detach()
+    if t.ndim >= 3:
+        t = t[0]  # the batch's first sample keeps its token/position structure
+        if t.ndim > 2:
+            t = t.reshape(-1, t.shape[-1])
+    return t
+
+
+class record:
+    """Log module outputs with forward hooks while the block runs::
+
+        with actmap.record(model, "runs/exp1", modules=["blocks.*.mlp"], every=10):
+            train()
+
+    ``modules``: glob patterns over ``model.named_modules()`` names
+    (default: every leaf module). Each matched module's output (its first
+    tensor, for modules returning tuples) is reduced to one record per
+    step and logged under the module's name: ``reduce="mean"`` averages
+    over every axis but the last (a ``[batch, tokens, d]`` output gives a
+    ``d`` row); ``"none"`` keeps a 2-D record (the first sample of a
+    batch); or a function of the tensor. The step counts calls of
+    ``model`` (one forward per training step); outputs are logged every
+    ``every`` steps. ``run`` is a ``Run`` or a path (opened here and closed
+    on exit). The hooks are removed on exit, also by an exception.
+    """
+
+    def __init__(self, model, run, modules=None, every=1, reduce="mean", start_step=0):
+        if not hasattr(model, "named_modules"):
+            raise InvalidArgumentError("record() needs a torch.nn.Module")
+        if int(every) < 1:
+            raise InvalidArgumentError(f"every must be 1 or more, got {every}")
+        if callable(reduce):
+            self._reduce = reduce
+        elif reduce == "mean":
+            self._reduce = _reduce_mean
+        elif reduce == "none":
+            self._reduce = _reduce_none
+        else:
+            raise InvalidArgumentError(f"reduce must be 'mean', 'none' or a function, got {reduce!r}")
+        self.model = model
+        self.every = int(every)
+        self.step = int(start_step)
+        self._calls = 0
+        self._run_arg = run
+        self._patterns = [modules] if isinstance(modules, str) else modules
+        self._handles = []
+        self._warned = set()
+        self.run = None
+        self.modules = []
+
+    def _match(self):
+        named = [(n, m) for n, m in self.model.named_modules() if n]
+        if self._patterns is None:
+            return [(n, m) for n, m in named if not any(True for _ in m.children())]
+        out = [(n, m) for n, m in named if any(fnmatch.fnmatchcase(n, p) for p in self._patterns)]
+        if not out:
+            some = ", ".join(n for n, _ in named[:8]) + (" ..." if len(named) > 8 else "")
+            raise InvalidArgumentError(f"no module matches {self._patterns}; the model has: {some}")
+        return out
+
+    def __enter__(self):
+        self._own = not isinstance(self._run_arg, Run)
+        self.run = Run(self._run_arg) if self._own else self._run_arg
+        try:
+            matched = self._match()
+            self.modules = [n for n, _ in matched]
+            self._handles.append(self.model.register_forward_pre_hook(self._count))
+            for name, module in matched:
+                self._handles.append(module.register_forward_hook(self._hook(name)))
+        except BaseException:
+            self._remove()
+            raise
+        return self
+
+    def _count(self, module, args):
+        if self._calls:
+            self.step += 1
+        self._calls += 1
+
+    def _hook(self, name):
+        def hook(module, args, output):
+            if self.step % self.every:
+                return
+            t = _first_tensor(output)
+            if t is None:
+                return
+            try:
+                self.run.log(name, self._reduce(t), step=self.step)
+            except InvalidArgumentError as e:
+                # A record that does not fit its channel (a smaller last
+                # batch under reduce="none") is skipped, never fatal.
+                if name not in self._warned:
+                    self._warned.add(name)
+                    warnings.warn(f"actmap.record: skipping {name}: {e}", stacklevel=2)
+
+        return hook
+
+    def _remove(self):
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        if self._own and self.run is not None:
+            self.run.close()
+
+    def __exit__(self, *exc):
+        self._remove()
+        return False
+
+
+def _in_notebook():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and hasattr(ip, "kernel")
+
+
+def _flag_args(options):
+    args = []
+    for k, v in options.items():
+        if v is None or v is False:
+            continue
+        flag = "--" + k.replace("_", "-")
+        if v is True:
+            args.append(flag)
+        elif k == "size" and isinstance(v, (tuple, list)):
+            args += [flag, f"{v[0]}x{v[1]}"]
+        else:
+            args += [flag, str(v)]
+    return args
+
+
+class WindowMonitor:
+    """The live window of a run, in a child process (``python -m actmap
+    watch RUN``): it holds no GIL of the training process and outlives a
+    training crash. ``close()`` ends it; ``wait()`` waits for the user to
+    close it."""
+
+    def __init__(self, path, options, stderr=None):
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise Error(
+                "no display: neither DISPLAY nor WAYLAND_DISPLAY is set; in a notebook use "
+                "actmap.monitor(run, inline=True)"
+            )
+        self.path = path
+        cmd = [sys.executable, "-m", "actmap", "watch", path, *_flag_args(options)]
+        self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+
+    @property
+    def alive(self):
+        return self.process.poll() is None
+
+    def wait(self, timeout=None):
+        return self.process.wait(timeout)
+
+    def close(self):
+        if self.alive:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class InlineMonitor:
+    """A notebook cell's image of a run, kept current: the figure the
+    window would draw, re-read from the run log every ``interval`` seconds
+    and put in place through an IPython display handle (no server).
+    ``update()`` redraws now; ``stop()`` ends the updates."""
+
+    def __init__(self, path, interval=1.0, size=(1000, 600), **options):
+        from IPython.display import display
+
+        self.path = path
+        self.interval = float(interval)
+        self._live = _actmap.LiveRun(path, tuple(size), **options)
+        self._stop = threading.Event()
+        fig = self._live.frame(True)
+        self.handle = display(fig if fig is not None else _Waiting(path), display_id=True)
+        self._thread = threading.Thread(target=self._loop, name="actmap inline monitor", daemon=True)
+        self._thread.start()
+
+    def update(self, force=False):
+        """Read the run log and redraw when something changed; returns the
+        figure drawn, or None."""
+        fig = self._live.frame(force)
+        if fig is not None:
+            self.handle.update(fig)
+        return fig
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.update()
+            except Exception as e:  # noqa: BLE001 - keep the notebook alive, say it once
+                print(f"actmap.monitor: {e}", file=sys.stderr)
+                return
+
+    def stop(self):
+        """Stop updating (the last image stays)."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class _Waiting:
+    def __init__(self, path):
+        self.path = path
+
+    def __repr__(self):
+        return f"actmap: waiting for records in {self.path}"
+
+
+def monitor(run, inline=None, stderr=None, **options):
+    """Watch a run live. ``run``: a ``Run`` or a run log's path.
+
+    In a notebook (or with ``inline=True``) a cell shows the run and keeps
+    it current (an ``InlineMonitor``: an IPython display handle updated
+    every ``interval`` seconds, no server). Elsewhere the live window
+    opens in a child process running ``python -m actmap watch RUN`` (a
+    ``WindowMonitor``). ``options``: the window's (``cmap``, ``norm``,
+    ``vmin``, ``vmax``, ``agg``, ``size``, ``title``; and ``autoscale``,
+    ``save_dir`` for the window). ``stderr``: where the window process's
+    messages go (a file object; default: this process's stderr).
+    """
+    path = run.path if isinstance(run, Run) else os.fspath(run)
+    if inline is None:
+        inline = _in_notebook()
+    if inline:
+        return InlineMonitor(path, **options)
+    return WindowMonitor(path, options, stderr)
