@@ -1,13 +1,19 @@
 //! Live data: the stream wire formats, the bounded row history, the store
 //! every producer writes into and the window reads from, and the sources
-//! (stdin, sockets, watched files) that feed it from background threads.
+//! (stdin, sockets, watched files) that feed it from background threads;
+//! the view model, the interaction [`Controller`] every front end (window,
+//! browser) drives, and the [`LiveDrawer`] that draws its frames.
 
+pub mod controller;
+pub mod draw;
 pub mod history;
 pub mod protocol;
 pub mod source;
 pub mod store;
 pub mod view;
 
+pub use controller::{Action, Controller, ControllerOptions, Event, Key, LiveFrame, Modifiers};
+pub use draw::{DrawStats, LiveDrawer};
 pub use history::History;
 pub use protocol::{Frame, FrameDecoder, ProtocolError, TextDecoder};
 pub use source::{SourceHandle, SourceOptions, SourceSpec, WireFormat, spawn_reader, spawn_source};
