@@ -49,6 +49,8 @@ pub mod layout;
 pub mod live;
 pub mod render;
 pub mod scale;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sink;
 pub mod spec;
 pub mod stream;

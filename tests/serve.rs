@@ -1,0 +1,308 @@
+//! The browser view, for real: `actmap serve` runs as a user starts it,
+//! rows go in through its source, and a real headless Chromium (driven over
+//! the DevTools protocol) opens the printed URL. The canvas must show the
+//! headless render of the same view (golden tolerance); wheel zoom, keys,
+//! hover and the download go through the browser as a user's input; two
+//! browsers watch a writer at once, each with its own view.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use actmap::layout::layout_figure;
+use actmap::live::view::{hit, hover_text};
+use actmap::live::{LiveStore, LiveView, StoreOptions, ViewOptions};
+use actmap::text::Font;
+use common::cdp::Browser;
+use common::golden::{MEAN_DELTA_E, OUTLIER_FRACTION, compare};
+use image::RgbaImage;
+
+/// Deterministic test rows: waves with a spike at row 120, column 7.
+fn row(r: usize, cols: usize) -> Vec<f32> {
+    (0..cols)
+        .map(|c| {
+            if (r, c) == (120, 7) {
+                9.0
+            } else {
+                ((r as f32 * 0.1 + c as f32 * 0.3).sin()) * (1.0 + r as f32 / 100.0)
+            }
+        })
+        .collect()
+}
+
+fn text_row(r: usize, cols: usize) -> String {
+    let v: Vec<String> = row(r, cols).iter().map(|x| x.to_string()).collect();
+    v.join(",") + "\n"
+}
+
+/// `actmap serve` with its stderr lines delivered to a channel.
+struct Serve {
+    child: Child,
+    lines: Receiver<String>,
+    log: Vec<String>,
+    url: String,
+}
+
+impl Serve {
+    fn start(args: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_actmap"))
+            .arg("serve")
+            .args(args)
+            .arg("-v")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start actmap serve");
+        let err = child.stderr.take().expect("stderr");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = Serve {
+            child,
+            lines: rx,
+            log: Vec::new(),
+            url: String::new(),
+        };
+        let line = s.wait_for("actmap: serving ");
+        s.url = line.rsplit(' ').next().unwrap().to_string();
+        s
+    }
+
+    /// Wait for a stderr line containing `needle`; returns it.
+    fn wait_for(&mut self, needle: &str) -> String {
+        if let Some(l) = self.log.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(l) => {
+                    self.log.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => {
+                    if let Ok(Some(s)) = self.child.try_wait() {
+                        panic!(
+                            "actmap serve exited ({s}) before '{needle}':\n{}",
+                            self.log.join("\n")
+                        );
+                    }
+                }
+            }
+        }
+        panic!("no '{needle}' within 60 s:\n{}", self.log.join("\n"));
+    }
+
+    /// `http://127.0.0.1:PORT`
+    #[allow(dead_code)]
+    fn base(&self) -> String {
+        self.url.split("/?").next().unwrap().to_string()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn shots_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn view_for(title: &str) -> LiveView {
+    LiveView::new(ViewOptions {
+        title: Some(title.into()),
+        ..ViewOptions::default()
+    })
+}
+
+/// The headless render of `view` on `store` at `w x h`.
+fn expected(store: &LiveStore, view: &mut LiveView, w: u32, h: u32) -> RgbaImage {
+    let (fig, _) = view
+        .figure(&store.snapshot(), w, h)
+        .unwrap()
+        .expect("data to draw");
+    common::renderer().render_figure(&fig).unwrap().image
+}
+
+/// Screenshot the canvas until it equals `want` within the golden
+/// tolerance; panics with both images saved.
+fn assert_canvas_shows(b: &mut Browser, want: &RgbaImage, what: &str) -> RgbaImage {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    while Instant::now() < deadline {
+        let (x, y, w, h) = b.rect("#view");
+        let shot = b.screenshot(x, y, w, h);
+        if let Some((mean, frac)) = compare(&shot, want)
+            && mean <= MEAN_DELTA_E
+            && frac <= OUTLIER_FRACTION
+        {
+            shot.save(shots_dir().join(format!("{what}.png"))).unwrap();
+            return shot;
+        }
+        last = Some(shot);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let dir = shots_dir();
+    want.save(dir.join(format!("{what}-expected.png"))).unwrap();
+    let shot = last.expect("a screenshot");
+    shot.save(dir.join(format!("{what}-browser.png"))).unwrap();
+    panic!(
+        "{what}: the browser's canvas differs from the headless render: {:?} (mean ΔE, fraction ΔE>10; sizes {:?} vs {:?}); images in {}",
+        compare(&shot, want),
+        shot.dimensions(),
+        want.dimensions(),
+        dir.display()
+    );
+}
+
+/// Frames drawn by the page so far.
+fn frames(b: &mut Browser) -> u64 {
+    b.eval("window.actmap ? window.actmap.frames : 0")
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_page_shows_the_headless_render_and_takes_wheel_keys_hover_and_download() {
+    let mut s = Serve::start(&[
+        "tcp://127.0.0.1:0",
+        "--bind",
+        "127.0.0.1:0",
+        "--title",
+        "serve test",
+    ]);
+    let line = s.wait_for("listening on tcp://");
+    let addr = line.rsplit("tcp://").next().unwrap().trim().to_string();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    let store = LiveStore::new(StoreOptions::default()).unwrap();
+    for r in 0..200 {
+        sock.write_all(text_row(r, 32).as_bytes()).unwrap();
+        store.push_rows("", 32, &row(r, 32)).unwrap();
+    }
+    sock.flush().unwrap();
+
+    let mut b = Browser::launch(1000, 700, 1.0);
+    let downloads = tempfile::tempdir().unwrap();
+    b.allow_downloads(downloads.path());
+    b.navigate(&s.url);
+    b.wait_for(
+        "window.actmap && window.actmap.last && window.actmap.last.rows === 200",
+        60,
+    );
+    // The token is out of the address bar (kept in a cookie).
+    assert!(!b.eval("location.href").as_str().unwrap().contains("token"));
+    let (cx, cy, cw, ch) = b.rect("#view");
+    let (w, h) = (cw as u32, ch as u32);
+    assert!(w > 500 && h > 500, "canvas {w}x{h}");
+    let mut view = view_for("serve test");
+    let shot = assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "page");
+    // The spike is on the canvas: the colormap's top colour.
+    let top = actmap::Colormap::default().lut()[255];
+    assert!(
+        shot.pixels().any(|p| p.0[..3] == top[..3]),
+        "the spike at row 120"
+    );
+    // The channel list names the rows.
+    let channels = b.wait_for("document.getElementById('channels').textContent", 10);
+    assert!(
+        channels.as_str().unwrap().contains("rows 0–199 · 32 columns"),
+        "{channels}"
+    );
+
+    // Wheel zoom, one notch in, at a point of the plot: the same zoom headless.
+    let snap = store.snapshot();
+    let (fig, sources) = view.figure(&snap, w, h).unwrap().unwrap();
+    let layout = layout_figure(&fig, Font::default_sans()).unwrap();
+    let plot = layout.panels[0].plot;
+    let (px, py) = (
+        (plot.x + plot.width / 3) as f64,
+        (plot.y + plot.height / 2) as f64,
+    );
+    assert!(hit(&layout, px, py).is_some());
+    let before = frames(&mut b);
+    b.mouse_move(cx + px, cy + py);
+    b.wheel(cx + px, cy + py, -100.0);
+    // Park the pointer on the side bar: no hover read-out over the canvas.
+    b.mouse_move(5.0, 5.0);
+    view.zoom_at(&layout, &sources, (px, py), 0.8, (true, true));
+    let zoomed = expected(&store, &mut view, w, h);
+    assert_canvas_shows(&mut b, &zoomed, "page-zoomed");
+    assert!(frames(&mut b) > before);
+
+    // Hover: the read-out names channel, row, column and value there.
+    let (fig, sources) = view.figure(&snap, w, h).unwrap().unwrap();
+    let layout = layout_figure(&fig, Font::default_sans()).unwrap();
+    let (hx, hy) = (
+        (plot.x + plot.width / 2) as f64,
+        (plot.y + plot.height / 4) as f64,
+    );
+    let want = hover_text(&layout, &sources, hx, hy).expect("a cell there");
+    b.mouse_move(cx + hx, cy + hy);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = b.eval("(() => { const e = document.getElementById('hover'); return e.style.display === 'block' ? e.textContent : ''; })()");
+        if v.as_str() == Some(want.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "hover read-out {v}, expected {want:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        want.starts_with("row ") && want.contains(" · column ") && want.contains(" · value "),
+        "{want}"
+    );
+
+    // A key: `c`, the next colormap.
+    b.mouse_move(5.0, 5.0);
+    b.key("c");
+    view.opts.colormap = actmap::Colormap {
+        kind: actmap::scale::ColormapKind::ALL[1],
+        reversed: false,
+    };
+    let recoloured = expected(&store, &mut view, w, h);
+    assert_canvas_shows(&mut b, &recoloured, "page-key-c");
+    let selected = b.eval("document.getElementById('cmap').value");
+    assert_eq!(
+        selected.as_str(),
+        Some("inferno"),
+        "the colormap control follows the key"
+    );
+
+    // Download: the PNG is the headless render of the view.
+    b.eval("document.getElementById('save').click()");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let png = loop {
+        let done: Vec<_> = std::fs::read_dir(downloads.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+            .collect();
+        if let Some(p) = done.first() {
+            break p.clone();
+        }
+        assert!(Instant::now() < deadline, "no download");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let got = image::open(&png).unwrap().to_rgba8();
+    assert!(
+        got == recoloured,
+        "the downloaded PNG differs from the headless render"
+    );
+}
