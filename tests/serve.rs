@@ -267,6 +267,10 @@ fn the_page_shows_the_headless_render_and_takes_wheel_keys_hover_and_download() 
         want.starts_with("row ") && want.contains(" · column ") && want.contains(" · value "),
         "{want}"
     );
+    // The whole page, for people to look at.
+    b.screenshot(0.0, 0.0, 1000.0, 700.0)
+        .save(shots_dir().join("page-full.png"))
+        .unwrap();
 
     // A key: `c`, the next colormap.
     b.mouse_move(5.0, 5.0);
