@@ -10,6 +10,9 @@
 #   (line4096: the matplotlib-imshow column runs `plot`, pcolormesh is n/a;
 #    panels: each matplotlib column draws a 2x2 grid with that function)
 # ACTMAP_BIN: an actmap binary to time instead of building target/release/actmap.
+# PLOTTERS_BIN: a built plotters peer to time instead of building it.
+# PEERS_PY: a python with numpy and matplotlib, instead of a venv made here.
+# PEERS_NO_SETUP=1: install nothing (a machine without package access).
 # PEERS_RUNS_SLOW (3): runs for a tool whose first run took over 20 s.
 # PEERS_TIMEOUT (300): seconds per run; a run past it, or one that fails (out
 #   of memory, ...), is reported as such and the tool's remaining runs of that
@@ -31,18 +34,22 @@ data="$work/peers-data"
 outs="$work/peers-out"
 mkdir -p "$data" "$outs"
 
-bash .ci/setup.sh
-[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
+if [ -z "${PEERS_NO_SETUP:-}" ]; then
+    bash .ci/setup.sh
+    [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
+fi
 if [ -z "${ACTMAP_BIN:-}" ]; then
     cargo build --release --locked --quiet
 fi
-cargo build --release --locked --quiet --manifest-path benches/peers/plotters/Cargo.toml
+if [ -z "${PLOTTERS_BIN:-}" ]; then
+    cargo build --release --locked --quiet --manifest-path benches/peers/plotters/Cargo.toml
+fi
 actmap="${ACTMAP_BIN:-$PWD/target/release/actmap}"
-plotters="$PWD/benches/peers/plotters/target/release/actmap-peer-plotters"
+plotters="${PLOTTERS_BIN:-$PWD/benches/peers/plotters/target/release/actmap-peer-plotters}"
 mpl="$PWD/benches/peers/mpl.py"
 mem_limit="${PEERS_MEM_LIMIT:-$(awk '/MemTotal/ {printf "%d", $2 * 0.85 / 1024}' /proc/meminfo)}"
 
-py="$work/venv/bin/python"
+py="${PEERS_PY:-$work/venv/bin/python}"
 if ! { [ -x "$py" ] && "$py" -c 'import numpy, matplotlib' 2>/dev/null; }; then
     [ -x "$py" ] || python3 -m venv "$work/venv"
     "$work/venv/bin/pip" install -q numpy matplotlib

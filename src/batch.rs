@@ -75,13 +75,16 @@ pub struct Plan {
     pub jobs: Vec<Job>,
     /// Unreadable inputs.
     pub failed: Vec<Failure>,
+    /// Parts of inputs left out on purpose, with why (an `.npz` member that
+    /// is not an array): not failures, but a user should hear of them.
+    pub skipped: Vec<Failure>,
 }
 
 /// An error's message without the file name (the failure already names it).
 fn detail(e: &Error) -> String {
     match e {
         Error::Format { message, .. } => message.clone(),
-        Error::Io { source, .. } => source.to_string(),
+        Error::Io { cause: source, .. } => source.to_string(),
         e => e.to_string(),
     }
 }
@@ -230,6 +233,12 @@ pub fn plan(files: &[PathBuf], opts: &BatchOptions) -> Plan {
                 continue;
             }
         };
+        for why in input::skipped_members(file) {
+            plan.skipped.push(Failure {
+                what: file.display().to_string(),
+                error: why,
+            });
+        }
         let multi = tensors.len() > 1 || tensors.iter().any(|(n, _)| n.is_some());
         let mut matched = 0;
         for (name, shape) in tensors {

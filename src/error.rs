@@ -8,12 +8,15 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// The operating system refused to read or write a file.
-    #[error("{}: {source}", path.display())]
+    ///
+    /// The OS error is part of the message (not also a `source()`, so an
+    /// error chain printed by `anyhow` says the cause once).
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file involved.
         path: PathBuf,
         /// What the OS said.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file was read but its content is not what it claims to be
     /// (corrupt or truncated header, unsupported dtype, ragged CSV, ...).
@@ -62,7 +65,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }

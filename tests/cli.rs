@@ -217,6 +217,46 @@ fn bad_files_are_named_in_the_error_and_leave_no_png() {
         "temporary files left: {:?}",
         files_in(d)
     );
+    // The OS's reason is given once, not once per layer of the error chain.
+    for cmd in ["render", "info"] {
+        let o = actmap(&[cmd, "missing.npy"], d);
+        let line = error_line(&o);
+        assert_eq!(
+            line.matches("No such file or directory").count(),
+            1,
+            "{cmd}: {line}"
+        );
+    }
+}
+
+#[test]
+fn npz_members_that_are_not_arrays_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mixed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/batch/mixed.npz");
+    std::fs::copy(mixed, d.join("mixed.npz")).unwrap();
+    // A batch says what it left out, and renders the array.
+    let o = actmap(&["render", "mixed.npz", "-o", "figs", "--size", "320x240"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("mixed.npz: member 'notes.txt' skipped: not a .npy array"),
+        "{err}"
+    );
+    assert_eq!(files_in(&d.join("figs")), ["mixed_a.png"]);
+    // So does info, in text and JSON.
+    let o = actmap(&["info", "mixed.npz"], d);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("member 'notes.txt' skipped: not a .npy array"),
+        "{out}"
+    );
+    let o = actmap(&["info", "mixed.npz", "--json"], d);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("\"skipped\": [\"member 'notes.txt' skipped: not a .npy array\"]"),
+        "{out}"
+    );
 }
 
 #[test]

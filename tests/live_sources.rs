@@ -143,7 +143,7 @@ fn tcp_address_in_use_is_an_error_naming_it() {
     let msg = e.to_string();
     assert!(msg.starts_with(&format!("tcp://{addr}: ")), "{msg}");
     assert!(
-        matches!(e, actmap::Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::AddrInUse)
+        matches!(e, actmap::Error::Io { ref cause, .. } if cause.kind() == std::io::ErrorKind::AddrInUse)
     );
 }
 

@@ -362,6 +362,24 @@ fn csv_labels() {
 }
 
 #[test]
+fn csv_written_by_pandas_needs_no_flags() {
+    // pd.DataFrame(SIGNED).to_csv(): the header is ",0,1,2,3", the index a
+    // column of integers; neither is data.
+    let t = csv("pandas_unnamed.csv");
+    assert_eq!(t.shape, vec![3, 4]);
+    assert_eq!(t.data, signed());
+    assert_eq!(t.col_labels, labels(&["0", "1", "2", "3"]));
+    assert_eq!(t.row_labels, labels(&["0", "1", "2"]));
+    // Named columns: ",a,b,c,d" over the same integer index.
+    let t = csv("pandas_named.csv");
+    assert_eq!(t.shape, vec![3, 4]);
+    let half: Vec<f32> = signed().iter().map(|v| v / 2.0).collect();
+    assert_eq!(t.data, half);
+    assert_eq!(t.col_labels, labels(&["a", "b", "c", "d"]));
+    assert_eq!(t.row_labels, labels(&["0", "1", "2"]));
+}
+
+#[test]
 fn csv_quotes_missing_and_single_column() {
     let t = csv("quoted.csv");
     assert_eq!(t.shape, vec![3, 4]);

@@ -70,6 +70,9 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     };
     let mut plan = batch::plan(&files, &opts);
     plan.failed.splice(0..0, early);
+    for s in &plan.skipped {
+        eprintln!("actmap: {}: {}", s.what, s.error);
+    }
     if plan.jobs.is_empty() && plan.failed.is_empty() {
         anyhow::bail!(
             "nothing to render: no supported files (.npy, .npz, .safetensors, .csv, .tsv) in the inputs"

@@ -82,6 +82,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let meta = metadata(path);
+    let skipped = input::skipped_members(path);
     let mut rows = Vec::with_capacity(described.len());
     for (tname, _) in &described {
         // One tensor at a time: memory bounded by the largest.
@@ -104,11 +105,13 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
             .iter()
             .map(|r| format!("{{\"name\": {}, {}}}", json::string(&r.0), r.4))
             .collect();
+        let skipped: Vec<String> = skipped.iter().map(|s| json::string(s)).collect();
         println!(
-            "{{\"file\": {}, \"metadata\": {{{}}}, \"tensors\": [{}]}}",
+            "{{\"file\": {}, \"metadata\": {{{}}}, \"tensors\": [{}], \"skipped\": [{}]}}",
             json::string(&name),
             meta.join(", "),
-            tensors.join(", ")
+            tensors.join(", "),
+            skipped.join(", ")
         );
         return Ok(());
     }
@@ -133,6 +136,9 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
             s.pos_inf,
             s.neg_inf
         );
+    }
+    for why in &skipped {
+        println!("  {why}");
     }
     Ok(())
 }

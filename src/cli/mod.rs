@@ -76,7 +76,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime_dir = quiet_mesa_runtime_dir();
     let result = match cli.command {
-        Command::Render(args) => render::run(*args),
+        // `render` and `batch` each build on the arguments; neither calls the other.
+        Command::Render(args) if render::is_batch(&args) => batch::run(*args),
+        Command::Render(args) => render::single(*args),
         Command::Info(args) => info::run(args),
         #[cfg(feature = "window")]
         Command::Watch(args) => watch::watch(*args),

@@ -302,7 +302,7 @@ fn panel_spec(a: &RenderArgs, input: &Path, title: Option<String>, ylim: Option<
 }
 
 /// Whether the flags ask for one figure (panels or a spec) or a batch.
-fn is_batch(a: &RenderArgs) -> bool {
+pub fn is_batch(a: &RenderArgs) -> bool {
     if a.spec.is_some() || a.grid.is_some() {
         return false;
     }
@@ -319,13 +319,6 @@ fn is_batch(a: &RenderArgs) -> bool {
             .iter()
             .any(|p| p.is_dir() || (!p.exists() && p.to_string_lossy().contains(['*', '?'])))
         || a.inputs.iter().any(|p| multi_tensor(p))
-}
-
-pub fn run(a: RenderArgs) -> anyhow::Result<()> {
-    if is_batch(&a) {
-        return super::batch::run(a);
-    }
-    single(a)
 }
 
 /// The template panel for batch jobs (input, index and transpose unused).
@@ -390,7 +383,8 @@ impl RenderArgs {
     }
 }
 
-fn single(a: RenderArgs) -> anyhow::Result<()> {
+/// One figure: from the input files (panels with --grid) or a spec.
+pub fn single(a: RenderArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let load = load_options(&a)?;
     let size = a.size.as_deref().map(parse_size).transpose()?;

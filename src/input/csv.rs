@@ -35,14 +35,17 @@ pub struct CsvOptions {
     /// Whether the first row holds column names.
     ///
     /// Detected when `None`: it is a header if any of its cells after the
-    /// first is text (neither a number nor a missing value), or if its first
-    /// cell is text and the first column below is not a row-label column.
+    /// first is text (neither a number nor a missing value), if its first
+    /// cell is text and the first column below is not a row-label column,
+    /// or if it is pandas' header of an unnamed frame (an empty first cell,
+    /// then `0,1,2,...`).
     pub header: Option<bool>,
     /// Whether the first column holds row labels instead of numbers.
     ///
     /// Detected when `None`: with at least two columns, it is a label column
-    /// if none of its data cells is a number and either some are text or
-    /// the header's first cell is empty.
+    /// if the header's first cell is empty (pandas' `to_csv()` index, even
+    /// an integer one), or if none of its data cells is a number and some
+    /// are text.
     pub row_labels: Option<bool>,
 }
 
@@ -627,10 +630,19 @@ impl FirstRecord {
                 return Err(not_a_number(line, c + 1, &first[c]));
             }
         }
+        // pandas' `DataFrame.to_csv()` of an unnamed frame: an empty corner,
+        // then the column numbers 0, 1, 2, ... A data row that happens to
+        // read exactly so is not worth a wrong guess for every pandas user.
+        let pandas_numbered = ncols > 1
+            && first[0].trim().is_empty()
+            && first[1..]
+                .iter()
+                .enumerate()
+                .all(|(i, f)| f.trim().parse::<u64>().ok() == Some(i as u64));
         // Decided now unless the answer depends on the first column.
         let header_known: Option<bool> = match opts.header {
             Some(h) => Some(h),
-            None if rest_has_text => Some(true),
+            None if rest_has_text || pandas_numbered => Some(true),
             None if first_cells[0] != Cell::Text => Some(false),
             None => None,
         };
@@ -675,8 +687,10 @@ fn decide(
                 text |= first.cells[0] == Cell::Text;
                 num |= matches!(first.cells[0], Cell::Num(_));
             }
-            let empty_corner = header && first.fields[0].is_empty();
-            ncols > 1 && !num && (text || empty_corner)
+            // A header with an empty first cell is how pandas (and R's
+            // write.csv) mark an index column, numeric or not.
+            let empty_corner = header && first.fields[0].trim().is_empty();
+            ncols > 1 && (empty_corner || (!num && text))
         }
     };
     let rows = rows_after_first + usize::from(!header);
@@ -984,12 +998,25 @@ mod tests {
         let t = ok(",a,b\n,1,2\n,3,4\n");
         assert_eq!(t.shape, vec![2, 2]);
         assert_eq!(t.row_labels, strings(&["", ""]));
-        // Numbers in the first column: data, not labels.
+        // pandas' to_csv() of named columns: the integer index under the
+        // empty corner is row labels, not data.
         let t = ok(",a,b\n0,1,2\n1,3,4\n");
+        assert_eq!(t.shape, vec![2, 2]);
+        assert_eq!(t.row_labels, strings(&["0", "1"]));
+        assert_eq!(t.col_labels, strings(&["a", "b"]));
+        assert_eq!(t.data, vec![1.0, 2.0, 3.0, 4.0]);
+        // pandas' to_csv() of an unnamed frame (pd.DataFrame(array)): the
+        // header is the column numbers 0, 1, ... after an empty corner.
+        let t = ok(",0,1,2\n0,5,6,7\n1,7,8,9\n");
         assert_eq!(t.shape, vec![2, 3]);
+        assert_eq!(t.col_labels, strings(&["0", "1", "2"]));
+        assert_eq!(t.row_labels, strings(&["0", "1"]));
+        assert_eq!(t.data, vec![5.0, 6.0, 7.0, 7.0, 8.0, 9.0]);
+        // An empty first cell before other numbers is a missing value.
+        let t = ok(",5,6\n1,7,8\n");
+        assert_eq!(t.shape, vec![2, 3]);
+        assert_eq!(t.col_labels, None);
         assert_eq!(t.row_labels, None);
-        assert_eq!(t.col_labels, strings(&["", "a", "b"]));
-        assert_eq!(t.data, vec![0.0, 1.0, 2.0, 1.0, 3.0, 4.0]);
     }
 
     #[test]

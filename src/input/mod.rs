@@ -27,7 +27,7 @@ pub trait RowSource: Send {
     fn read_rows(&mut self, max_rows: usize, out: &mut Vec<f32>) -> crate::error::Result<usize>;
 }
 
-pub use npz::{list_npz, read_npz};
+pub use npz::{list_npz, read_npz, skipped_npz_members};
 pub use safetensors::{SafetensorsFile, SafetensorsInfo, read_safetensors};
 pub use tensor::{DType, GridSelect, Tensor};
 
@@ -127,6 +127,21 @@ pub fn describe(path: &Path) -> Result<Vec<(Option<String>, Vec<usize>)>> {
             .collect()),
         _ => load(path, &LoadOptions::default()).map(|t| vec![(None, t.shape)]),
     }
+}
+
+/// What [`describe`] and the loaders leave out of a file, with why, one
+/// line each: members of an `.npz` archive that are not `.npy` arrays.
+/// Empty for every other kind of file (and when the file cannot be read:
+/// the loaders report that).
+pub fn skipped_members(path: &Path) -> Vec<String> {
+    if extension(path) != "npz" {
+        return Vec::new();
+    }
+    npz::skipped_npz_members(path)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| format!("member {} skipped: not a .npy array", quote(&m)))
+        .collect()
 }
 
 /// One tensor of a file: by name in multi-tensor files, the only one otherwise.

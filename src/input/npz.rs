@@ -3,7 +3,9 @@
 //!
 //! Members are read one at a time, so memory stays about the size of the
 //! largest member (its bytes, then its f32 values). Members whose names do
-//! not end in `.npy` are skipped. Each member's CRC-32 is checked.
+//! not end in `.npy` are not arrays: they are skipped, and
+//! [`skipped_npz_members`] names them so front ends can say so. Each
+//! member's CRC-32 is checked.
 
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -38,6 +40,22 @@ pub fn list_npz(path: &Path) -> Result<Vec<(String, NpyHeader)>> {
 pub fn read_npz(path: &Path, keys: Option<&dyn Fn(&str) -> bool>) -> Result<Vec<Tensor>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     read_from(file, path, keys)
+}
+
+/// The members of an `.npz` archive that are not arrays (names not ending
+/// in `.npy`; directories excluded), which [`list_npz`] and [`read_npz`]
+/// skip. Only the archive's directory is read.
+pub fn skipped_npz_members(path: &Path) -> Result<Vec<String>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let archive = open_archive(file, path)?;
+    let arrays: Vec<usize> = arrays(&archive, path)?.into_iter().map(|(i, _, _)| i).collect();
+    Ok((0..archive.len())
+        .filter(|i| !arrays.contains(i))
+        .filter_map(|i| match archive.name_for_index(i) {
+            Some(Ok(name)) if !name.ends_with('/') => Some(name.into_owned()),
+            _ => None,
+        })
+        .collect())
 }
 
 fn list_from<R: Read + Seek>(reader: R, path: &Path) -> Result<Vec<(String, NpyHeader)>> {
@@ -167,7 +185,7 @@ fn member_error(path: &Path, member: &str, e: &ZipError) -> Error {
 fn in_member(e: Error, path: &Path, member: &str) -> Error {
     match e {
         Error::Format { message, .. } => Error::format(path, format!("member {}: {message}", quote(member))),
-        Error::Io { source, .. } => Error::format(
+        Error::Io { cause: source, .. } => Error::format(
             path,
             format!(
                 "member {}: corrupt data: {}",
