@@ -310,3 +310,202 @@ fn the_page_shows_the_headless_render_and_takes_wheel_keys_hover_and_download() 
         "the downloaded PNG differs from the headless render"
     );
 }
+
+/// Send a raw HTTP request (the connection closes after it); the status
+/// code and the whole response. `None` when the server closed without a
+/// response.
+fn raw_http(addr: &str, request: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let _ = c.write_all(request.as_bytes());
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match c.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                // Stop at the end of the response (the connection may stay open).
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let code = text.split(' ').nth(1)?.parse().ok()?;
+    Some((code, text))
+}
+
+fn get(addr: &str, target: &str, headers: &[&str]) -> Option<(u16, String)> {
+    let mut req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    raw_http(addr, &req)
+}
+
+fn ws_headers<'a>(origin: Option<&'a str>) -> Vec<String> {
+    let mut h = vec![
+        "Upgrade: websocket".to_string(),
+        "Connection: Upgrade".to_string(),
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==".to_string(),
+        "Sec-WebSocket-Version: 13".to_string(),
+    ];
+    if let Some(o) = origin {
+        h.push(format!("Origin: {o}"));
+    }
+    h
+}
+
+fn ws_get(addr: &str, target: &str, origin: Option<&str>) -> Option<(u16, String)> {
+    let mut req = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n");
+    for h in ws_headers(origin) {
+        req.push_str(&h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    raw_http(addr, &req)
+}
+
+#[test]
+fn every_request_without_the_token_or_from_elsewhere_is_refused() {
+    let s = Serve::start(&["tcp://127.0.0.1:0", "--bind", "127.0.0.1:0"]);
+    let addr = s.base().trim_start_matches("http://").to_string();
+    let token = s.url.rsplit("token=").next().unwrap().to_string();
+    assert_eq!(token.len(), 48, "24 random bytes as hex");
+    let good = format!("/?token={token}");
+
+    // No token, a wrong token, a wrong cookie.
+    let (code, body) = get(&addr, "/", &[]).unwrap();
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("needs its token"), "{body}");
+    let (code, body) = get(
+        &addr,
+        "/?token=0123456789abcdef0123456789abcdef0123456789abcdef",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("wrong token"), "{body}");
+    let cookie_name = format!("actmap-token-{}", addr.rsplit(':').next().unwrap());
+    let (code, _) = get(&addr, "/", &[&format!("Cookie: {cookie_name}=nope")]).unwrap();
+    assert_eq!(code, 403);
+
+    // The URL's token works once, then the cookie it sets.
+    let (code, page) = get(&addr, &good, &[]).unwrap();
+    assert_eq!(code, 200);
+    assert!(page.contains("<canvas id=\"view\""));
+    let cookie = page
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        page.to_lowercase().contains("httponly; samesite=strict"),
+        "{page}"
+    );
+    let (code, _) = get(&addr, "/", &[&format!("Cookie: {cookie}")]).unwrap();
+    assert_eq!(code, 200, "the cookie stands for the token");
+
+    // DNS rebinding: a foreign Host is refused even with the token.
+    let req = format!(
+        "GET {good} HTTP/1.1\r\nHost: evil.example:{}\r\nConnection: close\r\n\r\n",
+        addr.rsplit(':').next().unwrap()
+    );
+    let (code, body) = raw_http(&addr, &req).unwrap();
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("DNS rebinding"), "{body}");
+    let req = format!("GET {good} HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_http(&addr, &req).unwrap().0, 403, "no Host at all");
+
+    // Cross-site WebSocket hijacking: a foreign or missing Origin is refused.
+    let ws = format!("/ws?token={token}");
+    let (code, body) = ws_get(&addr, &ws, Some("http://evil.example")).unwrap();
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("origin"), "{body}");
+    assert_eq!(ws_get(&addr, &ws, None).unwrap().0, 403, "no Origin");
+    assert_eq!(
+        ws_get(&addr, "/ws", Some(&format!("http://{addr}"))).unwrap().0,
+        403,
+        "a WebSocket without the token"
+    );
+    assert_eq!(
+        ws_get(&addr, &ws, Some(&format!("http://{addr}"))).unwrap().0,
+        101,
+        "the page's own origin with the token"
+    );
+
+    // Nothing but the page: paths outside it are not found, files are never read.
+    for path in [
+        "/../../etc/passwd",
+        "/etc/passwd",
+        "/Cargo.toml",
+        "/src/serve/page.html",
+        "/%2e%2e/Cargo.toml",
+    ] {
+        let (code, body) = get(&addr, &format!("{path}?token={token}"), &[]).unwrap();
+        assert_eq!(code, 404, "{path}: {body}");
+        assert!(
+            !body.contains("root:") && !body.contains("[package]"),
+            "{path}: {body}"
+        );
+    }
+
+    // Sizes: an oversized head, a body, another method.
+    let big = format!("X-Padding: {}", "a".repeat(40_000));
+    let refused = get(&addr, &good, &[&big]);
+    assert!(
+        matches!(refused, None | Some((431, _))),
+        "an oversized request head: {:?}",
+        refused.map(|r| r.0)
+    );
+    let (code, _) = get(&addr, &good, &["Content-Length: 5"]).unwrap_or((0, String::new()));
+    assert!(code == 413 || code == 400, "a body: {code}");
+    let req =
+        format!("POST {good} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_http(&addr, &req).unwrap().0, 405);
+}
+
+#[test]
+fn a_non_loopback_bind_warns_and_still_checks_hosts() {
+    let s = Serve::start(&["tcp://127.0.0.1:0", "--bind", "0.0.0.0:0"]);
+    let warning = s
+        .log
+        .iter()
+        .find(|l| l.contains("warning"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        warning.contains("reachable from the network"),
+        "no warning for 0.0.0.0:\n{}",
+        s.log.join("\n")
+    );
+    let addr = s.base().trim_start_matches("http://").to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "the URL to open: {}", s.url);
+    let token = s.url.rsplit("token=").next().unwrap();
+    let port = addr.rsplit(':').next().unwrap();
+    let req =
+        format!("GET /?token={token} HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        raw_http(&addr, &req).unwrap().0,
+        403,
+        "a domain name is still refused"
+    );
+    assert_eq!(get(&addr, &format!("/?token={token}"), &[]).unwrap().0, 200);
+    assert_eq!(get(&addr, "/", &[]).unwrap().0, 403);
+}
