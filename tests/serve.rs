@@ -509,3 +509,74 @@ fn a_non_loopback_bind_warns_and_still_checks_hosts() {
     assert_eq!(get(&addr, &format!("/?token={token}"), &[]).unwrap().0, 200);
     assert_eq!(get(&addr, "/", &[]).unwrap().0, 403);
 }
+
+#[test]
+fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
+    let mut s = Serve::start(&["tcp://127.0.0.1:0", "--bind", "127.0.0.1:0", "--title", "two browsers"]);
+    let line = s.wait_for("listening on tcp://");
+    let addr = line.rsplit("tcp://").next().unwrap().trim().to_string();
+    let mut one = Browser::launch(900, 640, 1.0);
+    let mut two = Browser::launch(760, 560, 1.0);
+    one.navigate(&s.url);
+    two.navigate(&s.url);
+    for b in [&mut one, &mut two] {
+        b.wait_for("window.actmap && window.actmap.frames > 0", 60);
+    }
+    // The trainer: binary frames of 8 rows, 3000 rows over about 3 s
+    // (the history of 2048 rows merges pairs on the way).
+    const ROWS: usize = 3000;
+    let writer = std::thread::spawn(move || {
+        let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+        for r0 in (0..ROWS).step_by(8) {
+            let data: Vec<f32> = (r0..r0 + 8).flat_map(|r| row(r, 64)).collect();
+            sock.write_all(&actmap::live::FrameDecoder::encode("acts", 8, 64, &data)).unwrap();
+            std::thread::sleep(Duration::from_millis(8));
+        }
+        sock.flush().unwrap();
+        sock
+    });
+    // Both pages follow while it writes: their frames show more and more rows.
+    let mut seen = [Vec::new(), Vec::new()];
+    while !writer.is_finished() {
+        for (i, b) in [&mut one, &mut two].into_iter().enumerate() {
+            let rows = b.eval("window.actmap.last ? window.actmap.last.rows : 0").as_u64().unwrap();
+            if seen[i].last() != Some(&rows) {
+                seen[i].push(rows);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _sock = writer.join().unwrap();
+    for (i, rows) in seen.iter().enumerate() {
+        assert!(
+            rows.iter().filter(|&&r| r > 0 && r < ROWS as u64).count() >= 3,
+            "browser {i} saw only {rows:?} while the writer streamed"
+        );
+    }
+    for b in [&mut one, &mut two] {
+        b.wait_for(&format!("window.actmap.last && window.actmap.last.rows === {ROWS}"), 60);
+    }
+    let store = LiveStore::new(StoreOptions::default()).unwrap();
+    for r0 in (0..ROWS).step_by(8) {
+        let data: Vec<f32> = (r0..r0 + 8).flat_map(|r| row(r, 64)).collect();
+        store.push_rows("acts", 64, &data).unwrap();
+    }
+    // Each its own view: the first zooms in with `+`, the second does not.
+    one.mouse_move(5.0, 5.0);
+    one.key("+");
+    let (_, _, w1, h1) = one.rect("#view");
+    let (_, _, w2, h2) = two.rect("#view");
+    let mut v1 = view_for("two browsers");
+    let (_, sources) = v1.figure(&store.snapshot(), w1 as u32, h1 as u32).unwrap().unwrap();
+    v1.zoom_centre(&sources, 0.8);
+    let want1 = expected(&store, &mut v1, w1 as u32, h1 as u32);
+    let want2 = expected(&store, &mut view_for("two browsers"), w2 as u32, h2 as u32);
+    assert_canvas_shows(&mut one, &want1, "two-browsers-1-zoomed");
+    assert_canvas_shows(&mut two, &want2, "two-browsers-2");
+    // A late browser sees the whole run.
+    let mut late = Browser::launch(760, 560, 1.0);
+    late.navigate(&s.url);
+    late.wait_for(&format!("window.actmap && window.actmap.last && window.actmap.last.rows === {ROWS}"), 60);
+    assert_canvas_shows(&mut late, &want2, "two-browsers-late");
+    s.wait_for("view 3 frame");
+}
