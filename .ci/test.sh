@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit/integration/GPU/CLI tests
 # and doctests. GPU tests run on the real wgpu pipeline: on lavapipe where
-# there is no GPU; window tests start their own Xvfb servers. Installs the
-# software Vulkan driver and Xvfb when missing.
+# there is no GPU; window tests start their own Xvfb servers; browser-view
+# tests start headless Chromium. Installs the software Vulkan driver, Xvfb
+# and Chromium when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash .ci/setup.sh --window
+bash .ci/setup.sh --window --browser
 
 # Mesa warns on every device open without a runtime dir; give it a private one.
 if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
