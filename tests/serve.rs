@@ -356,7 +356,7 @@ fn get(addr: &str, target: &str, headers: &[&str]) -> Option<(u16, String)> {
     raw_http(addr, &req)
 }
 
-fn ws_headers<'a>(origin: Option<&'a str>) -> Vec<String> {
+fn ws_headers(origin: Option<&str>) -> Vec<String> {
     let mut h = vec![
         "Upgrade: websocket".to_string(),
         "Connection: Upgrade".to_string(),
@@ -512,7 +512,13 @@ fn a_non_loopback_bind_warns_and_still_checks_hosts() {
 
 #[test]
 fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
-    let mut s = Serve::start(&["tcp://127.0.0.1:0", "--bind", "127.0.0.1:0", "--title", "two browsers"]);
+    let mut s = Serve::start(&[
+        "tcp://127.0.0.1:0",
+        "--bind",
+        "127.0.0.1:0",
+        "--title",
+        "two browsers",
+    ]);
     let line = s.wait_for("listening on tcp://");
     let addr = line.rsplit("tcp://").next().unwrap().trim().to_string();
     let mut one = Browser::launch(900, 640, 1.0);
@@ -529,7 +535,8 @@ fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
         let mut sock = std::net::TcpStream::connect(&addr).unwrap();
         for r0 in (0..ROWS).step_by(8) {
             let data: Vec<f32> = (r0..r0 + 8).flat_map(|r| row(r, 64)).collect();
-            sock.write_all(&actmap::live::FrameDecoder::encode("acts", 8, 64, &data)).unwrap();
+            sock.write_all(&actmap::live::FrameDecoder::encode("acts", 8, 64, &data))
+                .unwrap();
             std::thread::sleep(Duration::from_millis(8));
         }
         sock.flush().unwrap();
@@ -539,7 +546,10 @@ fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
     let mut seen = [Vec::new(), Vec::new()];
     while !writer.is_finished() {
         for (i, b) in [&mut one, &mut two].into_iter().enumerate() {
-            let rows = b.eval("window.actmap.last ? window.actmap.last.rows : 0").as_u64().unwrap();
+            let rows = b
+                .eval("window.actmap.last ? window.actmap.last.rows : 0")
+                .as_u64()
+                .unwrap();
             if seen[i].last() != Some(&rows) {
                 seen[i].push(rows);
             }
@@ -554,7 +564,10 @@ fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
         );
     }
     for b in [&mut one, &mut two] {
-        b.wait_for(&format!("window.actmap.last && window.actmap.last.rows === {ROWS}"), 60);
+        b.wait_for(
+            &format!("window.actmap.last && window.actmap.last.rows === {ROWS}"),
+            60,
+        );
     }
     let store = LiveStore::new(StoreOptions::default()).unwrap();
     for r0 in (0..ROWS).step_by(8) {
@@ -567,7 +580,10 @@ fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
     let (_, _, w1, h1) = one.rect("#view");
     let (_, _, w2, h2) = two.rect("#view");
     let mut v1 = view_for("two browsers");
-    let (_, sources) = v1.figure(&store.snapshot(), w1 as u32, h1 as u32).unwrap().unwrap();
+    let (_, sources) = v1
+        .figure(&store.snapshot(), w1 as u32, h1 as u32)
+        .unwrap()
+        .unwrap();
     v1.zoom_centre(&sources, 0.8);
     let want1 = expected(&store, &mut v1, w1 as u32, h1 as u32);
     let want2 = expected(&store, &mut view_for("two browsers"), w2 as u32, h2 as u32);
@@ -576,7 +592,10 @@ fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
     // A late browser sees the whole run.
     let mut late = Browser::launch(760, 560, 1.0);
     late.navigate(&s.url);
-    late.wait_for(&format!("window.actmap && window.actmap.last && window.actmap.last.rows === {ROWS}"), 60);
+    late.wait_for(
+        &format!("window.actmap && window.actmap.last && window.actmap.last.rows === {ROWS}"),
+        60,
+    );
     assert_canvas_shows(&mut late, &want2, "two-browsers-late");
     s.wait_for("view 3 frame");
 }

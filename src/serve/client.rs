@@ -421,7 +421,7 @@ fn render_loop(
             hover_changed = true;
             if last_image.as_ref() != Some(&image) {
                 let t1 = Instant::now();
-                let bytes = encode(&image, opts.frame_format)?;
+                let bytes = encode_frame(&image, opts.frame_format)?;
                 let encoded = t1.elapsed();
                 seq = seq.wrapping_add(1);
                 let rows: u64 = control
@@ -560,8 +560,9 @@ fn save(shared: &Shared, control: &mut Controller) -> Result<Message> {
     Ok(binary(2, FrameFormat::Png, 0, &out.image, version, 0, &png))
 }
 
-/// Encode a frame: opaque, so 8-bit RGB.
-pub(crate) fn encode(image: &RgbaImage, format: FrameFormat) -> Result<Vec<u8>> {
+/// Encode a frame as the browser view sends it: opaque, so 8-bit RGB, as
+/// PNG with fast compression or as lossless WebP.
+pub fn encode_frame(image: &RgbaImage, format: FrameFormat) -> Result<Vec<u8>> {
     use image::ImageEncoder;
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     let rgb: Vec<u8> = image
@@ -646,11 +647,11 @@ mod tests {
     #[test]
     fn frames_are_rgb_pngs_with_a_header() {
         let img = RgbaImage::from_fn(3, 2, |x, y| image::Rgba([x as u8 * 80, y as u8 * 100, 7, 255]));
-        let png = encode(&img, FrameFormat::Png).unwrap();
+        let png = encode_frame(&img, FrameFormat::Png).unwrap();
         let back = image::load_from_memory(&png).unwrap();
         assert_eq!(back.color(), image::ColorType::Rgb8);
         assert_eq!(back.to_rgba8(), img);
-        let webp = encode(&img, FrameFormat::WebP).unwrap();
+        let webp = encode_frame(&img, FrameFormat::WebP).unwrap();
         assert_eq!(image::load_from_memory(&webp).unwrap().to_rgba8(), img);
         let Message::Binary(b) = binary(1, FrameFormat::Png, 7, &img, 9, 11, &png) else {
             panic!("binary")

@@ -49,7 +49,7 @@ use crate::live::view::ViewOptions;
 use crate::live::{LiveStore, Monitor};
 use crate::render::Renderer;
 
-pub use client::FRAME_HEADER_BYTES;
+pub use client::{FRAME_HEADER_BYTES, encode_frame};
 
 /// The default address: loopback only, port 8787.
 pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
@@ -235,7 +235,7 @@ pub fn serve(store: Arc<LiveStore>, opts: ServeOptions) -> Result<ServerHandle> 
             "the server needs room for at least one browser and one connection".into(),
         ));
     }
-    if !(opts.max_fps > 0.0) {
+    if !opts.max_fps.is_finite() || opts.max_fps <= 0.0 {
         return Err(Error::Invalid(format!(
             "frames per second must be positive, got {}",
             opts.max_fps
