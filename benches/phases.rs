@@ -193,7 +193,33 @@ fn live_frame(c: &mut Criterion) {
     let rgb_png = encode_frame(&image, FrameFormat::Png).expect("png").len();
     let webp = encode_frame(&image, FrameFormat::WebP).expect("webp").len();
     eprintln!(
-        "live_frame 1280x720 bytes: PNG fast RGB {rgb_png}, PNG fast RGBA {rgba_png}, lossless WebP {webp}"
+        "live_frame 1280x720 noisy bytes: PNG fast RGB {rgb_png}, PNG fast RGBA {rgba_png}, lossless WebP {webp}"
+    );
+    // The same history without the noise: smooth waves compress better.
+    let smooth_store = Arc::new(LiveStore::new(StoreOptions::default()).expect("store"));
+    for r in 0..2048 {
+        let row: Vec<f32> = (0..1024)
+            .map(|c| (r as f32 * 0.02 + c as f32 * 0.01).sin())
+            .collect();
+        smooth_store.push_rows("acts", 1024, &row).expect("push");
+    }
+    let mut smooth_control = Controller::new(
+        smooth_store,
+        ControllerOptions {
+            chrome: false,
+            width: 1280,
+            height: 720,
+            ..Default::default()
+        },
+    );
+    let mut smooth_frame = smooth_control.frame().expect("frame");
+    let smooth = LiveDrawer::new(2048)
+        .draw_image(&renderer, &mut smooth_frame)
+        .expect("draw");
+    eprintln!(
+        "live_frame 1280x720 smooth bytes: PNG fast RGB {}, lossless WebP {}",
+        encode_frame(&smooth, FrameFormat::Png).expect("png").len(),
+        encode_frame(&smooth, FrameFormat::WebP).expect("webp").len()
     );
 
     let mut g = c.benchmark_group("live_frame_1280x720");
@@ -221,6 +247,12 @@ fn live_frame(c: &mut Criterion) {
     });
     g.bench_function("encode_webp_lossless", |b| {
         b.iter(|| black_box(encode_frame(&image, FrameFormat::WebP).expect("webp")))
+    });
+    g.bench_function("encode_png_fast_rgb_smooth", |b| {
+        b.iter(|| black_box(encode_frame(&smooth, FrameFormat::Png).expect("png")))
+    });
+    g.bench_function("encode_webp_lossless_smooth", |b| {
+        b.iter(|| black_box(encode_frame(&smooth, FrameFormat::WebP).expect("webp")))
     });
     g.finish();
 }
