@@ -34,6 +34,13 @@ const FLAG_FLIP_Y: u32 = 2u;
 const FLAG_EDGES_X: u32 = 4u;
 const FLAG_EDGES_Y: u32 = 8u;
 
+// True for the "direct" pipeline, used when every pixel shows at most one
+// cell on both axes of evenly spaced cells (upsampling, or a grid already
+// reduced to one value per pixel): it reads that cell and leaves out the
+// aggregation loop, which a software rasterizer pays for in every fragment
+// even when it runs once. Same cell as `aggregate` picks in that case.
+override direct: bool = false;
+
 @group(0) @binding(0) var<uniform> u: HeatmapUniforms;
 // The grid as R32Float tiles, one per layer, row-major over tiles.
 @group(0) @binding(1) var grid_tiles: texture_2d_array<f32>;
@@ -42,6 +49,11 @@ const FLAG_EDGES_Y: u32 = 8u;
 // Cell edges for axes with uneven coordinates: row 0 = x (cols + 1 edges),
 // row 1 = y (rows + 1 edges), increasing.
 @group(0) @binding(3) var edges: texture_2d<f32>;
+// The direct pipeline's cell of every pixel, worked out once on the CPU
+// (nearest_cell in src/scale/aggregate.rs): row 0 per pixel column, row 1
+// per pixel row, each (index within its tile, tile index). Integer
+// division is the costliest thing a software rasterizer does per fragment.
+@group(0) @binding(4) var cell_map: texture_2d<u32>;
 
 struct VertexOutput {
     @builtin(position) position: vec4<f32>,
@@ -221,7 +233,15 @@ fn fs_main(in: VertexOutput) -> @location(0) vec4<f32> {
     if (u.mode.w & FLAG_FLIP_Y) != 0u {
         py = u.rect.w - 1u - py;
     }
-    let a = aggregate(px, py);
+    var a: Aggregated;
+    if direct {
+        let cx = textureLoad(cell_map, vec2<u32>(px, 0u), 0).xy;
+        let cy = textureLoad(cell_map, vec2<u32>(py, 1u), 0).xy;
+        let v = textureLoad(grid_tiles, vec2<u32>(cx.x, cy.x), cy.y * u.mode.x + cx.y, 0).x;
+        a = Aggregated(classify(v), v);
+    } else {
+        a = aggregate(px, py);
+    }
     if a.kind == VALUE_OUTSIDE {
         discard;
     }

@@ -308,6 +308,9 @@ pub fn figures(width: u32, height: u32) -> Vec<(&'static str, crate::layout::Fig
             p.title = Some(d.title.into());
             p.x = Axis::labelled("Time");
             p.y = Axis::labelled(yl);
+            // Square matrices keep square cells (what `actmap render` and
+            // the TOML spec do by default).
+            p.aspect = Some(1.0);
             p
         })
         .collect();

@@ -60,7 +60,7 @@ pub mod window;
 
 pub use error::{Error, Result};
 pub use input::{Grid, Tensor};
-pub use render::{RenderOptions, Rendered, Renderer, Rgba, parse_color};
+pub use render::{ColorOn, RenderOptions, Rendered, Renderer, Rgba, parse_color};
 pub use scale::{Aggregate, Colormap, Norm, NormKind, NormSpec, Stats};
 
 /// The README's Rust examples, compiled as doctests so they stay true.

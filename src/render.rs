@@ -30,6 +30,92 @@ use crate::scale::{Aggregate, Colormap, Norm, NormSpec, RowSummary, Stats};
 use crate::stream::{ReduceOn, open_rows, summarise_rows};
 use crate::text::Font;
 
+/// Where the plain heatmaps of offscreen renders are coloured: those with at
+/// most one cell per pixel on evenly spaced axes (small grids, and every
+/// grid already reduced to one value per pixel). Heatmaps that aggregate
+/// or have uneven coordinates are always drawn by the shader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorOn {
+    /// By the heatmap shader, in the render pass.
+    Gpu,
+    /// On the CPU by the shader's twin (same norm, colormap and special
+    /// colours, so the same bytes), copied into the target before the
+    /// pass draws axes and text over it.
+    Cpu,
+}
+
+impl ColorOn {
+    /// The default for `ctx`: the GPU, except on a software adapter
+    /// (lavapipe, llvmpipe, WARP), where every fragment the shader colours
+    /// costs far more than the CPU writing the pixel. `ACTMAP_COLOR=cpu|gpu`
+    /// overrides.
+    pub fn default_for(ctx: &GpuContext) -> ColorOn {
+        match std::env::var("ACTMAP_COLOR").as_deref() {
+            Ok("cpu") => ColorOn::Cpu,
+            Ok("gpu") => ColorOn::Gpu,
+            _ if ctx.adapter.get_info().device_type == wgpu::DeviceType::Cpu => ColorOn::Cpu,
+            _ => ColorOn::Gpu,
+        }
+    }
+}
+
+/// Whether `item` over a `rows x cols` grid shows at most one cell per
+/// pixel on evenly spaced axes (the shader's `direct` case).
+fn is_direct(item: &HeatmapItem, rows: usize, cols: usize) -> bool {
+    item.x == AxisMapping::Uniform
+        && item.y == AxisMapping::Uniform
+        && rows <= item.rect.height as usize
+        && cols <= item.rect.width as usize
+}
+
+/// Colour `item`'s rectangle of `image` from `grid` as the direct heatmap
+/// shader does: the cell under each pixel centre, NaN and ±inf in their
+/// colours, finite values through the norm and the colormap.
+fn paint_heatmap(image: &mut RgbaImage, item: &HeatmapItem, grid: &Grid) {
+    use crate::scale::aggregate::nearest_cell;
+    let (w, h) = (item.rect.width, item.rect.height);
+    let (rows, cols) = (grid.rows() as u32, grid.cols() as u32);
+    let lut = item.colormap.lut();
+    let [nan, pos_inf, neg_inf] = item.special_colors;
+    let colour = |v: f32| -> [u8; 4] {
+        if v.is_nan() {
+            nan
+        } else if v == f32::INFINITY {
+            pos_inf
+        } else if v == f32::NEG_INFINITY {
+            neg_inf
+        } else {
+            lut[Colormap::index(item.norm.normalize(v))]
+        }
+    };
+    let col_of: Vec<usize> = (0..w)
+        .map(|px| {
+            let p = if item.flip_x { w - 1 - px } else { px };
+            nearest_cell(p, cols, w) as usize
+        })
+        .collect();
+    let stride = image.width() as usize * 4;
+    let x0 = item.rect.x as usize * 4;
+    let buf: &mut [u8] = image;
+    let mut last: Option<(u32, usize)> = None;
+    for py in 0..h {
+        let p = if item.flip_y { h - 1 - py } else { py };
+        let r = nearest_cell(p, rows, h);
+        let start = (item.rect.y + py) as usize * stride + x0;
+        match last {
+            // Consecutive pixel rows over the same grid row: copy the row.
+            Some((lr, from)) if lr == r => buf.copy_within(from..from + w as usize * 4, start),
+            _ => {
+                let cells: Vec<[u8; 4]> = grid.row(r as usize).iter().map(|&v| colour(v)).collect();
+                for (px, &c) in col_of.iter().enumerate() {
+                    buf[start + px * 4..start + px * 4 + 4].copy_from_slice(&cells[c]);
+                }
+            }
+        }
+        last = Some((r, start));
+    }
+}
+
 /// Streamed heatmaps of `fig` that need a pass: (panel index, plot height)
 /// for each one without a summary or with one made for another height.
 fn streamed_to_summarise(fig: &Figure, layout: &FigureLayout) -> Vec<(usize, u32)> {
@@ -159,9 +245,13 @@ pub struct Renderer {
     ctx: Arc<GpuContext>,
     format: wgpu::TextureFormat,
     reduce_on: ReduceOn,
+    color_on: ColorOn,
     heatmap: HeatmapRenderer,
     shapes: ShapeRenderer,
     text: std::sync::Mutex<TextRenderer>,
+    /// The last offscreen target, kept for the next render of its size (a
+    /// render takes it out, so concurrent renders each get their own).
+    target: std::sync::Mutex<Option<OffscreenTarget>>,
 }
 
 impl Renderer {
@@ -192,10 +282,12 @@ impl Renderer {
         Renderer {
             format,
             reduce_on: ReduceOn::default_for(&ctx),
+            color_on: ColorOn::default_for(&ctx),
             ctx,
             heatmap,
             shapes,
             text,
+            target: std::sync::Mutex::new(None),
         }
     }
 
@@ -203,6 +295,13 @@ impl Renderer {
     /// adapter: see [`ReduceOn::default_for`]).
     pub fn with_reduce_on(mut self, on: ReduceOn) -> Self {
         self.reduce_on = on;
+        self
+    }
+
+    /// Where plain heatmaps of offscreen renders are coloured (the default
+    /// depends on the adapter: see [`ColorOn::default_for`]).
+    pub fn with_color_on(mut self, on: ColorOn) -> Self {
+        self.color_on = on;
         self
     }
 
@@ -335,18 +434,62 @@ impl Renderer {
             }
         }
         drop(fig);
+        // Heatmaps the CPU colours need no texture: only the others go up.
+        let on_cpu: Vec<bool> = layout
+            .scene
+            .heatmaps
+            .iter()
+            .map(|it| {
+                self.color_on == ColorOn::Cpu
+                    && self.format == TARGET_FORMAT
+                    && matches!(&layout.grids[it.grid], GridSource::Memory(g) if is_direct(it, g.rows(), g.cols()))
+            })
+            .collect();
         let textures = layout
             .grids
             .iter()
-            .map(|g| match g {
-                GridSource::Memory(g) => GridTexture::upload(&self.ctx, g),
-                GridSource::Streamed(s) => Err(Error::Invalid(format!(
-                    "{}: streamed grid left unreduced",
-                    s.path.display()
-                ))),
+            .enumerate()
+            .map(|(i, g)| {
+                let used_on_gpu = layout
+                    .scene
+                    .heatmaps
+                    .iter()
+                    .zip(&on_cpu)
+                    .any(|(it, &cpu)| it.grid == i && !cpu);
+                match g {
+                    GridSource::Memory(g) if used_on_gpu => GridTexture::upload(&self.ctx, g).map(Some),
+                    GridSource::Memory(_) => Ok(None),
+                    GridSource::Streamed(s) => Err(Error::Invalid(format!(
+                        "{}: streamed grid left unreduced",
+                        s.path.display()
+                    ))),
+                }
             })
             .collect::<Result<Vec<_>>>()?;
-        let image = self.draw_scene(&layout.scene, &textures)?;
+        let base = on_cpu.iter().any(|&c| c).then(|| {
+            let scene = &layout.scene;
+            let mut base = RgbaImage::from_pixel(scene.width, scene.height, image::Rgba(scene.background));
+            for (item, _) in scene.heatmaps.iter().zip(&on_cpu).filter(|(_, c)| **c) {
+                if let GridSource::Memory(g) = &layout.grids[item.grid] {
+                    paint_heatmap(&mut base, item, g);
+                }
+            }
+            base
+        });
+        let target = self.take_target(layout.scene.width, layout.scene.height)?;
+        if let Some(base) = &base {
+            target.write_rgba(&self.ctx, base);
+        }
+        let drawn = |i: usize| !on_cpu[i];
+        self.encode_scene_some(
+            &layout.scene,
+            &|g| textures.get(g).and_then(Option::as_ref),
+            &target.view,
+            base.is_none(),
+            &drawn,
+        )?;
+        let image = target.read_rgba(&self.ctx)?;
+        self.keep_target(target);
         Ok(RenderedFigure { image, layout })
     }
 
@@ -380,17 +523,35 @@ impl Renderer {
         Ok(Some(Grid::new(h as usize, w as usize, sum.finish(w, centre))?))
     }
 
-    /// Draw a laid-out scene whose heatmaps refer to `textures` by index.
-    pub fn draw_scene(&self, scene: &Scene, textures: &[GridTexture]) -> Result<RgbaImage> {
+    /// A `width x height` offscreen target: the kept one when it has that
+    /// size, else a new one. Give it back with [`Self::keep_target`].
+    fn take_target(&self, width: u32, height: u32) -> Result<OffscreenTarget> {
         if self.format != TARGET_FORMAT {
             return Err(Error::Invalid(format!(
                 "this renderer draws {:?}, offscreen images need {TARGET_FORMAT:?}",
                 self.format
             )));
         }
-        let target = OffscreenTarget::new(&self.ctx, scene.width, scene.height)?;
+        let kept = self.target.lock().ok().and_then(|mut t| t.take());
+        match kept {
+            Some(t) if t.width() == width && t.height() == height => Ok(t),
+            _ => OffscreenTarget::new(&self.ctx, width, height),
+        }
+    }
+
+    fn keep_target(&self, target: OffscreenTarget) {
+        if let Ok(mut t) = self.target.lock() {
+            *t = Some(target);
+        }
+    }
+
+    /// Draw a laid-out scene whose heatmaps refer to `textures` by index.
+    pub fn draw_scene(&self, scene: &Scene, textures: &[GridTexture]) -> Result<RgbaImage> {
+        let target = self.take_target(scene.width, scene.height)?;
         self.draw_scene_to(scene, textures, &target.view)?;
-        target.read_rgba(&self.ctx)
+        let image = target.read_rgba(&self.ctx)?;
+        self.keep_target(target);
+        Ok(image)
     }
 
     /// Draw a laid-out scene into `view` (a `scene.width x scene.height`
@@ -423,13 +584,28 @@ impl Renderer {
         view: &wgpu::TextureView,
         clear: bool,
     ) -> Result<()> {
+        self.encode_scene_some(scene, &|g| textures.get(g), view, clear, &|_| true)
+    }
+
+    /// Encode and submit `scene` into `view`, drawing the heatmaps for which
+    /// `drawn(heatmap index)` holds (the others are already in the target),
+    /// each from the texture `texture(grid index)`.
+    fn encode_scene_some<'t>(
+        &self,
+        scene: &Scene,
+        texture: &dyn Fn(usize) -> Option<&'t GridTexture>,
+        view: &wgpu::TextureView,
+        clear: bool,
+        drawn: &dyn Fn(usize) -> bool,
+    ) -> Result<()> {
         let ctx = &self.ctx;
         let heatmaps = scene
             .heatmaps
             .iter()
-            .map(|h| {
-                let tex = textures
-                    .get(h.grid)
+            .enumerate()
+            .filter(|(i, _)| drawn(*i))
+            .map(|(_, h)| {
+                let tex = texture(h.grid)
                     .ok_or_else(|| Error::Invalid(format!("scene refers to missing grid {}", h.grid)))?;
                 let params = HeatmapParams {
                     rect: h.rect,

@@ -28,8 +28,8 @@ use crate::error::{Error, Result};
 use crate::input::{self, Grid, GridSelect, LoadOptions};
 use crate::layout::ticks::TickFormat;
 use crate::layout::{
-    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, Series, StreamFormat,
-    StreamedGrid,
+    Axis, ColorbarMode, CoordMode, Figure, GridSource, HeatmapLayer, LineLayer, Panel, PanelContent, Series,
+    StreamFormat, StreamedGrid,
 };
 
 /// Heatmap inputs with at least this much data are streamed, not loaded.
@@ -117,6 +117,10 @@ pub struct PanelSpec {
     pub mark_top: Option<usize>,
     /// Line charts: line width in pixels at scale 1 (default 1.5).
     pub line_width: Option<f32>,
+    /// Heatmap cell shape: `auto` (fill the space), `equal` (square cells)
+    /// or a number (a cell's height over its width). Default: `equal` for
+    /// a grid with as many rows as columns (an attention map), else `auto`.
+    pub aspect: Option<String>,
     /// Horizontal axis.
     pub x: Option<AxisSpec>,
     /// Vertical axis.
@@ -440,7 +444,26 @@ impl PanelSpec {
         panel.x = x;
         panel.y = y;
         panel.colorbar_label = self.colorbar_label.clone();
+        if let PanelContent::Heatmap(h) = &panel.content {
+            panel.aspect = parse_aspect(self.aspect.as_deref(), h.grid.rows(), h.grid.cols())?;
+        }
         Ok(panel)
+    }
+}
+
+/// A heatmap's aspect from its `--aspect` value: `auto` (None), `equal`
+/// (1) or a positive number; unset, square cells for a square grid.
+pub fn parse_aspect(value: Option<&str>, rows: usize, cols: usize) -> Result<Option<f32>> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None => Ok((rows == cols && rows > 1).then_some(1.0)),
+        Some("auto") => Ok(None),
+        Some("equal") => Ok(Some(1.0)),
+        Some(v) => match v.parse::<f32>() {
+            Ok(a) if a.is_finite() && a > 0.0 => Ok(Some(a)),
+            _ => Err(Error::Invalid(format!(
+                "aspect '{v}' is not auto, equal or a positive number"
+            ))),
+        },
     }
 }
 

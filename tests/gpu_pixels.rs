@@ -6,7 +6,7 @@ mod common;
 use actmap::gpu::GridTexture;
 use actmap::scale::aggregate::reduce;
 use actmap::{Aggregate, Colormap, Grid, NormKind, NormSpec, RenderOptions};
-use common::{px, renderer};
+use common::{px, shader_renderer as renderer};
 
 fn opts(width: u32, height: u32) -> RenderOptions {
     RenderOptions {

@@ -20,14 +20,21 @@ fn reference_figures_never_clip_or_overlap() {
             let l = layout(&fig);
             let problems = text_problems(&l.scene, Font::default_sans());
             assert!(problems.is_empty(), "{name} at {w}x{h}:\n{}", problems.join("\n"));
-            for p in &l.panels {
+            for (p, panel) in l.panels.iter().zip(&fig.panels) {
                 assert!(
                     p.plot.right() <= w && p.plot.bottom() <= h,
                     "{name} at {w}x{h}: plot {:?}",
                     p.plot
                 );
+                // A panel with square cells is as large as its cell allows
+                // in one direction only.
+                let (wide, tall) = (p.plot.width > w / 4, p.plot.height > h / 5);
                 assert!(
-                    p.plot.width > w / 4 && p.plot.height > h / 5,
+                    if panel.aspect.is_some() {
+                        wide || tall
+                    } else {
+                        wide && tall
+                    },
                     "{name} at {w}x{h}: tiny plot {:?}",
                     p.plot
                 );
@@ -145,4 +152,37 @@ fn many_cells_get_round_numbers_not_one_label_each() {
     assert_eq!(y[..3], ["0", "50k", "100k"]);
     // The 12 columns still get one label each.
     assert_eq!(l.panels[0].x_ticks.len(), 12);
+}
+
+#[test]
+fn fixed_aspect_keeps_cells_square_and_centres_the_plot() {
+    use actmap::layout::{HeatmapLayer, Panel};
+    use std::sync::Arc;
+    let plot = |rows: usize, cols: usize, aspect: Option<f32>| {
+        let grid = actmap::Grid::from_fn(rows, cols, |r, c| (r + c) as f32).unwrap();
+        let mut panel = Panel::heatmap(HeatmapLayer::new(Arc::new(grid)));
+        panel.aspect = aspect;
+        layout(&Figure::single(panel, 1200, 900)).panels[0].clone()
+    };
+    // Square grid, square cells: a square plot, centred left to right.
+    let auto = plot(20, 20, None);
+    let sq = plot(20, 20, Some(1.0));
+    assert!(
+        auto.plot.width > auto.plot.height + 100,
+        "auto fills: {:?}",
+        auto.plot
+    );
+    assert!(sq.plot.width.abs_diff(sq.plot.height) <= 1, "{:?}", sq.plot);
+    assert_eq!(sq.plot.height, auto.plot.height);
+    let (mid_auto, mid_sq) = (auto.plot.x + auto.plot.width / 2, sq.plot.x + sq.plot.width / 2);
+    assert!(mid_auto.abs_diff(mid_sq) <= 1, "centred: {mid_auto} vs {mid_sq}");
+    // 10 x 40 cells, square: four times as wide as tall, width-bound.
+    let wide = plot(10, 40, Some(1.0));
+    let ratio = wide.plot.width as f64 / wide.plot.height as f64;
+    assert!((ratio - 4.0).abs() < 0.05, "{:?}", wide.plot);
+    assert_eq!(wide.plot.width, plot(10, 40, None).plot.width);
+    // Aspect 2: cells twice as tall as wide.
+    let tall = plot(20, 20, Some(2.0));
+    let ratio = tall.plot.height as f64 / tall.plot.width as f64;
+    assert!((ratio - 2.0).abs() < 0.02, "{:?}", tall.plot);
 }

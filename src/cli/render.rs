@@ -112,6 +112,10 @@ pub struct RenderArgs {
     /// Row 0 at the top (upper, default) or the bottom (lower).
     #[arg(long)]
     origin: Option<String>,
+    /// Cell shape: auto (fill the space), equal (square cells) or a number
+    /// (height over width) [default: equal for square grids, else auto].
+    #[arg(long)]
+    aspect: Option<String>,
     /// heatmap (default) or line (1-D data, or --rows of a grid).
     #[arg(long)]
     kind: Option<String>,
@@ -287,6 +291,7 @@ fn panel_spec(a: &RenderArgs, input: &Path, title: Option<String>, ylim: Option<
         agg: a.agg.clone(),
         annotate: a.annotate.clone(),
         origin: a.origin.clone(),
+        aspect: a.aspect.clone(),
         nan_color: a.nan_color.clone(),
         posinf_color: a.posinf_color.clone(),
         neginf_color: a.neginf_color.clone(),

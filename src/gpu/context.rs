@@ -79,10 +79,22 @@ impl std::fmt::Debug for GpuContext {
 
 impl GpuContext {
     /// A headless context (no window needed).
+    ///
+    /// Unless `WGPU_BACKEND` picks backends, the primary ones (Vulkan,
+    /// Metal, DX12) are asked first and GL only when none has an adapter:
+    /// starting EGL loads a second driver stack, a large part of a small
+    /// render's start-up on a machine without a GPU.
     pub fn new() -> Result<Self> {
-        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        let instance = wgpu::Instance::new(desc);
-        Self::from_instance(instance, None)
+        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env;
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            let mut primary = desc();
+            primary.backends &= wgpu::Backends::PRIMARY;
+            match Self::from_instance(wgpu::Instance::new(primary), None) {
+                Err(Error::NoAdapter { .. }) => {}
+                other => return other,
+            }
+        }
+        Self::from_instance(wgpu::Instance::new(desc()), None)
     }
 
     /// A context on `instance`, with an adapter able to present to `surface`

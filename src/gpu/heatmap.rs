@@ -6,6 +6,7 @@ use super::shaders::HEATMAP_WGSL;
 use super::{GpuContext, GridTexture, linear_rgba};
 use crate::error::{Error, Result};
 pub use crate::layout::scene::{AxisMapping, PixelRect};
+use crate::scale::aggregate::nearest_cell;
 use crate::scale::{Aggregate, Colormap, Norm};
 
 /// Everything that decides how one heatmap view looks.
@@ -73,10 +74,21 @@ struct Uniforms {
     neg_inf_color: [f32; 4],
 }
 
-/// The heatmap pipeline. Create once per target format, draw many.
+/// The heatmap pipelines. Create once per target format, draw many.
+///
+/// Each pipeline is compiled on first use (a software adapter compiles
+/// shaders to machine code, tens of milliseconds each, and a render whose
+/// heatmaps are coloured on the CPU needs none).
 #[derive(Debug)]
 pub struct HeatmapRenderer {
-    pipeline: wgpu::RenderPipeline,
+    module: wgpu::ShaderModule,
+    layout: wgpu::PipelineLayout,
+    format: wgpu::TextureFormat,
+    /// Aggregates every cell under each pixel.
+    pipeline: std::sync::OnceLock<wgpu::RenderPipeline>,
+    /// The same shader specialised (`direct`) for at most one cell per
+    /// pixel on evenly spaced axes: no aggregation loop at all.
+    direct: std::sync::OnceLock<wgpu::RenderPipeline>,
     bind_group_layout: wgpu::BindGroupLayout,
 }
 
@@ -85,6 +97,7 @@ pub struct HeatmapRenderer {
 pub struct HeatmapDrawData {
     bind_group: wgpu::BindGroup,
     rect: PixelRect,
+    direct: bool,
 }
 
 impl HeatmapRenderer {
@@ -121,6 +134,16 @@ impl HeatmapRenderer {
                 texture_entry(1, wgpu::TextureViewDimension::D2Array),
                 texture_entry(2, wgpu::TextureViewDimension::D2),
                 texture_entry(3, wgpu::TextureViewDimension::D2),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 4,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Uint,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
             ],
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -128,35 +151,58 @@ impl HeatmapRenderer {
             bind_group_layouts: &[Some(&bind_group_layout)],
             immediate_size: 0,
         });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("HeatmapRenderer::render_pipeline"),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs_main"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs_main"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: ctx.pipeline_cache(),
-        });
         HeatmapRenderer {
-            pipeline,
+            module,
+            layout,
+            format,
+            pipeline: std::sync::OnceLock::new(),
+            direct: std::sync::OnceLock::new(),
             bind_group_layout,
         }
+    }
+
+    /// The pipeline for `direct` draws or the aggregating one, compiled
+    /// now if this is its first use.
+    fn pipeline_for(&self, ctx: &GpuContext, direct: bool) -> &wgpu::RenderPipeline {
+        let (cell, label, value) = if direct {
+            (&self.direct, "HeatmapRenderer::direct_pipeline", 1.0)
+        } else {
+            (&self.pipeline, "HeatmapRenderer::render_pipeline", 0.0)
+        };
+        cell.get_or_init(|| {
+            let p = ctx
+                .device
+                .create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                    label: Some(label),
+                    layout: Some(&self.layout),
+                    vertex: wgpu::VertexState {
+                        module: &self.module,
+                        entry_point: Some("vs_main"),
+                        compilation_options: Default::default(),
+                        buffers: &[],
+                    },
+                    primitive: wgpu::PrimitiveState::default(),
+                    depth_stencil: None,
+                    multisample: wgpu::MultisampleState::default(),
+                    fragment: Some(wgpu::FragmentState {
+                        module: &self.module,
+                        entry_point: Some("fs_main"),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            constants: &[("direct", value)],
+                            ..Default::default()
+                        },
+                        targets: &[Some(wgpu::ColorTargetState {
+                            format: self.format,
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        })],
+                    }),
+                    multiview_mask: None,
+                    cache: ctx.pipeline_cache(),
+                });
+            ctx.save_pipeline_cache();
+            p
+        })
     }
 
     /// Prepare one view of `grid` with `params`.
@@ -286,6 +332,32 @@ impl HeatmapRenderer {
             bytemuck::cast_slice(&edge_texels),
         );
         let edges_view = edges_texture.create_view(&Default::default());
+        let direct = params.x == AxisMapping::Uniform
+            && params.y == AxisMapping::Uniform
+            && l.rows <= r.height
+            && l.cols <= r.width;
+        let map_texels = if direct { cell_map(&l, r) } else { vec![[0u32; 2]] };
+        let map_width = (map_texels.len() / 2).max(1) as u32;
+        let map_texture = device.create_texture_with_data(
+            &ctx.queue,
+            &wgpu::TextureDescriptor {
+                label: Some("HeatmapDrawData::cell_map"),
+                size: wgpu::Extent3d {
+                    width: map_width,
+                    height: if direct { 2 } else { 1 },
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rg32Uint,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            },
+            wgpu::util::TextureDataOrder::LayerMajor,
+            bytemuck::cast_slice(&map_texels),
+        );
+        let map_view = map_texture.create_view(&Default::default());
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("HeatmapDrawData::bind_group"),
             layout: &self.bind_group_layout,
@@ -306,9 +378,18 @@ impl HeatmapRenderer {
                     binding: 3,
                     resource: wgpu::BindingResource::TextureView(&edges_view),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: wgpu::BindingResource::TextureView(&map_view),
+                },
             ],
         });
-        Ok(HeatmapDrawData { bind_group, rect: r })
+        self.pipeline_for(ctx, direct);
+        Ok(HeatmapDrawData {
+            bind_group,
+            rect: r,
+            direct,
+        })
     }
 
     /// Record `data` into `pass`, clipped to its rectangle.
@@ -316,8 +397,33 @@ impl HeatmapRenderer {
         let r = data.rect;
         pass.set_viewport(r.x as f32, r.y as f32, r.width as f32, r.height as f32, 0.0, 1.0);
         pass.set_scissor_rect(r.x, r.y, r.width, r.height);
-        pass.set_pipeline(&self.pipeline);
+        // `prepare` compiled the pipeline this draw needs.
+        let Some(pipeline) = (if data.direct { &self.direct } else { &self.pipeline }).get() else {
+            return;
+        };
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &data.bind_group, &[]);
         pass.draw(0..3, 0..1);
     }
+}
+
+/// The direct pipeline's `cell_map`: for each pixel column (row 0) and
+/// pixel row (row 1) of `rect`, the cell under its centre as (index within
+/// its tile, tile index), `width = max(rect width, rect height)` texels a row.
+fn cell_map(l: &super::grid_texture::TileLayout, rect: PixelRect) -> Vec<[u32; 2]> {
+    let w = rect.width.max(rect.height) as usize;
+    let mut out = vec![[0u32; 2]; 2 * w];
+    for (row, (pixels, cells, per_tile)) in [
+        (rect.width, l.cols, l.tile_cols),
+        (rect.height, l.rows, l.tile_rows),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for p in 0..pixels {
+            let c = nearest_cell(p, cells, pixels);
+            out[row * w + p as usize] = [c % per_tile, c / per_tile];
+        }
+    }
+    out
 }

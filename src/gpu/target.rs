@@ -16,6 +16,9 @@ pub struct OffscreenTarget {
     pub view: wgpu::TextureView,
     width: u32,
     height: u32,
+    /// The readback buffer, made on the first read and reused: a batch of
+    /// figures of one size renders into one target.
+    readback: std::sync::OnceLock<wgpu::Buffer>,
 }
 
 impl OffscreenTarget {
@@ -34,7 +37,9 @@ impl OffscreenTarget {
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
                 format: TARGET_FORMAT,
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+                    | wgpu::TextureUsages::COPY_SRC
+                    | wgpu::TextureUsages::COPY_DST,
                 view_formats: &[],
             })
         })?;
@@ -44,6 +49,7 @@ impl OffscreenTarget {
             view,
             width,
             height,
+            readback: std::sync::OnceLock::new(),
         })
     }
 
@@ -68,19 +74,45 @@ impl OffscreenTarget {
         self.height
     }
 
+    /// Replace the target's pixels with `image` (sRGB bytes, stored as
+    /// they are: the same bytes read back). Sizes must match.
+    pub fn write_rgba(&self, ctx: &GpuContext, image: &RgbaImage) {
+        debug_assert_eq!(image.dimensions(), (self.width, self.height));
+        ctx.queue.write_texture(
+            self.texture.as_image_copy(),
+            image.as_raw(),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(self.width * 4),
+                rows_per_image: None,
+            },
+            wgpu::Extent3d {
+                width: self.width,
+                height: self.height,
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+
     /// Copy the target to the CPU (rows padded to 256 bytes on the GPU side,
     /// unpadded here).
     pub fn read_rgba(&self, ctx: &GpuContext) -> Result<RgbaImage> {
         let unpadded = self.width as usize * 4;
         let padded = unpadded.next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as usize);
-        let buffer = ctx.scoped("allocating the readback buffer", || {
-            ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("OffscreenTarget::readback"),
-                size: (padded * self.height as usize) as u64,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        })?;
+        let buffer = match self.readback.get() {
+            Some(b) => b,
+            None => {
+                let b = ctx.scoped("allocating the readback buffer", || {
+                    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("OffscreenTarget::readback"),
+                        size: (padded * self.height as usize) as u64,
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    })
+                })?;
+                self.readback.get_or_init(|| b)
+            }
+        };
         let mut encoder = ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -89,7 +121,7 @@ impl OffscreenTarget {
         encoder.copy_texture_to_buffer(
             self.texture.as_image_copy(),
             wgpu::TexelCopyBufferInfo {
-                buffer: &buffer,
+                buffer,
                 layout: wgpu::TexelCopyBufferLayout {
                     offset: 0,
                     bytes_per_row: Some(padded as u32),
@@ -103,7 +135,7 @@ impl OffscreenTarget {
             },
         );
         ctx.queue.submit([encoder.finish()]);
-        let mapped = ctx.map_read(&buffer, "the image")?;
+        let mapped = ctx.map_read(buffer, "the image")?;
         let mut pixels = Vec::with_capacity(unpadded * self.height as usize);
         for row in mapped.chunks_exact(padded) {
             pixels.extend_from_slice(&row[..unpadded]);

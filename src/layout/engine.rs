@@ -838,6 +838,23 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
         over_r += need_r.max(0.0);
         over_l += need_l.max(0.0);
     }
+    // A fixed aspect (square cells): shrink the plot to it, centred.
+    if let (Some(aspect), PanelContent::Heatmap(_)) = (panel.aspect, &panel.content) {
+        let (dx, dy) = ((p.x.end - p.x.start).abs(), (p.y.end - p.y.start).abs());
+        let want = aspect as f64 * dy / dx;
+        if want.is_finite() && want > 0.0 {
+            let want = want as f32;
+            if plot.h > plot.w * want {
+                let h = plot.w * want;
+                plot.y += (plot.h - h) / 2.0;
+                plot.h = h;
+            } else {
+                let w = plot.h / want;
+                plot.x += (plot.w - w) / 2.0;
+                plot.w = w;
+            }
+        }
+    }
     // Whole pixels for the data area.
     let px0 = plot.x.ceil();
     let py0 = plot.y.ceil();

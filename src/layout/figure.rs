@@ -251,6 +251,11 @@ pub struct Panel {
     pub y: Axis,
     /// Label beside the colorbar.
     pub colorbar_label: Option<String>,
+    /// Heatmaps: the height of one data unit on the y axis over one on the
+    /// x axis, in pixels (matplotlib's `aspect`): `Some(1.0)` keeps cells
+    /// square, shrinking the plot to fit and centring it in its place;
+    /// `None` fills the space (matplotlib's `aspect="auto"`).
+    pub aspect: Option<f32>,
 }
 
 impl Panel {
@@ -262,6 +267,7 @@ impl Panel {
             x: Axis::default(),
             y: Axis::default(),
             colorbar_label: None,
+            aspect: None,
         }
     }
 
@@ -273,6 +279,7 @@ impl Panel {
             x: Axis::default(),
             y: Axis::default(),
             colorbar_label: None,
+            aspect: None,
         }
     }
 }

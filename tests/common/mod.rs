@@ -23,6 +23,14 @@ pub fn renderer() -> &'static Renderer {
     })
 }
 
+/// A renderer that colours every heatmap in the shader, whatever the
+/// adapter (on lavapipe the default colours plain heatmaps on the CPU):
+/// for tests of the shader itself.
+pub fn shader_renderer() -> &'static Renderer {
+    static R: OnceLock<Renderer> = OnceLock::new();
+    R.get_or_init(|| Renderer::with_context(renderer().context().clone()).with_color_on(actmap::ColorOn::Gpu))
+}
+
 /// Pixel at (x, y) as RGBA.
 pub fn px(img: &image::RgbaImage, x: u32, y: u32) -> [u8; 4] {
     img.get_pixel(x, y).0
