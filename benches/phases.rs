@@ -183,8 +183,8 @@ fn live_frame(c: &mut Criterion) {
         },
     );
     let mut drawer = LiveDrawer::new(2048);
-    let mut frame = control.frame().expect("frame");
-    let image = drawer.draw_image(&renderer, &mut frame).expect("draw");
+    let frame = control.frame().expect("frame");
+    let image = drawer.draw_image(&renderer, &mut frame.clone()).expect("draw");
     let rgba_png = {
         let mut v = Vec::new();
         sink::encode_png(&image, &mut v).expect("png");

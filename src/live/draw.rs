@@ -8,12 +8,13 @@
 //! and drawn one value per pixel, as `actmap render` does: the same pixels.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use image::RgbaImage;
 
 use crate::error::{Error, Result};
 use crate::gpu::{GridTexture, OffscreenTarget};
-use crate::layout::AxisMapping;
+use crate::layout::{AxisMapping, GridSource};
 use crate::live::controller::{LiveFrame, memory_grid};
 use crate::render::Renderer;
 
@@ -37,12 +38,12 @@ pub struct DrawStats {
     pub reduced_frames: u64,
 }
 
-/// Per-view GPU state for drawing live frames: persistent channel textures
-/// and, for offscreen frames, the target.
+/// Per-view GPU state for drawing live frames: persistent channel textures.
 #[derive(Debug)]
 pub struct LiveDrawer {
     textures: HashMap<String, Persistent>,
     capacity: usize,
+    /// The target of offscreen frames with overlays.
     target: Option<OffscreenTarget>,
     /// What drawing did so far.
     pub stats: DrawStats,
@@ -67,7 +68,10 @@ impl LiveDrawer {
         frame: &mut LiveFrame,
         view: &wgpu::TextureView,
     ) -> Result<()> {
-        let textures = self.textures_for(renderer, frame)?;
+        self.pre_reduce(renderer, frame)?;
+        let needed = vec![true; frame.grids.len()];
+        let textures = self.textures_for(renderer, frame, &needed)?;
+        let textures: Vec<GridTexture> = textures.into_iter().flatten().collect();
         renderer.draw_scene_to(&frame.scene, &textures, view)?;
         if !frame.overlay.shapes.is_empty() || !frame.overlay.texts.is_empty() {
             renderer.draw_scene_over(&frame.overlay, &[], view)?;
@@ -76,59 +80,104 @@ impl LiveDrawer {
         Ok(())
     }
 
-    /// Draw `frame` offscreen and read the pixels back. The renderer must
-    /// draw the offscreen format ([`Renderer::new`] / `with_context`).
+    /// Draw `frame` offscreen and read the pixels back, as
+    /// [`Renderer::render_figure`] draws (plain heatmaps coloured on the CPU
+    /// on a software adapter). The renderer must draw the offscreen format
+    /// ([`Renderer::new`] / `with_context`).
     pub fn draw_image(&mut self, renderer: &Renderer, frame: &mut LiveFrame) -> Result<RgbaImage> {
-        let (w, h) = (frame.scene.width, frame.scene.height);
-        let ctx = renderer.context().clone();
-        if self
-            .target
-            .as_ref()
-            .is_none_or(|t| (t.width(), t.height()) != (w, h))
-        {
-            self.target = None;
-            self.target = Some(OffscreenTarget::new(&ctx, w, h)?);
-        }
-        let textures = self.textures_for(renderer, frame)?;
-        let target = self
-            .target
-            .as_ref()
-            .ok_or_else(|| Error::Gpu("no offscreen target".into()))?;
-        renderer.draw_scene_to(&frame.scene, &textures, &target.view)?;
-        if !frame.overlay.shapes.is_empty() || !frame.overlay.texts.is_empty() {
+        self.pre_reduce(renderer, frame)?;
+        let with_overlay = !frame.overlay.shapes.is_empty() || !frame.overlay.texts.is_empty();
+        if with_overlay {
+            // The overlay goes over the figure's text in a second pass on
+            // the same target: everything on the GPU.
+            let ctx = renderer.context().clone();
+            let (w, h) = (frame.scene.width, frame.scene.height);
+            if self
+                .target
+                .as_ref()
+                .is_none_or(|t| (t.width(), t.height()) != (w, h))
+            {
+                self.target = Some(OffscreenTarget::new(&ctx, w, h)?);
+            }
+            let needed = vec![true; frame.grids.len()];
+            let textures: Vec<GridTexture> = self
+                .textures_for(renderer, frame, &needed)?
+                .into_iter()
+                .flatten()
+                .collect();
+            let target = self
+                .target
+                .as_ref()
+                .ok_or_else(|| Error::Gpu("no offscreen target".into()))?;
+            renderer.draw_scene_to(&frame.scene, &textures, &target.view)?;
             renderer.draw_scene_over(&frame.overlay, &[], &target.view)?;
+            self.stats.frames += 1;
+            return target.read_rgba(&ctx);
         }
+        let on_cpu = renderer.colored_on_cpu(&frame.scene, &frame.grids);
+        let needed: Vec<bool> = (0..frame.grids.len())
+            .map(|i| {
+                frame
+                    .scene
+                    .heatmaps
+                    .iter()
+                    .zip(&on_cpu)
+                    .any(|(h, &cpu)| h.grid == i && !cpu)
+            })
+            .collect();
+        let textures = self.textures_for(renderer, frame, &needed)?;
+        let image = renderer.draw_layout(&frame.scene, &frame.grids, &|g| {
+            textures.get(g).and_then(Option::as_ref)
+        })?;
         self.stats.frames += 1;
-        target.read_rgba(&ctx)
+        Ok(image)
     }
 
-    /// Textures for the frame's grids: a channel shown whole reuses its
-    /// persistent texture and uploads only new rows; a zoomed or merged
-    /// view uploads its (small) crop. May switch a heatmap to a CPU
-    /// pre-reduction drawn one value per pixel.
-    fn textures_for(&mut self, renderer: &Renderer, frame: &mut LiveFrame) -> Result<Vec<GridTexture>> {
-        let ctx = renderer.context().clone();
-        let capacity = self.capacity;
-        let mut out = Vec::with_capacity(frame.grids.len());
-        for (i, g) in frame.grids.iter().enumerate() {
-            let grid = memory_grid(g)?;
-            let src = frame.sources.get(i);
-            // On a software adapter, many rows per pixel are folded on the
-            // CPU first and drawn one value per pixel (the whole history is
-            // evenly spaced, so the plain mapping is the same picture).
+    /// On a software adapter, a channel shown whole with many rows per
+    /// pixel row is folded on the CPU first and drawn one value per pixel
+    /// (the whole history is evenly spaced, so the plain mapping is the
+    /// same picture): its grid in the frame becomes the reduction.
+    fn pre_reduce(&mut self, renderer: &Renderer, frame: &mut LiveFrame) -> Result<()> {
+        for i in 0..frame.grids.len() {
+            let grid = memory_grid(&frame.grids[i])?.clone();
+            if !frame.sources.get(i).is_some_and(|s| s.whole) {
+                continue;
+            }
             if let Some(item) = frame.scene.heatmaps.iter_mut().find(|h| h.grid == i)
-                && src.is_some_and(|s| s.whole)
                 && let Some(reduced) =
-                    renderer.pre_reduce(grid, item.rect, item.aggregate, item.norm.centre)?
+                    renderer.pre_reduce(&grid, item.rect, item.aggregate, item.norm.centre)?
             {
                 item.x = AxisMapping::Uniform;
                 item.y = AxisMapping::Uniform;
                 self.stats.reduced_frames += 1;
-                out.push(GridTexture::upload(&ctx, &reduced)?);
+                frame.grids[i] = GridSource::Memory(Arc::new(reduced));
+                frame.sources[i].whole = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Textures for the frame's grids where `needed`: a channel shown whole
+    /// reuses its persistent texture and uploads only new rows; a zoomed,
+    /// merged or reduced view uploads its (small) crop.
+    fn textures_for(
+        &mut self,
+        renderer: &Renderer,
+        frame: &LiveFrame,
+        needed: &[bool],
+    ) -> Result<Vec<Option<GridTexture>>> {
+        let ctx = renderer.context().clone();
+        let capacity = self.capacity;
+        let mut out = Vec::with_capacity(frame.grids.len());
+        for (i, g) in frame.grids.iter().enumerate() {
+            if !needed.get(i).copied().unwrap_or(true) {
+                out.push(None);
                 continue;
             }
+            let grid = memory_grid(g)?;
+            let src = frame.sources.get(i);
             let Some(src) = src.filter(|s| s.whole && s.grid.rows() <= capacity) else {
-                out.push(GridTexture::upload(&ctx, grid)?);
+                out.push(Some(GridTexture::upload(&ctx, grid)?));
                 continue;
             };
             let (rows, cols) = (grid.rows(), grid.cols());
@@ -165,7 +214,7 @@ impl LiveDrawer {
                 self.stats.uploaded_rows += (rows - p.written) as u64;
                 p.written = rows;
             }
-            out.push(p.tex.first_rows(rows));
+            out.push(Some(p.tex.first_rows(rows)));
         }
         Ok(out)
     }
