@@ -48,7 +48,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         ..ServeOptions::default()
     };
     let store = Arc::new(LiveStore::new(store_opts)?);
-    // Stop on Ctrl-C (or SIGTERM): the server closes its connections.
+    // Stop on Ctrl-C: the server closes its connections.
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
