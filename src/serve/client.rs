@@ -42,7 +42,7 @@ const MAX_EVENTS: usize = 256;
 const OUT_QUEUE: usize = 8;
 /// A browser that takes longer than this to accept a message is dropped.
 pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(20);
-/// Largest frame side, in device pixels.
+/// Largest frame side, in device pixels (or the GPU's limit, if smaller).
 const MAX_SIDE: u32 = 8192;
 
 /// A message from the page.
@@ -327,7 +327,14 @@ fn render_loop(
         for ev in events {
             match ev {
                 FromPage::Size { w, h, dpr } => {
-                    let side = |v: f64| (v.round().clamp(1.0, MAX_SIDE as f64)) as u32;
+                    let most = MAX_SIDE.min(shared.renderer.context().max_texture_dim()) as f64;
+                    let side = |v: f64| {
+                        if v.is_finite() {
+                            v.round().clamp(1.0, most) as u32
+                        } else {
+                            1
+                        }
+                    };
                     control.handle(Event::Resized {
                         width: side(w),
                         height: side(h),
