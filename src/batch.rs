@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::input::{self, Grid, GridSelect, LoadOptions, Tensor};
-use crate::layout::Figure;
+use crate::layout::{ColorbarMode, Figure};
 use crate::render::Renderer;
+use crate::spec::PanelSpec;
 
 /// How to expand and run a batch.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +43,17 @@ pub struct BatchOptions {
     pub transpose: bool,
     /// CSV options.
     pub load: LoadOptions,
+    /// Names of the leading axes of N-D tensors, for panel titles
+    /// (`layer 0 · head 2`); missing ones are [`default_axis_name`]s.
+    pub axis_names: Vec<String>,
+    /// The figure size and text scale (`None`: from the size), which
+    /// decide whether all the maps of a 4-D tensor fit one figure.
+    pub figure_size: (u32, u32),
+    /// See `figure_size`.
+    pub figure_scale: Option<f32>,
+    /// `(k, n)`: render only the k-th of n disjoint parts of the batch
+    /// (1-based k), so n processes together cover it. `None`: all of it.
+    pub shard: Option<(usize, usize)>,
 }
 
 /// One figure to make.
@@ -51,8 +63,18 @@ pub struct Job {
     pub source: PathBuf,
     /// The tensor inside it (multi-tensor files).
     pub tensor: Option<String>,
-    /// Split indices, one entry per panel (an empty entry: no split).
+    /// The axes the slices index (leading axes of an N-D tensor).
+    pub axes: Vec<usize>,
+    /// Split indices along `axes`, one entry per panel (an empty entry: no
+    /// split).
     pub slices: Vec<Vec<usize>>,
+    /// Panel rows and columns when the panels follow two axes (layers as
+    /// rows, heads as columns); `None`: a near-square grid.
+    pub grid: Option<(usize, usize)>,
+    /// How many leading indices all slices share (the figure is about
+    /// them: `layer 3` of a 4-D tensor drawn one figure per layer); panel
+    /// titles name the rest.
+    pub fixed: usize,
     /// Output PNG.
     pub output: PathBuf,
     /// Human-readable name: `acts.safetensors:layer.3 [2]`.
@@ -78,6 +100,152 @@ pub struct Plan {
     /// Parts of inputs left out on purpose, with why (an `.npz` member that
     /// is not an array): not failures, but a user should hear of them.
     pub skipped: Vec<Failure>,
+}
+
+/// The name of leading axis `axis` when none is given: `layer` and `head`
+/// (the axes of `[layers, heads, T, T]` attention and `[layers, tokens, d]`
+/// hidden states), then `axis 2`, `axis 3`, ...
+pub fn default_axis_name(axis: usize) -> String {
+    match axis {
+        0 => "layer".into(),
+        1 => "head".into(),
+        a => format!("axis {a}"),
+    }
+}
+
+/// A slice's title from its axis names and indices: `layer 0 · head 2`.
+pub fn slice_title(names: &[String], axes: &[usize], index: &[usize]) -> String {
+    axes.iter()
+        .zip(index)
+        .map(|(&a, i)| {
+            let name = names.get(a).cloned().unwrap_or_else(|| default_axis_name(a));
+            format!("{name} {i}")
+        })
+        .collect::<Vec<_>>()
+        .join(" \u{b7} ")
+}
+
+impl Job {
+    /// `acts.safetensors: attn · layer 3`: the file, the tensor and the
+    /// indices all of the figure's slices share.
+    pub fn short_label(&self, names: &[String]) -> String {
+        let file = self
+            .source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut s = match &self.tensor {
+            Some(t) => format!("{file}: {t}"),
+            None => file,
+        };
+        if let Some(first) = self.slices.first()
+            && self.fixed > 0
+        {
+            let n = self.fixed.min(first.len()).min(self.axes.len());
+            s.push_str(&format!(
+                " \u{b7} {}",
+                slice_title(names, &self.axes[..n], &first[..n])
+            ));
+        }
+        s
+    }
+
+    /// The title of panel `i`: its indices beyond the shared ones, named
+    /// (`head 2`, or `layer 0 · head 2`); empty for an unsplit tensor.
+    pub fn panel_title(&self, i: usize, names: &[String]) -> String {
+        let Some(slice) = self.slices.get(i) else {
+            return String::new();
+        };
+        let from = self.fixed.min(slice.len()).min(self.axes.len());
+        slice_title(names, &self.axes[from..], &slice[from..])
+    }
+}
+
+/// How the figures of a batch look, beyond each panel's own options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FigureLook {
+    /// Figure size in pixels.
+    pub size: (u32, u32),
+    /// Text and line scale (`None`: from the size).
+    pub scale: Option<f32>,
+    /// Data only, no axes or text.
+    pub bare: bool,
+    /// The template carries its own title (else each figure is titled
+    /// after its file, tensor and slice).
+    pub titled: bool,
+    /// Names of leading axes (see [`BatchOptions::axis_names`]).
+    pub axis_names: Vec<String>,
+}
+
+/// The figure of `job`: one panel per grid (one per slice), each built
+/// from `template`. Several panels share one colorbar and are titled by
+/// their slice (`layer 0 · head 2`); panels that follow two axes are
+/// labelled like a facet grid (column names over the top row, row names as
+/// the first column's y label).
+pub fn job_figure(job: &Job, grids: Vec<Grid>, template: &PanelSpec, look: &FigureLook) -> Result<Figure> {
+    let names = &look.axis_names;
+    let n = grids.len();
+    let several = n > 1;
+    let facet = job
+        .grid
+        .filter(|&(r, c)| several && r * c == n && job.axes.len() == 2);
+    let name = |a: usize| names.get(a).cloned().unwrap_or_else(|| default_axis_name(a));
+    let mut panels = Vec::with_capacity(n);
+    for (i, grid) in grids.into_iter().enumerate() {
+        let mut spec = template.clone();
+        if let Some((_, cols)) = facet {
+            // Every panel keeps a title and a y label, empty ones where
+            // they would repeat, so all maps get the same room.
+            let (r, c) = (i / cols, i % cols);
+            spec.title = Some(if r == 0 {
+                format!("{} {c}", name(job.axes[1]))
+            } else {
+                String::new()
+            });
+            let mut y = spec.y.clone().unwrap_or_default();
+            y.label = Some(if c == 0 {
+                format!("{} {r}", name(job.axes[0]))
+            } else {
+                String::new()
+            });
+            spec.y = Some(y);
+        } else if several {
+            spec.title = Some(job.panel_title(i, names));
+        } else if !look.titled {
+            spec.title = Some(job.short_label(names));
+        }
+        panels.push(spec.build_with_grid(grid, &job.source, Path::new(""))?);
+    }
+    let (rows, cols) = job.grid.filter(|(r, c)| r * c == n).unwrap_or_else(|| {
+        let cols = (n as f64).sqrt().ceil().max(1.0) as usize;
+        (n.div_ceil(cols), cols)
+    });
+    Ok(Figure {
+        width: look.size.0,
+        height: look.size.1,
+        scale: look.scale,
+        title: several.then(|| job.short_label(names)),
+        grid: (rows, cols),
+        panels,
+        colorbar: if several {
+            ColorbarMode::Shared
+        } else {
+            ColorbarMode::PerPanel
+        },
+        background: [255, 255, 255, 255],
+        bare: look.bare,
+    })
+}
+
+/// Whether `rows x cols` panels fit a `width x height` figure at a
+/// readable size (a cell of about 120 px a side at scale 1: title, ticks
+/// and a map of 60 px or more). `scale` as [`Figure::scale`].
+pub fn panels_fit(rows: usize, cols: usize, (width, height): (u32, u32), scale: Option<f32>) -> bool {
+    let scale = scale
+        .map(f64::from)
+        .unwrap_or_else(|| (width as f64 / 1280.0).min(height as f64 / 960.0).max(1.0));
+    let side = 120.0 * scale;
+    cols as f64 * side <= width as f64 && rows as f64 * side <= height as f64
 }
 
 /// An error's message without the file name (the failure already names it).
@@ -253,19 +421,44 @@ pub fn plan(files: &[PathBuf], opts: &BatchOptions) -> Plan {
                 Some(n) => format!("{}:{n}", file.display()),
                 None => file.display().to_string(),
             };
+            // Without --split, N-D tensors become panels: a 3-D tensor one
+            // figure of its 2-D slices; a 4-D one its first two axes as a
+            // grid of rows and columns when they fit one figure, else one
+            // figure per index of the first axis.
+            let mut axes = opts.split.clone();
+            let mut panels = opts.panels;
+            let mut grid = None;
+            let mut per_first = false;
             let slices = if opts.split.is_empty() {
-                if shape.len() > 2 {
-                    plan.failed.push(Failure {
-                        what,
-                        error: format!(
-                            "shape {:?} is {}-D: pick slices with --split 0 (one figure per index of axis 0)",
-                            shape,
-                            shape.len()
-                        ),
-                    });
-                    continue;
+                match shape.len() {
+                    0..=2 => vec![Vec::new()],
+                    3 => {
+                        axes = vec![0];
+                        panels = true;
+                        combinations(&shape[..1])
+                    }
+                    4 => {
+                        axes = vec![0, 1];
+                        if panels_fit(shape[0], shape[1], opts.figure_size, opts.figure_scale) {
+                            panels = true;
+                            grid = Some((shape[0], shape[1]));
+                        } else {
+                            per_first = true;
+                        }
+                        combinations(&shape[..2])
+                    }
+                    n => {
+                        plan.failed.push(Failure {
+                            what,
+                            error: format!(
+                                "shape {shape:?} is {n}-D: pick slices with --split, e.g. --split 0,1,2 \
+                                 (one figure per index of the first {} axes)",
+                                n - 2
+                            ),
+                        });
+                        continue;
+                    }
                 }
-                vec![Vec::new()]
             } else {
                 let bad_axis = opts.split.iter().find(|&&a| a >= shape.len());
                 if let Some(a) = bad_axis {
@@ -287,6 +480,10 @@ pub fn plan(files: &[PathBuf], opts: &BatchOptions) -> Plan {
                     continue;
                 }
                 let dims: Vec<usize> = opts.split.iter().map(|&a| shape[a]).collect();
+                // Panels of two split axes follow them: rows and columns.
+                if let [r, c] = dims[..] {
+                    grid = Some((r, c));
+                }
                 combinations(&dims)
             };
             let stem = sanitize(
@@ -299,30 +496,31 @@ pub fn plan(files: &[PathBuf], opts: &BatchOptions) -> Plan {
                 (Some(n), _) => format!("{stem}_{}", sanitize(n)),
                 (None, _) => stem,
             };
-            let groups: Vec<Vec<Vec<usize>>> = if opts.panels {
-                vec![slices]
+            // (slices of one figure, the indices its name and label carry)
+            let groups: Vec<(Vec<Vec<usize>>, Vec<usize>)> = if per_first {
+                (0..shape[0])
+                    .map(|i| (slices.iter().filter(|s| s[0] == i).cloned().collect(), vec![i]))
+                    .collect()
+            } else if panels {
+                vec![(slices, Vec::new())]
             } else {
-                slices.into_iter().map(|s| vec![s]).collect()
+                slices.into_iter().map(|s| (vec![s.clone()], s)).collect()
             };
-            for g in groups {
-                let suffix = match g.as_slice() {
-                    [one] if !one.is_empty() => {
-                        format!(
-                            "_{}",
-                            one.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("_")
-                        )
-                    }
-                    _ => String::new(),
-                };
-                let label = match g.as_slice() {
-                    [one] if !one.is_empty() => format!("{what} {one:?}"),
-                    _ => what.clone(),
+            for (g, id) in groups {
+                let suffix: String = id.iter().map(|i| format!("_{i}")).collect();
+                let label = if id.is_empty() {
+                    what.clone()
+                } else {
+                    format!("{what} {}", slice_title(&opts.axis_names, &axes[..id.len()], &id))
                 };
                 raw.push((
                     fi,
                     Job {
                         source: file.clone(),
                         tensor: name.clone(),
+                        axes: axes.clone(),
+                        grid: if panels && !per_first { grid } else { None },
+                        fixed: id.len(),
                         slices: g,
                         output: PathBuf::new(),
                         label,
@@ -364,7 +562,48 @@ pub fn plan(files: &[PathBuf], opts: &BatchOptions) -> Plan {
         job.output = opts.out_dir.join(format!("{name}.png"));
         plan.jobs.push(job);
     }
+    // A shard keeps every n-th job, failure and note of the whole plan
+    // (names were given over the whole plan, so they are the same in
+    // every shard): the n shards are disjoint and together cover it.
+    if let Some(shard) = opts.shard {
+        fn keep<T>(v: &mut Vec<T>, shard: (usize, usize)) {
+            let all = std::mem::take(v);
+            *v = all
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| in_shard(*i, shard))
+                .map(|(_, x)| x)
+                .collect();
+        }
+        keep(&mut plan.jobs, shard);
+        keep(&mut plan.failed, shard);
+        keep(&mut plan.skipped, shard);
+    }
     plan
+}
+
+/// Whether item `i` (0-based, in plan order) belongs to shard `(k, n)`
+/// (1-based k): round robin, so the n shards get nearly equal shares.
+pub fn in_shard(i: usize, (k, n): (usize, usize)) -> bool {
+    n > 0 && i % n == k.wrapping_sub(1)
+}
+
+/// Parse `K/N` (1 <= K <= N), as `--shard` takes it.
+pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || {
+        Error::Invalid(format!(
+            "bad --shard '{s}': expected K/N with 1 <= K <= N, e.g. 3/8 (the 3rd of 8 parts)"
+        ))
+    };
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
 }
 
 /// Counts so far, for progress reports and the final summary.
@@ -448,7 +687,7 @@ fn load_job(
             if s.is_empty() {
                 (*tensor).clone().into_grid(&select)
             } else {
-                tensor.slice_axes(&opts.split, s)?.into_grid(&select)
+                tensor.slice_axes(&job.axes, s)?.into_grid(&select)
             }
         })
         .collect()
@@ -609,9 +848,13 @@ mod tests {
             p.jobs[0].output
         );
         assert_eq!(plan(&files, &opts).jobs, p.jobs, "same input, same names");
-        // A 3-D array without --split is refused with advice; with it, one job per slice.
+        // A 3-D array without --split is one figure, a panel per index of
+        // axis 0; with --split 0, one figure per slice.
         let p = plan(&[a.join("cube.npy")], &opts);
-        assert!(p.jobs.is_empty() && p.failed[0].error.contains("--split 0"));
+        assert!(p.failed.is_empty(), "{:?}", p.failed);
+        assert_eq!(p.jobs.len(), 1);
+        assert_eq!(p.jobs[0].slices, [vec![0], vec![1], vec![2]]);
+        assert_eq!(p.jobs[0].axes, [0]);
         let split = BatchOptions {
             split: vec![0],
             ..opts.clone()
@@ -630,6 +873,119 @@ mod tests {
         let p = plan(&[a.join("cube.npy")], &panels);
         assert_eq!(p.jobs.len(), 1);
         assert_eq!(p.jobs[0].slices.len(), 3);
+    }
+
+    fn names(p: &Plan) -> Vec<String> {
+        p.jobs
+            .iter()
+            .map(|j| j.output.file_name().unwrap().to_string_lossy().into())
+            .collect()
+    }
+
+    #[test]
+    fn four_d_tensors_follow_their_axes() {
+        let dir = tempfile::tempdir().unwrap();
+        let attn = dir.path().join("attn.npy");
+        let cells = |l: usize, h: usize| vec![0.5f32; l * h * 4 * 4];
+        let opts = |size| BatchOptions {
+            out_dir: PathBuf::from("out"),
+            figure_size: size,
+            figure_scale: Some(1.0),
+            ..Default::default()
+        };
+        // 6 layers x 8 heads fit 1200 x 900: one figure, layers as rows.
+        crate::sink::write_npy_f32(&attn, &[6, 8, 4, 4], &cells(6, 8)).unwrap();
+        let p = plan(std::slice::from_ref(&attn), &opts((1200, 900)));
+        assert_eq!(names(&p), ["attn.png"]);
+        let job = &p.jobs[0];
+        assert_eq!(
+            (job.grid, job.axes.as_slice(), job.slices.len()),
+            (Some((6, 8)), &[0, 1][..], 48)
+        );
+        assert_eq!(job.slices[9], [1, 1]);
+        // 12 x 12 do not: one figure per layer, its heads as panels.
+        crate::sink::write_npy_f32(&attn, &[12, 12, 4, 4], &cells(12, 12)).unwrap();
+        let p = plan(std::slice::from_ref(&attn), &opts((1200, 900)));
+        assert_eq!(p.jobs.len(), 12);
+        assert_eq!(names(&p)[..3], ["attn_0.png", "attn_1.png", "attn_2.png"]);
+        let job = &p.jobs[3];
+        assert_eq!(job.grid, None);
+        assert_eq!(job.fixed, 1);
+        assert!(job.slices.iter().enumerate().all(|(h, s)| s == &[3, h]));
+        let named = vec!["block".to_string(), "head".to_string()];
+        assert_eq!(job.panel_title(2, &named), "head 2");
+        assert_eq!(job.short_label(&named), "attn.npy \u{b7} block 3");
+        // ... unless the figure is large enough for them.
+        let p = plan(std::slice::from_ref(&attn), &opts((1600, 1600)));
+        assert_eq!(p.jobs.len(), 1);
+        // 5-D: asks for --split.
+        crate::sink::write_npy_f32(&attn, &[2, 2, 2, 2, 2], &[0.0; 32]).unwrap();
+        let p = plan(std::slice::from_ref(&attn), &opts((1200, 900)));
+        assert!(p.failed[0].error.contains("--split 0,1,2"), "{:?}", p.failed);
+    }
+
+    #[test]
+    fn facet_figures_label_rows_and_columns_once() {
+        let job = Job {
+            source: PathBuf::from("acts.safetensors"),
+            tensor: Some("attn".into()),
+            axes: vec![0, 1],
+            slices: combinations(&[2, 3]),
+            grid: Some((2, 3)),
+            fixed: 0,
+            output: PathBuf::from("x.png"),
+            label: String::new(),
+        };
+        let grids = (0..6)
+            .map(|_| Grid::from_fn(4, 4, |r, c| (r * c) as f32).unwrap())
+            .collect();
+        let look = FigureLook {
+            size: (1200, 900),
+            scale: None,
+            bare: false,
+            titled: false,
+            axis_names: vec!["layer".into(), "head".into()],
+        };
+        let fig = job_figure(&job, grids, &PanelSpec::default(), &look).unwrap();
+        assert_eq!(fig.grid, (2, 3));
+        assert_eq!(fig.title.as_deref(), Some("acts.safetensors: attn"));
+        let titles: Vec<&str> = fig.panels.iter().map(|p| p.title.as_deref().unwrap()).collect();
+        assert_eq!(titles, ["head 0", "head 1", "head 2", "", "", ""]);
+        let ylabels: Vec<&str> = fig.panels.iter().map(|p| p.y.label.as_deref().unwrap()).collect();
+        assert_eq!(ylabels, ["layer 0", "", "", "layer 1", "", ""]);
+        // Square maps keep square cells.
+        assert!(fig.panels.iter().all(|p| p.aspect == Some(1.0)));
+        assert_eq!(fig.colorbar, ColorbarMode::Shared);
+    }
+
+    #[test]
+    fn shards_are_disjoint_and_cover_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = (0..7)
+            .map(|i| {
+                let f = dir.path().join(format!("g{i}.npy"));
+                crate::sink::write_npy_f32(&f, &[2, 2], &[i as f32; 4]).unwrap();
+                f
+            })
+            .collect();
+        let all = names(&plan(&files, &BatchOptions::default()));
+        let mut seen = Vec::new();
+        for k in 1..=3 {
+            let opts = BatchOptions {
+                shard: Some((k, 3)),
+                ..Default::default()
+            };
+            let part = names(&plan(&files, &opts));
+            assert!(part.len() == 2 || part.len() == 3, "{part:?}");
+            assert!(part.iter().all(|n| !seen.contains(n)), "shards overlap");
+            seen.extend(part);
+        }
+        seen.sort();
+        assert_eq!(seen, all);
+        for bad in ["0/3", "4/3", "1/0", "3", "a/b", "1/-2"] {
+            assert!(parse_shard(bad).unwrap_err().to_string().contains("K/N"), "{bad}");
+        }
+        assert_eq!(parse_shard(" 2/8").unwrap(), (2, 8));
     }
 
     #[test]

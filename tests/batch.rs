@@ -322,3 +322,46 @@ fn broken_containers_in_a_directory_are_reported_and_the_rest_renders() {
     assert!(out.contains(&"attn_attn_0.png".to_string()), "{out:?}");
     assert!(out.iter().any(|f| f.starts_with("good")), "{out:?}");
 }
+
+#[test]
+fn shards_split_a_batch_between_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("run")).unwrap();
+    for i in 0..5 {
+        grid(&d.join(format!("run/g{i}.npy")), i);
+    }
+    let render = |shard: &str| {
+        actmap(
+            &[
+                "render", "run", "-o", "figs", "--size", "320x240", "--shard", shard,
+            ],
+            d,
+        )
+    };
+    let o = render("1/2");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rendered 3, skipped 0, failed 0 of 3"),
+        "{}",
+        stderr(&o)
+    );
+    let first = pngs(&d.join("figs"));
+    let o = render("2/2");
+    assert!(
+        stderr(&o).contains("rendered 2, skipped 0, failed 0 of 2"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        pngs(&d.join("figs")),
+        ["g0.png", "g1.png", "g2.png", "g3.png", "g4.png"]
+    );
+    assert_eq!(first, ["g0.png", "g2.png", "g4.png"]);
+    // Each shard resumes on its own.
+    let o = render("2/2");
+    assert!(stderr(&o).contains("rendered 0, skipped 2"), "{}", stderr(&o));
+    let o = render("3/2");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad --shard '3/2'"), "{}", stderr(&o));
+}

@@ -260,17 +260,33 @@ fn npz_members_that_are_not_arrays_are_named() {
 }
 
 #[test]
-fn three_d_arrays_need_an_index() {
+fn three_d_arrays_render_as_panels_and_index_picks_one() {
     let dir = tempfile::tempdir().unwrap();
     let data: Vec<f32> = (0..24).map(|v| v as f32).collect();
     sink::write_npy_f32(&dir.path().join("cube.npy"), &[2, 3, 4], &data).unwrap();
-    let o = actmap(&["render", "cube.npy", "-o", "c.png"], dir.path());
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        error_line(&o).contains("pick a 2-D slice with --index 0"),
-        "{}",
-        error_line(&o)
+    // No flags: one figure, a panel per index of axis 0, side by side.
+    let o = actmap(
+        &[
+            "render", "cube.npy", "-o", "c.png", "--bare", "--size", "80x30", "--vmin", "0", "--vmax", "23",
+        ],
+        dir.path(),
     );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(dir.path().join("c.png")).unwrap().to_rgba8();
+    assert_eq!(img.dimensions(), (80, 30));
+    for (panel, x0) in [(0u32, 0u32), (1, 40)] {
+        for r in 0..3u32 {
+            for c in 0..4u32 {
+                let v = (panel * 12 + r * 4 + c) as f32;
+                assert_eq!(
+                    img.get_pixel(x0 + c * 10 + 5, r * 10 + 5).0,
+                    Colormap::default().map(v / 23.0),
+                    "panel {panel} cell ({r},{c})"
+                );
+            }
+        }
+    }
+    assert_eq!(files_in(dir.path()), ["c.png", "cube.npy"]);
     let o = actmap(
         &[
             "render", "cube.npy", "-o", "c.png", "--index", "1", "--bare", "--size", "4x3", "--vmin", "0",

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actmap::batch::{self, BatchOptions, Job};
-use actmap::layout::{ColorbarMode, Figure};
 use actmap::{Grid, Renderer};
 
 use super::render::{RenderArgs, batch_panel};
@@ -26,36 +25,18 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-fn short_label(job: &Job) -> String {
-    let file = job
-        .source
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut s = match &job.tensor {
-        Some(t) => format!("{file}: {t}"),
-        None => file,
-    };
-    if let [one] = job.slices.as_slice()
-        && !one.is_empty()
-    {
-        s.push_str(&format!(" {one:?}"));
-    }
-    s
-}
-
 pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     let b = a.batch_args()?;
     let template = batch_panel(&a)?;
-    let out_dir: PathBuf = match b.out {
-        Some(o) if o.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) && !o.is_dir() => {
-            anyhow::bail!(
-                "{}: several figures need an output directory, not a .png file",
-                o.display()
-            )
-        }
-        Some(o) => o.to_path_buf(),
-        None => PathBuf::from("."),
+    // `-o fig.png` names the one figure of a batch that makes one (a 3-D
+    // array as panels); several figures need a directory.
+    let png_out = b
+        .out
+        .filter(|o| o.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) && !o.is_dir());
+    let out_dir: PathBuf = match (png_out, b.out) {
+        (Some(o), _) => o.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (None, Some(o)) => o.to_path_buf(),
+        (None, None) => PathBuf::from("."),
     };
     let (files, early) = batch::expand_inputs(b.inputs);
     let opts = BatchOptions {
@@ -67,9 +48,28 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         jobs: b.jobs,
         transpose: b.transpose,
         load: b.load.clone(),
+        axis_names: b.axis_names.to_vec(),
+        figure_size: b.size.unwrap_or((1200, 900)),
+        figure_scale: b.scale,
+        shard: b.shard,
     };
     let mut plan = batch::plan(&files, &opts);
+    let early = early
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| b.shard.is_none_or(|s| batch::in_shard(*i, s)))
+        .map(|(_, f)| f);
     plan.failed.splice(0..0, early);
+    if let Some(o) = png_out {
+        match plan.jobs.as_mut_slice() {
+            [one] => one.output = o.to_path_buf(),
+            jobs => anyhow::bail!(
+                "{}: several figures need an output directory, not a .png file ({} figures)",
+                o.display(),
+                jobs.len()
+            ),
+        }
+    }
     for s in &plan.skipped {
         eprintln!("actmap: {}: {}", s.what, s.error);
     }
@@ -81,38 +81,14 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     let renderer = Renderer::new()?;
     let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::SeqCst));
 
-    let (w, h) = b.size.unwrap_or((1200, 900));
-    let build = |job: &Job, grids: Vec<Grid>| -> actmap::Result<Figure> {
-        let mut panels = Vec::with_capacity(grids.len());
-        let several = grids.len() > 1;
-        for (grid, slice) in grids.into_iter().zip(&job.slices) {
-            let mut spec = template.clone();
-            if several {
-                spec.title = Some(format!("{slice:?}"));
-            } else if !b.titled {
-                spec.title = Some(short_label(job));
-            }
-            panels.push(spec.build_with_grid(grid, &job.source, Path::new(""))?);
-        }
-        let n = panels.len();
-        let cols = (n as f64).sqrt().ceil().max(1.0) as usize;
-        let rows = n.div_ceil(cols);
-        Ok(Figure {
-            width: w,
-            height: h,
-            scale: b.scale,
-            title: several.then(|| short_label(job)),
-            grid: (rows, cols),
-            panels,
-            colorbar: if several {
-                ColorbarMode::Shared
-            } else {
-                ColorbarMode::PerPanel
-            },
-            background: [255, 255, 255, 255],
-            bare: b.bare,
-        })
+    let look = batch::FigureLook {
+        size: b.size.unwrap_or((1200, 900)),
+        scale: b.scale,
+        bare: b.bare,
+        titled: b.titled,
+        axis_names: opts.axis_names.clone(),
     };
+    let build = |job: &Job, grids: Vec<Grid>| batch::job_figure(job, grids, &template, &look);
 
     let terminal = std::io::stderr().is_terminal();
     let bar = (!b.quiet && terminal).then(|| {

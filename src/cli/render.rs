@@ -163,6 +163,15 @@ pub struct RenderArgs {
     /// Batch: PNG encoder threads [default: one per core].
     #[arg(long)]
     jobs: Option<usize>,
+    /// Batch: render only part K of N (e.g. 3/8), so N processes (a Slurm
+    /// array, GNU parallel) split the batch; the parts are disjoint and
+    /// together cover it, each resumable.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// N-D tensors: names of the leading axes for panel titles, e.g.
+    /// layer,head [default: layer,head].
+    #[arg(long, value_delimiter = ',')]
+    axis_names: Vec<String>,
     /// No progress output (errors and the failure summary still print).
     #[arg(short, long)]
     quiet: bool,
@@ -316,10 +325,19 @@ pub fn is_batch(a: &RenderArgs) -> bool {
             .map(|t| t.len() > 1 || t.iter().any(|(n, _)| n.is_some()))
             .unwrap_or(false)
     };
+    // An N-D array without --index renders as panels, through the batch.
+    let n_d = |p: &Path| {
+        actmap::input::describe(p)
+            .map(|t| t.iter().any(|(_, shape)| shape.len() > 2))
+            .unwrap_or(false)
+    };
+    let line = a.kind.as_deref().is_some_and(|k| k.starts_with("line"));
     a.inputs.len() > 1
         || !a.split.is_empty()
         || !a.key.is_empty()
         || a.panels
+        || a.shard.is_some()
+        || (a.index.is_empty() && !line && a.inputs.iter().any(|p| n_d(p)))
         || a.inputs
             .iter()
             .any(|p| p.is_dir() || (!p.exists() && p.to_string_lossy().contains(['*', '?'])))
@@ -347,6 +365,8 @@ pub struct BatchArgs<'a> {
     pub load: LoadOptions,
     pub bare: bool,
     pub titled: bool,
+    pub shard: Option<(usize, usize)>,
+    pub axis_names: &'a [String],
 }
 
 fn load_options(a: &RenderArgs) -> anyhow::Result<LoadOptions> {
@@ -384,6 +404,12 @@ impl RenderArgs {
             load: load_options(self)?,
             bare: self.bare,
             titled: self.title.is_some(),
+            shard: self
+                .shard
+                .as_deref()
+                .map(actmap::batch::parse_shard)
+                .transpose()?,
+            axis_names: &self.axis_names,
         })
     }
 }

@@ -752,6 +752,27 @@ fn outline(b: &mut Builder, x: f32, y: f32, w: f32, h: f32, lw: f32) {
     );
 }
 
+/// `text` at `size`, or smaller (down to 70%) so it is at most `room`
+/// wide, or at 70% cut short with an ellipsis when even that is too wide.
+fn fit_text(b: &Builder, text: &str, size: f32, room: f32) -> (String, f32) {
+    let width = b.width(text, size);
+    if width <= room {
+        return (text.to_string(), size);
+    }
+    let smaller = size * (room / width).max(0.7);
+    if b.width(text, smaller) <= room {
+        return (text.to_string(), smaller);
+    }
+    let chars: Vec<char> = text.chars().collect();
+    for keep in (0..chars.len()).rev() {
+        let cut: String = chars[..keep].iter().collect::<String>().trim_end().to_string() + "\u{2026}";
+        if b.width(&cut, smaller) <= room || keep == 0 {
+            return (cut, smaller);
+        }
+    }
+    (String::new(), smaller)
+}
+
 /// The space a panel needs around its plot area.
 struct Reserve {
     top: f32,
@@ -921,11 +942,16 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
         );
     }
     if let Some(title) = &panel.title {
+        // Centred over the plot, within the panel's cell: a title wider than
+        // that is set smaller, then shortened, never into its neighbours.
+        let centre = rx + pw / 2.0;
+        let room = 2.0 * (centre - cell.x).min(cell.x + cell.w - centre) - st.pad;
+        let (text, size) = fit_text(b, title, st.title_px, room);
         b.text(
-            title.clone(),
-            rx + pw / 2.0,
+            text,
+            centre,
             ry - st.pad,
-            st.title_px,
+            size,
             (HAlign::Center, VAlign::Bottom, Rotation::None),
         );
     }
