@@ -122,7 +122,7 @@ fn run(browsers: usize, rate: f64, secs: f64, format: &str) -> Outcome {
     for b in &mut pages {
         b.wait_for(
             "window.actmap && window.actmap.last && window.actmap.last.rows >= 1",
-            60,
+            180,
         );
         let (_, _, w, h) = b.rect("#view");
         assert_eq!((w as u32, h as u32), CANVAS, "canvas size");
@@ -142,7 +142,7 @@ fn run(browsers: usize, rate: f64, secs: f64, format: &str) -> Outcome {
     }
     let elapsed = start.elapsed().as_secs_f64();
     for b in &mut pages {
-        b.wait_for(&format!("window.actmap.last.rows >= {}", n + 1), 60);
+        b.wait_for(&format!("window.actmap.last.rows >= {}", n + 1), 180);
     }
     let mut latencies = Vec::new();
     let mut fps = Vec::new();

@@ -597,5 +597,7 @@ fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
         60,
     );
     assert_canvas_shows(&mut late, &want2, "two-browsers-late");
-    s.wait_for("view 3 frame");
+    // It shows what the second one shows: the server drew that frame once.
+    let first = s.wait_for("view 3 frame 1:");
+    assert!(first.contains(" shared "), "{first}");
 }

@@ -27,9 +27,10 @@ use tokio::sync::mpsc;
 
 use super::{FrameFormat, Shared};
 use crate::error::{Error, Result};
+use crate::layout::{GridSource, Scene};
 use crate::live::controller::{HELP, norm_name};
 use crate::live::view::Autoscale;
-use crate::live::{Action, Controller, ControllerOptions, Event, Key, LiveDrawer, Modifiers};
+use crate::live::{Action, Controller, ControllerOptions, Event, Key, LiveDrawer, LiveFrame, Modifiers};
 use crate::scale::{Colormap, ColormapKind, NormKind};
 
 /// Bytes before the image in a binary message.
@@ -117,6 +118,56 @@ struct ChannelInfo {
     cols: usize,
     rows: u64,
     range: String,
+}
+
+/// A frame drawn and encoded for one view, kept for others showing the
+/// same figure from the same grids.
+#[derive(Debug)]
+pub(crate) struct CachedFrame {
+    scene: Scene,
+    grids: Vec<GridSource>,
+    image: RgbaImage,
+    bytes: Vec<u8>,
+    draw: Duration,
+    encode: Duration,
+}
+
+/// The last few frames drawn by any view (views that show the same thing,
+/// the usual case with several browsers, draw and encode it once).
+#[derive(Debug, Default)]
+pub(crate) struct FrameCache {
+    entries: Mutex<VecDeque<Arc<CachedFrame>>>,
+}
+
+/// Frames kept for other views.
+const CACHED_FRAMES: usize = 4;
+
+impl FrameCache {
+    fn find(&self, frame: &LiveFrame) -> Option<Arc<CachedFrame>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .find(|c| same_grids(&c.grids, &frame.grids) && c.scene == frame.scene)
+            .cloned()
+    }
+
+    fn insert(&self, frame: Arc<CachedFrame>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() == CACHED_FRAMES {
+            entries.pop_front();
+        }
+        entries.push_back(frame);
+    }
+}
+
+/// The same grids: the very same memory (a figure's grids are shared from
+/// the store while nothing changed).
+fn same_grids(a: &[GridSource], b: &[GridSource]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (GridSource::Memory(x), GridSource::Memory(y)) => Arc::ptr_eq(x, y),
+            _ => false,
+        })
 }
 
 /// Holds one of the server's browser places until dropped.
@@ -293,7 +344,7 @@ fn render_loop(
     let started = Instant::now();
     let mut sized = false;
     let mut seq: u32 = 0;
-    let mut last_image: Option<RgbaImage> = None;
+    let mut last_image: Option<Arc<CachedFrame>> = None;
     let mut last_frame = Instant::now() - min_interval;
     let mut last_info: Option<Info> = None;
     let mut last_hover: Option<String> = None;
@@ -422,34 +473,65 @@ fn render_loop(
             }
             last_frame = Instant::now();
             let t0 = Instant::now();
-            let mut frame = control.frame()?;
-            let image = drawer.draw_image(&shared.renderer, &mut frame)?;
-            let drawn = t0.elapsed();
+            let frame = control.frame()?;
+            // A view showing what another one just drew (same figure, same
+            // grids) reuses its frame.
+            let (drawn, shared_hit) = match shared.frames.find(&frame) {
+                Some(hit) => (hit, true),
+                None => {
+                    let (scene, grids) = (frame.scene.clone(), frame.grids.clone());
+                    let mut frame = frame.clone();
+                    let image = drawer.draw_image(&shared.renderer, &mut frame)?;
+                    let draw = t0.elapsed();
+                    let t1 = Instant::now();
+                    let bytes = encode_frame(&image, opts.frame_format)?;
+                    let encode = t1.elapsed();
+                    let hit = Arc::new(CachedFrame {
+                        scene,
+                        grids,
+                        image,
+                        bytes,
+                        draw,
+                        encode,
+                    });
+                    shared.frames.insert(hit.clone());
+                    (hit, false)
+                }
+            };
             hover_changed = true;
-            if last_image.as_ref() != Some(&image) {
-                let t1 = Instant::now();
-                let bytes = encode_frame(&image, opts.frame_format)?;
-                let encoded = t1.elapsed();
+            let changed = last_image
+                .as_ref()
+                .is_none_or(|last| !Arc::ptr_eq(last, &drawn) && last.image != drawn.image);
+            if changed {
                 seq = seq.wrapping_add(1);
                 let rows: u64 = control
                     .shown()
                     .map(|s| s.channels.iter().map(|c| c.total_rows).sum())
                     .unwrap_or(0);
-                let msg = binary(1, opts.frame_format, seq, &image, frame.version, rows, &bytes);
+                let msg = binary(
+                    1,
+                    opts.frame_format,
+                    seq,
+                    &drawn.image,
+                    frame.version,
+                    rows,
+                    &drawn.bytes,
+                );
                 if opts.verbose {
                     eprintln!(
-                        "view {id} frame {seq}: t={:.3}s {}x{} bytes={} draw={:.1}ms encode={:.1}ms version={} rows={rows}",
+                        "view {id} frame {seq}: t={:.3}s {}x{} bytes={} draw={:.1}ms encode={:.1}ms{} version={} rows={rows}",
                         started.elapsed().as_secs_f64(),
-                        image.width(),
-                        image.height(),
-                        bytes.len(),
-                        drawn.as_secs_f64() * 1e3,
-                        encoded.as_secs_f64() * 1e3,
+                        drawn.image.width(),
+                        drawn.image.height(),
+                        drawn.bytes.len(),
+                        drawn.draw.as_secs_f64() * 1e3,
+                        drawn.encode.as_secs_f64() * 1e3,
+                        if shared_hit { " shared" } else { "" },
                         frame.version,
                     );
                 }
                 send(msg)?;
-                last_image = Some(image);
+                last_image = Some(drawn);
             }
         }
         if hover_changed {

@@ -128,6 +128,8 @@ struct Shared {
     token: String,
     cookie_name: String,
     page: String,
+    /// Frames drawn lately, for views that show the same.
+    frames: client::FrameCache,
     /// Views to wake when the store changes.
     clients: Mutex<Vec<Weak<client::Mailbox>>>,
     /// Views connected now.
@@ -272,6 +274,7 @@ pub fn serve(store: Arc<LiveStore>, opts: ServeOptions) -> Result<ServerHandle> 
         cookie_name: format!("actmap-token-{}", addr.port()),
         token,
         page,
+        frames: client::FrameCache::default(),
         opts,
         clients: Mutex::new(Vec::new()),
         client_count: AtomicUsize::new(0),
