@@ -48,6 +48,8 @@ pub mod input;
 pub mod layout;
 pub mod live;
 pub mod render;
+pub mod runlog;
+pub mod runview;
 pub mod scale;
 #[cfg(feature = "serve")]
 pub mod serve;

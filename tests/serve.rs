@@ -601,3 +601,136 @@ fn a_writer_streams_while_two_browsers_watch_each_with_its_own_view() {
     let first = s.wait_for("view 3 frame 1:");
     assert!(first.contains(" shared "), "{first}");
 }
+
+#[test]
+fn serve_run_shows_steps_and_a_slider_for_2d_records() {
+    use actmap::runlog::{RunWriter, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let writer = RunWriter::open(
+        &run,
+        WriterOptions {
+            flush_every: Duration::from_millis(100),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let store = LiveStore::new(StoreOptions::default()).unwrap();
+    let steps: Vec<i64> = [0, 150, 300, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500].to_vec();
+    for (i, &s) in steps.iter().enumerate() {
+        writer.append("acts", Some(s), 0.0, &[32], &row(i, 32)).unwrap();
+        store
+            .push_records("acts", Some(&[s]), &[32], &row(i, 32))
+            .unwrap();
+    }
+    // A channel that logs one 2-D array per step.
+    let attn = |k: usize| -> Vec<f32> { (0..64).map(|i| ((i * (k + 1)) % 17) as f32).collect() };
+    for k in 0..4usize {
+        let s = 1000 * k as i64;
+        writer.append("attn", Some(s), 0.0, &[8, 8], &attn(k)).unwrap();
+        store.push_records("attn", Some(&[s]), &[8, 8], &attn(k)).unwrap();
+    }
+    writer.flush().unwrap();
+    let arg = run.to_str().unwrap().to_string();
+    let mut s = Serve::start(&[&arg, "--bind", "127.0.0.1:0", "--title", "run test"]);
+    let mut b = Browser::launch(1000, 700, 1.0);
+    b.navigate(&s.url);
+    b.wait_for(
+        "window.actmap && window.actmap.last && window.actmap.last.rows >= 16",
+        60,
+    );
+    let (cx, cy, cw, ch) = b.rect("#view");
+    let (w, h) = (cw as u32, ch as u32);
+    let mut view = view_for("run test");
+    assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "run");
+    let channels = b.wait_for("document.getElementById('channels').textContent", 10);
+    let channels = channels.as_str().unwrap();
+    assert!(channels.contains("steps 0–6500"), "{channels}");
+    assert!(
+        channels.contains("4 records of 8 x 8, steps 0–3000"),
+        "{channels}"
+    );
+    // Hover names the step.
+    let snap = store.snapshot();
+    let (fig, sources) = view.figure(&snap, w, h).unwrap().unwrap();
+    let layout = layout_figure(&fig, Font::default_sans()).unwrap();
+    let plot = layout.panels[0].plot;
+    let (hx, hy) = (
+        (plot.x + plot.width / 2) as f64,
+        (plot.y + plot.height - 3) as f64,
+    );
+    let want = hover_text(&layout, &sources, hx, hy).expect("a cell");
+    assert!(want.contains("step"), "{want}");
+    b.mouse_move(cx + hx, cy + hy);
+    b.wait_for(
+        &format!("document.getElementById('hover').textContent === {want:?}"),
+        10,
+    );
+    // The step slider of the 2-D channel picks an earlier record.
+    b.mouse_move(5.0, 5.0);
+    b.eval(
+        "(() => { const i = document.querySelector('#steps input'); i.value = '1'; i.dispatchEvent(new Event('input')); return 0; })()",
+    );
+    view.pick_step("attn", Some(1000));
+    assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "run-step-1000");
+    // The run grows: the page follows.
+    for (k, st) in (7000..7100).step_by(10).enumerate() {
+        let r = row(12 + k, 32);
+        writer.append("acts", Some(st), 0.0, &[32], &r).unwrap();
+        store.push_records("acts", Some(&[st]), &[32], &r).unwrap();
+    }
+    writer.flush().unwrap();
+    assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "run-grown");
+    writer.close().unwrap();
+    drop(b);
+    s.wait_for("view 1 frame");
+}
+
+#[test]
+fn serve_records_what_it_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("rec");
+    let arg = run.to_str().unwrap().to_string();
+    let mut s = Serve::start(&["tcp://127.0.0.1:0", "--record", &arg, "--bind", "127.0.0.1:0"]);
+    let line = s.wait_for("listening on tcp://");
+    let addr = line.rsplit("tcp://").next().unwrap().trim().to_string();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    for r in 0..40usize {
+        let step = 1000 + 25 * r as i64;
+        sock.write_all(&actmap::live::FrameDecoder::encode_v2(
+            "acts",
+            &[24],
+            &row(r, 24),
+            Some(&[step]),
+            1.7e9,
+        ))
+        .unwrap();
+    }
+    sock.flush().unwrap();
+    let mut b = Browser::launch(800, 600, 1.0);
+    b.navigate(&s.url);
+    b.wait_for(
+        "window.actmap && window.actmap.last && window.actmap.last.rows === 40",
+        60,
+    );
+    drop(b);
+    // Ctrl-C: the server stops and the run log is complete.
+    let pid = s.child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Ok(Some(st)) = s.child.try_wait() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let out = common::actmap(&["info", &arg, "--json"], dir.path());
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        info.contains("\"acts\"") && info.contains("\"records\": 40") && info.contains("[1000, 1975]"),
+        "{info}"
+    );
+}

@@ -471,3 +471,101 @@ fn no_display_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no display") && err.contains("DISPLAY"), "{err}");
 }
+
+#[test]
+fn a_run_log_is_followed_with_its_steps_on_the_axis() {
+    use actmap::runlog::{RunWriter, WriterOptions};
+    let x = Xvfb::start(1024, 768);
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let writer = RunWriter::open(
+        &run,
+        WriterOptions {
+            flush_every: Duration::from_millis(100),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let store = LiveStore::new(StoreOptions::default()).unwrap();
+    // Uneven logging intervals, as seed figure 000.
+    let steps: Vec<i64> = [0, 150, 300, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500].to_vec();
+    for (i, &s) in steps.iter().enumerate() {
+        writer.append("acts", Some(s), 0.0, &[32], &row(i, 32)).unwrap();
+        store
+            .push_records("acts", Some(&[s]), &[32], &row(i, 32))
+            .unwrap();
+    }
+    writer.flush().unwrap();
+    let arg = run.to_str().unwrap().to_string();
+    let mut w = Watch::start(&x, &[&arg, "--title", "run test"], false);
+    w.wait_for("rows [acts=12]");
+    let first = assert_shows(
+        &x,
+        &expected(&store, "run test", &mut view_for("run test")),
+        "runlog",
+    );
+    // The y axis is the step axis: the figure places row 0 and row 11 at
+    // steps 0 and 6500, so the band of the rows logged at 150..500 is
+    // thinner than the band of 5000..6500.
+    let snap = store.snapshot();
+    let (fig, _) = view_for("run test")
+        .figure(&snap, W, H - STATUS_H)
+        .unwrap()
+        .unwrap();
+    assert_eq!(fig.panels[0].y.label.as_deref(), Some("step"));
+    assert_eq!(fig.panels[0].y.coords.as_ref().unwrap()[11], 6500.0);
+    // New records appear as the writer flushes them.
+    let start = Instant::now();
+    for (k, s) in (7000..7100).step_by(10).enumerate() {
+        let r = row(12 + k, 32);
+        writer.append("acts", Some(s), 0.0, &[32], &r).unwrap();
+        store.push_records("acts", Some(&[s]), &[32], &r).unwrap();
+    }
+    w.wait_for("rows [acts=22]");
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    let second = assert_shows(
+        &x,
+        &expected(&store, "run test", &mut view_for("run test")),
+        "runlog-grown",
+    );
+    assert_ne!(first, second);
+    close_and_wait(&x, &mut w);
+    writer.close().unwrap();
+}
+
+#[test]
+fn watch_records_what_it_shows() {
+    let x = Xvfb::start(1024, 768);
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("rec");
+    let arg = run.to_str().unwrap().to_string();
+    let mut w = Watch::start(
+        &x,
+        &["tcp://127.0.0.1:0", "--record", &arg, "--title", "tee"],
+        false,
+    );
+    let line = w.wait_for("listening on tcp://");
+    let addr = line.rsplit("tcp://").next().unwrap().trim().to_string();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    let store = LiveStore::new(StoreOptions::default()).unwrap();
+    for r in 0..40usize {
+        let step = 1000 + 25 * r as i64;
+        let v = row(r, 24);
+        sock.write_all(&FrameDecoder::encode_v2("acts", &[24], &v, Some(&[step]), 1.7e9))
+            .unwrap();
+        store.push_records("acts", Some(&[step]), &[24], &v).unwrap();
+    }
+    sock.flush().unwrap();
+    w.wait_for("rows [acts=40]");
+    assert_shows(&x, &expected(&store, "tee", &mut view_for("tee")), "tee");
+    close_and_wait(&x, &mut w);
+    let c = actmap::runlog::RunReader::open(&run)
+        .unwrap()
+        .channel("acts")
+        .unwrap();
+    assert_eq!(c.rows(), 40);
+    assert_eq!(c.steps(39..40).unwrap(), [1975]);
+    let mut out = Vec::new();
+    c.read(7..8, &mut out).unwrap();
+    assert_eq!(out, row(7, 24));
+}

@@ -1,17 +1,29 @@
 //! `actmap info FILE`: what is in a file: every tensor's dtype, shape and
-//! statistics, and safetensors metadata.
+//! statistics, and safetensors metadata; `actmap info RUN`: a run log's
+//! channels, shapes, dtypes, records, step ranges and last writes.
 
 use std::path::{Path, PathBuf};
 
 use actmap::input::{self, LoadOptions, safetensors::SafetensorsFile};
+use actmap::runlog::RunReader;
 use actmap::{Stats, Tensor};
 use clap::Args;
 
 use super::json;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(super::utc(1_700_000_003.5), "2023-11-14 22:13:23 UTC");
+        assert_eq!(super::utc(951_782_400.0), "2000-02-29 00:00:00 UTC");
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// The file (.npy, .npz, .safetensors, .csv, .tsv).
+    /// The file (.npy, .npz, .safetensors, .csv, .tsv), or a run log directory.
     file: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -56,7 +68,169 @@ fn metadata(path: &Path) -> Vec<(String, String)> {
     }
 }
 
+/// `secs` (Unix) as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn utc(secs: f64) -> String {
+    let t = secs.floor() as i64;
+    let (days, rem) = (t.div_euclid(86400), t.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+fn ago(secs: f64) -> String {
+    let d = (actmap::runlog::now() - secs).max(0.0);
+    match d {
+        d if d < 120.0 => format!("{d:.0} s ago"),
+        d if d < 7200.0 => format!("{:.0} min ago", d / 60.0),
+        d if d < 172800.0 => format!("{:.0} h ago", d / 3600.0),
+        d => format!("{:.0} days ago", d / 86400.0),
+    }
+}
+
+/// The pid recording to the run, if a live process holds its lock.
+fn writer_pid(run: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(run.join(actmap::runlog::LOCK_FILE)).ok()?;
+    let pid: u32 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pid="))?
+        .trim()
+        .parse()
+        .ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
+    let path = &args.file;
+    let reader = RunReader::open(path)?;
+    let info = reader.info();
+    let name = path.display().to_string();
+    let writer = writer_pid(path);
+    let failed = info.iter().filter(|(_, i)| i.is_err()).count();
+    if args.json {
+        let channels: Vec<String> = info
+            .iter()
+            .map(|(n, i)| match i {
+                Ok(c) => {
+                    let shape: Vec<String> = c.record_shape.iter().map(|d| d.to_string()).collect();
+                    let s = &c.summary;
+                    format!(
+                        "{{\"name\": {}, \"record_shape\": [{}], \"dtype\": {}, \"records\": {}, \"steps\": {}, \"distinct_steps\": {}, \"backwards\": {}, \"last_write\": {}}}",
+                        json::string(n),
+                        shape.join(", "),
+                        json::string(&c.dtype),
+                        c.rows,
+                        s.steps.map_or("null".into(), |(a, b)| format!("[{a}, {b}]")),
+                        s.distinct_steps,
+                        s.backwards,
+                        s.last_write.map_or("null".into(), json::number),
+                    )
+                }
+                Err(e) => format!("{{\"name\": {}, \"error\": {}}}", json::string(n), json::string(&e.to_string())),
+            })
+            .collect();
+        println!(
+            "{{\"run\": {}, \"writer_pid\": {}, \"channels\": [{}]}}",
+            json::string(&name),
+            writer.map_or("null".into(), |p| p.to_string()),
+            channels.join(", ")
+        );
+    } else {
+        println!(
+            "{name}: run log, {} channels{}",
+            info.len(),
+            writer.map_or(String::new(), |p| format!(", being recorded by pid {p}"))
+        );
+        if !info.is_empty() {
+            let rows: Vec<[String; 6]> = info
+                .iter()
+                .filter_map(|(n, i)| i.as_ref().ok().map(|c| (n, c)))
+                .map(|(n, c)| {
+                    let s = &c.summary;
+                    let shape: Vec<String> = c.record_shape.iter().map(|d| d.to_string()).collect();
+                    let steps = match s.steps {
+                        Some((a, b)) => {
+                            let mut t = format!("{a} .. {b} ({} steps)", s.distinct_steps);
+                            if s.backwards > 0 {
+                                t.push_str(&format!(", {} rewritten", s.backwards));
+                            }
+                            t
+                        }
+                        None => "-".into(),
+                    };
+                    [
+                        n.clone(),
+                        format!("[{}]", shape.join(", ")),
+                        c.dtype.clone(),
+                        c.rows.to_string(),
+                        steps,
+                        s.last_write
+                            .map_or("-".into(), |t| format!("{} ({})", utc(t), ago(t))),
+                    ]
+                })
+                .collect();
+            let head = ["channel", "shape", "dtype", "records", "steps", "last write"];
+            let w: Vec<usize> = (0..6)
+                .map(|k| {
+                    rows.iter()
+                        .map(|r| r[k].chars().count())
+                        .chain([head[k].len()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = |r: [&str; 6]| {
+                format!(
+                    "  {:w0$}  {:w1$}  {:w2$}  {:>w3$}  {:w4$}  {}",
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    w0 = w[0],
+                    w1 = w[1],
+                    w2 = w[2],
+                    w3 = w[3],
+                    w4 = w[4]
+                )
+            };
+            println!("{}", line(head).trim_end());
+            for r in &rows {
+                println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]).trim_end());
+            }
+        }
+    }
+    for (n, i) in &info {
+        if let Err(e) = i {
+            eprintln!("actmap: error: channel '{n}': {e}");
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} channels could not be read (listed above)",
+            info.len()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {
+    if args.file.is_dir() {
+        return run_log(&args);
+    }
     let path = &args.file;
     let name = path.display().to_string();
     let described = input::describe(path)?;

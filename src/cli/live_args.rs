@@ -1,18 +1,31 @@
 //! Arguments shared by the live front ends (`watch`, `show`, `serve`).
 
-use actmap::live::{Autoscale, SourceOptions, SourceSpec, StoreOptions, ViewOptions, WireFormat};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actmap::live::{Autoscale, LiveStore, SourceOptions, SourceSpec, StoreOptions, ViewOptions, WireFormat};
+use actmap::runlog::{RunWriter, WriterOptions};
 use actmap::scale::{Aggregate, Colormap, NormKind};
+use anyhow::Context;
 
 /// Where live rows come from and how many are kept.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SourceArgs {
-    /// `-` (stdin), `tcp://HOST:PORT`, `unix:///PATH`, or a file: `.npy`
-    /// re-read whenever it is replaced, `.csv/.tsv/.txt/.f32` followed as
-    /// they grow.
+    /// `-` (stdin), `tcp://HOST:PORT`, `unix:///PATH`, a run log directory
+    /// (followed as it grows), or a file: `.npy` re-read whenever it is
+    /// replaced, `.csv/.tsv/.txt/.f32` followed as they grow.
     pub source: String,
-    /// Values per row (needed for raw .f32 files; checks every other source).
-    #[arg(long)]
-    pub cols: Option<usize>,
+    /// Values per row: N for rows without a channel name (needed for raw
+    /// .f32 files), NAME=N for a named channel; comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub cols: Vec<String>,
+    /// Also record everything received to this run log.
+    #[arg(long, value_name = "RUN")]
+    pub record: Option<PathBuf>,
+    /// With --record: longest time, in seconds, records wait before they
+    /// are written.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub flush_every: f64,
     /// Wire format: auto (binary frames start with AMAP), text or binary.
     #[arg(long, default_value = "auto")]
     pub format: String,
@@ -25,16 +38,66 @@ impl SourceArgs {
     /// The parsed source, store options and source options.
     pub fn parse(&self, aggregate: Aggregate) -> anyhow::Result<(SourceSpec, StoreOptions, SourceOptions)> {
         let spec = SourceSpec::parse(&self.source)?;
+        let (plain, named) = super::record::parse_cols(&self.cols)?;
         let store = StoreOptions {
             capacity_rows: self.history,
             aggregate,
-            expected_cols: self.cols,
+            expected_cols: plain,
+            channel_cols: named,
+            ..Default::default()
         };
         let source = SourceOptions {
             format: self.format.parse::<WireFormat>()?,
-            cols: self.cols,
+            cols: plain,
         };
         Ok((spec, store, source))
+    }
+
+    /// With --record: open the run log and attach it to `store`, which then
+    /// records everything it accepts.
+    pub fn attach_recorder(
+        &self,
+        spec: &SourceSpec,
+        store: &LiveStore,
+    ) -> anyhow::Result<Option<Arc<RunWriter>>> {
+        let Some(run) = &self.record else {
+            return Ok(None);
+        };
+        if matches!(spec, SourceSpec::RunLog(p) if p == run) {
+            anyhow::bail!("{}: cannot record a run log into itself", run.display());
+        }
+        if !(self.flush_every.is_finite() && self.flush_every > 0.0 && self.flush_every <= 3600.0) {
+            anyhow::bail!(
+                "--flush-every must be between 0 and 3600 seconds, got {}",
+                self.flush_every
+            );
+        }
+        let w = RunWriter::open(
+            run,
+            WriterOptions {
+                flush_every: std::time::Duration::from_secs_f64(self.flush_every),
+                ..Default::default()
+            },
+        )?;
+        if let Some(pid) = w.took_over_lock() {
+            eprintln!(
+                "{}: took over the lock of pid {pid}, which is no longer running",
+                run.display()
+            );
+        }
+        let w = Arc::new(w);
+        store.set_recorder(Some(w.clone()));
+        Ok(Some(w))
+    }
+
+    /// Detach and close the recorder (everything received is written).
+    pub fn finish_recorder(&self, store: &LiveStore, recorder: Option<Arc<RunWriter>>) -> anyhow::Result<()> {
+        store.set_recorder(None);
+        if let (Some(w), Some(run)) = (recorder, &self.record) {
+            w.close()
+                .with_context(|| format!("finishing {}", run.display()))?;
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,9 @@ mod info;
 mod json;
 #[cfg(any(feature = "window", feature = "serve"))]
 mod live_args;
+mod record;
 mod render;
+mod runrender;
 #[cfg(feature = "serve")]
 mod serve;
 #[cfg(feature = "window")]
@@ -28,13 +30,15 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Render a grid file (.npy, .csv, .tsv) to a PNG.
+    /// Render grid files (.npy, .npz, .safetensors, .csv, .tsv) or a run log to PNGs.
     Render(Box<render::RenderArgs>),
-    /// Show shape, dtype and statistics of a file.
+    /// Show shape, dtype and statistics of a file, or the channels of a run log.
     Info(info::InfoArgs),
-    /// Open a live window on rows streamed from stdin, a socket or a file.
+    /// Open a live window on rows streamed from stdin, a socket, a file or a run log.
     #[cfg(feature = "window")]
     Watch(Box<watch::WatchArgs>),
+    /// Record rows streamed from stdin, a socket or a file to a run log.
+    Record(Box<record::RecordArgs>),
     /// Explore a grid file in a window (zoom, pan, hover, keys).
     #[cfg(feature = "window")]
     Show(Box<watch::ShowArgs>),
@@ -77,9 +81,11 @@ pub fn main() -> ExitCode {
     let runtime_dir = quiet_mesa_runtime_dir();
     let result = match cli.command {
         // `render` and `batch` each build on the arguments; neither calls the other.
+        Command::Render(args) if args.run_log().is_some() => runrender::run(*args),
         Command::Render(args) if render::is_batch(&args) => batch::run(*args),
         Command::Render(args) => render::single(*args),
         Command::Info(args) => info::run(args),
+        Command::Record(args) => record::run(*args),
         #[cfg(feature = "window")]
         Command::Watch(args) => watch::watch(*args),
         #[cfg(feature = "window")]

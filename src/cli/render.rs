@@ -151,9 +151,16 @@ pub struct RenderArgs {
     /// Batch: tensor names to render (wildcards * and ?), comma-separated.
     #[arg(long, value_delimiter = ',')]
     key: Vec<String>,
-    /// Batch: one figure per index along these axes of 3-D/4-D tensors, e.g. 0 or 0,1.
-    #[arg(long, value_delimiter = ',')]
+    /// Batch: one figure per index along these axes of 3-D/4-D tensors, e.g. 0 or 0,1
+    /// (bare --split: axis 0; for a run log's 2-D records, one figure per step).
+    #[arg(long, value_delimiter = ',', num_args = 0..=1, default_missing_value = "0")]
     split: Vec<usize>,
+    /// Run logs: only the steps A:B (also A:, :B, or one step A).
+    #[arg(long, value_name = "A:B", allow_hyphen_values = true)]
+    steps: Option<String>,
+    /// Run logs: the step whose 2-D records to draw (default: the latest).
+    #[arg(long, allow_hyphen_values = true)]
+    step: Option<i64>,
     /// Batch: the --split slices of a tensor become panels of one figure.
     #[arg(long)]
     panels: bool,
@@ -385,6 +392,34 @@ fn load_options(a: &RenderArgs) -> anyhow::Result<LoadOptions> {
 }
 
 impl RenderArgs {
+    /// The run log among the inputs, if one is.
+    pub fn run_log(&self) -> Option<&Path> {
+        self.inputs
+            .iter()
+            .find(|p| actmap::runlog::is_run_log(p))
+            .map(PathBuf::as_path)
+    }
+
+    /// `--steps` and `--step`.
+    pub fn step_args(&self) -> (Option<&str>, Option<i64>) {
+        (self.steps.as_deref(), self.step)
+    }
+
+    /// Options a run log cannot use, if any was given.
+    pub fn not_for_runs(&self) -> Option<&'static str> {
+        if self.spec.is_some() {
+            Some("--spec")
+        } else if !self.index.is_empty() {
+            Some("--index")
+        } else if self.grid.is_some() {
+            Some("--grid")
+        } else if self.panels {
+            Some("--panels")
+        } else {
+            None
+        }
+    }
+
     pub fn batch_args(&self) -> anyhow::Result<BatchArgs<'_>> {
         if !self.index.is_empty() {
             anyhow::bail!("--index picks one slice; in a batch use --split AXIS to render every slice");

@@ -53,11 +53,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
     })?;
+    let recorder = a.source.attach_recorder(&spec, &store)?;
     let source = spawn_source(&spec, &source_opts, store.clone())?;
     if let Some(addr) = source.local_addr() {
         eprintln!("listening on tcp://{addr}");
     }
-    let server = serve::serve(store, opts)?;
+    let server = serve::serve(store.clone(), opts)?;
     if !serve::is_loopback(&server.local_addr()) {
         eprintln!(
             "actmap: warning: serving on {}, reachable from the network: anyone who gets the token sees the run. \
@@ -70,5 +71,6 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     eprintln!("actmap: stopping");
     server.stop();
     source.stop();
+    a.source.finish_recorder(&store, recorder)?;
     Ok(())
 }

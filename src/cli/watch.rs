@@ -67,14 +67,21 @@ pub fn watch(a: WatchArgs) -> anyhow::Result<()> {
     let opts = window_options(&a.view, a.source.source.clone())?;
     let (spec, store_opts, source_opts) = a.source.parse(opts.view.aggregate)?;
     let store = Arc::new(LiveStore::new(store_opts)?);
+    let recorder = a.source.attach_recorder(&spec, &store)?;
+    if recorder.is_some() {
+        // Ctrl-C closes the window, and the log is flushed.
+        let s2 = store.clone();
+        let _ = ctrlc::set_handler(move || s2.request_close());
+    }
     let handle = spawn_source(&spec, &source_opts, store.clone())?;
     if let Some(addr) = handle.local_addr() {
         eprintln!("listening on tcp://{addr}");
     }
-    let result = window::run(store, opts);
+    let result = window::run(store.clone(), opts);
     // Closing the window closes sockets and stops file watching; a stdin
     // reader is left to the process exit (the writer then sees a closed pipe).
     handle.stop();
+    a.source.finish_recorder(&store, recorder)?;
     Ok(result?)
 }
 
@@ -96,6 +103,7 @@ pub fn show(a: ShowArgs) -> anyhow::Result<()> {
         capacity_rows: capacity,
         aggregate: opts.view.aggregate,
         expected_cols: None,
+        ..Default::default()
     })?);
     store
         .replace("", grid)

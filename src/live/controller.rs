@@ -33,6 +33,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("n", "next norm (linear, log, symlog, centred)"),
     ("a", "next autoscale (running, robust, fixed)"),
     ("space, p", "pause / resume (data keeps arriving)"),
+    ("[, ], End", "2-D records: earlier / later / latest step"),
     ("s", "save the view as PNG"),
     ("h, ?", "this help"),
     ("q, Esc", "quit"),
@@ -48,6 +49,8 @@ pub enum Key {
     Escape,
     /// Home.
     Home,
+    /// End.
+    End,
     /// The space bar.
     Space,
     /// F1.
@@ -119,6 +122,14 @@ pub enum Event {
     SetPaused(bool),
     /// Show everything again.
     Reset,
+    /// Show the record of this step of a 2-D channel (`None`: follow the
+    /// latest).
+    PickStep {
+        /// The channel.
+        channel: String,
+        /// The step, or `None` for the latest.
+        step: Option<i64>,
+    },
 }
 
 /// What the front end should do after an event.
@@ -538,6 +549,10 @@ impl Controller {
                 self.view.reset();
                 Action::Redraw
             }
+            Event::PickStep { channel, step } => {
+                self.view.pick_step(&channel, step);
+                Action::Redraw
+            }
         }
     }
 
@@ -549,6 +564,11 @@ impl Controller {
         match key {
             Key::Escape => return Action::Quit,
             Key::Home => self.view.reset(),
+            Key::End => {
+                for c in self.store.channel_names() {
+                    self.view.pick_step(&c, None);
+                }
+            }
             Key::Space => self.paused = !self.paused,
             Key::F1 => self.help = !self.help,
             Key::ArrowLeft => self.view.pan(sources, None, 0.0, -0.1),
@@ -575,6 +595,11 @@ impl Controller {
                         _ => Autoscale::Running,
                     };
                     self.view.reset_ranges();
+                }
+                "[" | "]" => {
+                    let snap = self.shown.clone().unwrap_or_default();
+                    self.view
+                        .step_records(&snap, None, if c.as_str() == "[" { -1 } else { 1 });
                 }
                 "s" | "S" => return Action::Save,
                 _ => return Action::None,

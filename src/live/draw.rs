@@ -135,12 +135,12 @@ impl LiveDrawer {
 
     /// On a software adapter, a channel shown whole with many rows per
     /// pixel row is folded on the CPU first and drawn one value per pixel
-    /// (the whole history is evenly spaced, so the plain mapping is the
-    /// same picture): its grid in the frame becomes the reduction.
+    /// (when its rows are evenly spaced, the plain mapping is the same
+    /// picture): its grid in the frame becomes the reduction.
     fn pre_reduce(&mut self, renderer: &Renderer, frame: &mut LiveFrame) -> Result<()> {
         for i in 0..frame.grids.len() {
             let grid = memory_grid(&frame.grids[i])?.clone();
-            if !frame.sources.get(i).is_some_and(|s| s.whole) {
+            if !frame.sources.get(i).is_some_and(|s| s.whole && s.even) {
                 continue;
             }
             if let Some(item) = frame.scene.heatmaps.iter_mut().find(|h| h.grid == i)

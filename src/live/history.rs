@@ -23,9 +23,12 @@ pub struct History {
     stored: usize,
     /// Input rows per stored row.
     bin: u64,
+    /// Smallest and largest step of each stored row.
+    steps: Vec<(i64, i64)>,
     /// The row being accumulated and how many input rows it holds.
     pending: Vec<f32>,
     pending_n: u64,
+    pending_steps: (i64, i64),
     total: u64,
     /// Stored rows changed since the last `take_dirty` (first index).
     dirty_from: usize,
@@ -49,8 +52,10 @@ impl History {
             data: vec![0.0; capacity * cols],
             stored: 0,
             bin: 1,
+            steps: Vec::with_capacity(capacity),
             pending: Vec::with_capacity(cols),
             pending_n: 0,
+            pending_steps: (0, 0),
             total: 0,
             dirty_from: 0,
         })
@@ -145,8 +150,19 @@ impl History {
         }
     }
 
-    /// Append one input row.
+    /// The smallest and largest training step of each stored row (input
+    /// row numbers for rows pushed without a step).
+    pub fn step_ranges(&self) -> &[(i64, i64)] {
+        &self.steps[..self.stored]
+    }
+
+    /// Append one input row; its step is its input row number.
     pub fn push_row(&mut self, row: &[f32]) -> Result<()> {
+        self.push_row_at(row, self.total as i64)
+    }
+
+    /// Append one input row logged at training step `step`.
+    pub fn push_row_at(&mut self, row: &[f32], step: i64) -> Result<()> {
         if row.len() != self.cols {
             return Err(Error::Invalid(format!(
                 "row of {} values does not fit a history of {} columns",
@@ -158,7 +174,9 @@ impl History {
         if self.pending_n == 0 {
             self.pending.clear();
             self.pending.extend_from_slice(row);
+            self.pending_steps = (step, step);
         } else {
+            self.pending_steps = (self.pending_steps.0.min(step), self.pending_steps.1.max(step));
             let mut acc = std::mem::take(&mut self.pending);
             self.merge_into(&mut acc, self.pending_n, row);
             self.pending = acc;
@@ -178,10 +196,28 @@ impl History {
         }
         let c = self.cols;
         self.data[self.stored * c..(self.stored + 1) * c].copy_from_slice(&self.pending);
+        self.steps.truncate(self.stored);
+        self.steps.push(self.pending_steps);
         self.dirty_from = self.dirty_from.min(self.stored);
         self.stored += 1;
         self.pending_n = 0;
         Ok(())
+    }
+
+    /// Append `k * cols` values as k rows at `steps` (one per row).
+    pub fn push_rows_at(&mut self, values: &[f32], steps: &[i64]) -> Result<()> {
+        if values.len() != steps.len() * self.cols {
+            return Err(Error::Invalid(format!(
+                "{} values are not {} rows of {} columns",
+                values.len(),
+                steps.len(),
+                self.cols
+            )));
+        }
+        values
+            .chunks_exact(self.cols)
+            .zip(steps)
+            .try_for_each(|(r, &s)| self.push_row_at(r, s))
     }
 
     /// Append `k * cols` values as k rows.
@@ -211,6 +247,11 @@ impl History {
                 };
             }
         }
+        for i in 0..pairs {
+            let (a, b) = (self.steps[2 * i], self.steps[2 * i + 1]);
+            self.steps[i] = (a.0.min(b.0), a.1.max(b.1));
+        }
+        self.steps.truncate(pairs);
         self.stored = pairs;
         self.bin *= 2;
         self.dirty_from = 0;
@@ -268,11 +309,24 @@ mod tests {
         // Row 613 sits in stored row 613 / 128 = 4.
         assert_eq!(g.get(4, 1), Some(-35.0));
         assert_eq!(h.input_range(4), (512, 639));
+        assert_eq!(h.step_ranges()[4], (512, 639));
+        assert_eq!(h.step_ranges().len(), g.rows());
         // Column 2 holds the input row index; the farthest from 0 is the
         // bin's last row: stored row i stands for exactly [i * 128, (i + 1) * 128).
         for i in 0..g.rows() {
             assert_eq!(g.get(i, 2), Some(((i + 1) * 128 - 1) as f32), "stored row {i}");
         }
+    }
+
+    #[test]
+    fn stored_rows_keep_their_step_ranges() {
+        let mut h = History::new(1, 4, Aggregate::Extreme, 0.0).unwrap();
+        h.push_rows_at(&[1.0, 2.0, 3.0], &[0, 150, 300]).unwrap();
+        assert_eq!(h.step_ranges(), [(0, 0), (150, 150), (300, 300)]);
+        h.push_rows_at(&[4.0, 5.0, 6.0], &[500, 1000, 1500]).unwrap();
+        // Merged pairwise at the fifth row; 1500 waits for its bin to fill.
+        assert_eq!(h.step_ranges(), [(0, 150), (300, 500), (1000, 1500)]);
+        assert!(h.push_rows_at(&[1.0], &[1, 2]).is_err());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Live data: the stream wire formats, the bounded row history, the store
 //! every producer writes into and the window reads from, and the sources
-//! (stdin, sockets, watched files) that feed it from background threads;
-//! the view model, the interaction [`Controller`] every front end (window,
-//! browser) drives, and the [`LiveDrawer`] that draws its frames.
+//! (stdin, sockets, watched files, run logs followed) that feed it from
+//! background threads (a store with a [`crate::runlog::RunWriter`] attached,
+//! [`LiveStore::set_recorder`], records everything it accepts); the view
+//! model, the interaction [`Controller`] every front end (window, browser)
+//! drives, and the [`LiveDrawer`] that draws its frames.
 
 pub mod controller;
 pub mod draw;
+pub mod follow;
 pub mod history;
 pub mod protocol;
 pub mod source;

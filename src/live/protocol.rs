@@ -1,12 +1,13 @@
 //! Stream wire formats: how a training process sends rows.
 //!
 //! **Text rows**: one row per line, numbers separated by commas, tabs or
-//! spaces (`nan`, `inf` allowed), optionally prefixed by a channel name and
-//! a colon (`attn: 0.1, 0.2`). Blank lines are ignored. Every row of a
-//! channel must have as many values as its first row.
+//! spaces (`nan`, `inf` allowed), optionally prefixed by a training step
+//! (`@1500`, an integer) and a channel name and a colon
+//! (`@1500 attn: 0.1, 0.2`). Blank lines are ignored. Every row of a
+//! channel must have as many values as its first row; channels may differ.
 //!
-//! **Binary frames**: any number of rows of one channel at once, all
-//! little-endian:
+//! **Binary frames**, all little-endian. Version 1: any number of rows of
+//! one channel at once:
 //!
 //! | bytes | field |
 //! |---|---|
@@ -19,28 +20,74 @@
 //! | n | channel name, UTF-8 |
 //! | 4 x rows x columns | values, f32, row-major |
 //!
+//! Version 2 adds a training step per record, the writer's wall time, and
+//! 2-D records (an attention map per step):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 4 | magic `AMAP` |
+//! | 1 | version, 2 |
+//! | 1 | flags: bit 0 set when steps follow the name |
+//! | 2 | channel name length `n` (u16) |
+//! | 4 | records `k` (u32) |
+//! | 4 | columns (u32) |
+//! | 4 | rows per record `h` (u32): 0 for a row of `columns`, else each record is `h x columns` |
+//! | 8 | wall time, Unix seconds (f64) |
+//! | n | channel name, UTF-8 |
+//! | 8 x k | steps (i64), when flag bit 0 is set |
+//! | 4 x k x max(h, 1) x columns | values, f32, row-major |
+//!
+//! A record without a step takes its channel's previous step + 1.
+//!
 //! Both decoders take bytes as they arrive, in chunks of any size, and
 //! report a malformed line or frame as an error while carrying on with the
 //! next one: a bad frame is skipped up to the next magic.
 
 /// Magic bytes that start every binary frame.
 pub const MAGIC: &[u8; 4] = b"AMAP";
-/// Binary frame header size before the name.
+/// Binary frame header size before the name (version 1).
 pub const HEADER_LEN: usize = 16;
+/// Binary frame header size before the name (version 2).
+pub const HEADER_LEN_V2: usize = 28;
+/// Version 2 flag: a step per record follows the name.
+pub const FLAG_STEPS: u8 = 1;
 /// Largest frame payload accepted (values), 256 Mi f32 = 1 GiB.
 pub const MAX_VALUES: u64 = 1 << 28;
 
-/// Rows of one channel.
+/// Records of one channel: rows (`shape = [cols]`) or 2-D records
+/// (`shape = [h, w]`, `cols = h * w`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame {
     /// Channel name ("" when none was given).
     pub channel: String,
-    /// Number of rows.
+    /// Number of records.
     pub rows: usize,
-    /// Values per row.
+    /// Values per record.
     pub cols: usize,
     /// `rows * cols` values, row-major.
     pub data: Vec<f32>,
+    /// Shape of one record: `[cols]` for a row, `[h, w]` for a 2-D record.
+    pub shape: Vec<usize>,
+    /// The training step of each record; `None`: each takes its channel's
+    /// previous step + 1.
+    pub steps: Option<Vec<i64>>,
+    /// The writer's wall time (Unix seconds), when it sent one.
+    pub time: Option<f64>,
+}
+
+impl Frame {
+    /// Rows of `cols` values without steps (what a version 1 frame holds).
+    pub fn rows(channel: impl Into<String>, rows: usize, cols: usize, data: Vec<f32>) -> Frame {
+        Frame {
+            channel: channel.into(),
+            rows,
+            cols,
+            data,
+            shape: vec![cols],
+            steps: None,
+            time: None,
+        }
+    }
 }
 
 /// What was wrong with a line or frame (the stream goes on).
@@ -150,6 +197,26 @@ impl TextDecoder {
         if text.is_empty() {
             return None;
         }
+        // "@STEP rest": the record's training step.
+        let (step, text) = match text.strip_prefix('@') {
+            Some(rest) => {
+                let (tok, rest) = rest
+                    .split_once(|c: char| c.is_whitespace() || c == ',')
+                    .unwrap_or((rest, ""));
+                match tok.parse::<i64>() {
+                    Ok(s) => (
+                        Some(s),
+                        rest.trim_start_matches(|c: char| c.is_whitespace() || c == ','),
+                    ),
+                    Err(_) => {
+                        return err(format!(
+                            "'@{tok}' is not a step (expected @ and an integer, e.g. @1500)"
+                        ));
+                    }
+                }
+            }
+            None => (None, text),
+        };
         // "name: values" (a name never starts like a number).
         let (channel, values) = match text.split_once(':') {
             Some((name, rest)) if name.trim().parse::<f32>().is_err() && !name.trim().is_empty() => {
@@ -187,12 +254,9 @@ impl TextDecoder {
             _ if width.is_none() => self.widths.push((channel.clone(), data.len())),
             _ => {}
         }
-        Some(Ok(Frame {
-            channel,
-            rows: 1,
-            cols: data.len(),
-            data,
-        }))
+        let mut f = Frame::rows(channel, 1, data.len(), data);
+        f.steps = step.map(|s| vec![s]);
+        Some(Ok(f))
     }
 }
 
@@ -235,6 +299,41 @@ impl FrameDecoder {
         out
     }
 
+    /// Encode a version 2 frame: `data` holds whole records of `shape`
+    /// (`[cols]` or `[h, w]`), with a step each (or none) and the wall time.
+    pub fn encode_v2(
+        channel: &str,
+        shape: &[usize],
+        data: &[f32],
+        steps: Option<&[i64]>,
+        time: f64,
+    ) -> Vec<u8> {
+        let (h, cols) = match shape {
+            [c] => (0, *c),
+            [h, w] => (*h, *w),
+            _ => (0, data.len()),
+        };
+        let per = h.max(1) * cols;
+        let records = data.len().checked_div(per).unwrap_or(0);
+        let mut out = Vec::with_capacity(HEADER_LEN_V2 + channel.len() + records * 8 + data.len() * 4);
+        out.extend_from_slice(MAGIC);
+        out.push(2);
+        out.push(if steps.is_some() { FLAG_STEPS } else { 0 });
+        out.extend_from_slice(&(channel.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(records as u32).to_le_bytes());
+        out.extend_from_slice(&(cols as u32).to_le_bytes());
+        out.extend_from_slice(&(h as u32).to_le_bytes());
+        out.extend_from_slice(&time.to_le_bytes());
+        out.extend_from_slice(channel.as_bytes());
+        for s in steps.unwrap_or(&[]) {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        for v in data {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
+    }
+
     fn skip(&mut self, n: usize) {
         self.buf.drain(..n);
         self.offset += n as u64;
@@ -262,24 +361,40 @@ impl FrameDecoder {
                 }));
                 continue;
             }
-            if self.buf.len() < HEADER_LEN {
+            if self.buf.len() < 5 {
                 break;
             }
             let at = self.offset;
-            let h = &self.buf[..HEADER_LEN];
-            let version = h[4];
+            let version = self.buf[4];
+            let header = if version == 2 { HEADER_LEN_V2 } else { HEADER_LEN };
+            if self.buf.len() < header {
+                break;
+            }
+            let h = &self.buf[..header];
+            let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
+            let flags = h[5];
             let name_len = u16::from_le_bytes([h[6], h[7]]) as usize;
-            let rows = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as u64;
-            let cols = u32::from_le_bytes([h[12], h[13], h[14], h[15]]) as u64;
+            let rows = u32_at(8);
+            let cols = u32_at(12);
+            let (height, time, has_steps) = if version == 2 {
+                let mut t = [0u8; 8];
+                t.copy_from_slice(&h[20..28]);
+                (u32_at(16), Some(f64::from_le_bytes(t)), flags & FLAG_STEPS != 0)
+            } else {
+                (0, None, false)
+            };
+            let per = height.max(1) * cols;
             let bad = |message: String| ProtocolError::Frame { offset: at, message };
-            let problem = if version != 1 {
-                Some(bad(format!("unsupported version {version} (expected 1)")))
+            let problem = if version != 1 && version != 2 {
+                Some(bad(format!("unsupported version {version} (expected 1 or 2)")))
             } else if rows == 0 || cols == 0 {
                 Some(bad(format!("empty frame ({rows} x {cols})")))
-            } else if rows * cols > MAX_VALUES {
+            } else if rows.saturating_mul(per) > MAX_VALUES {
                 Some(bad(format!(
-                    "{rows} x {cols} values exceed the limit of {MAX_VALUES}"
+                    "{rows} x {per} values exceed the limit of {MAX_VALUES}"
                 )))
+            } else if flags & !FLAG_STEPS != 0 || (version == 1 && flags != 0) {
+                Some(bad(format!("unknown flags {flags:#04x}")))
             } else {
                 None
             };
@@ -288,26 +403,45 @@ impl FrameDecoder {
                 self.skip(4);
                 continue;
             }
-            let total = HEADER_LEN + name_len + (rows * cols * 4) as usize;
+            let steps_len = if has_steps { rows as usize * 8 } else { 0 };
+            let total = header + name_len + steps_len + (rows * per * 4) as usize;
             if self.buf.len() < total {
                 break;
             }
-            let name = &self.buf[HEADER_LEN..HEADER_LEN + name_len];
+            let name = &self.buf[header..header + name_len];
             let Ok(channel) = std::str::from_utf8(name).map(str::to_string) else {
                 out.push(Err(bad("channel name is not UTF-8".into())));
                 self.skip(total);
                 continue;
             };
-            let data: Vec<f32> = self.buf[HEADER_LEN + name_len..total]
+            let body = header + name_len;
+            let steps = has_steps.then(|| {
+                self.buf[body..body + steps_len]
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                    .collect::<Vec<i64>>()
+            });
+            let data: Vec<f32> = self.buf[body + steps_len..total]
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
             self.skip(total);
+            if time.is_some_and(|t| !t.is_finite()) {
+                out.push(Err(bad("the wall time is not a finite number".into())));
+                continue;
+            }
             out.push(Ok(Frame {
                 channel,
                 rows: rows as usize,
-                cols: cols as usize,
+                cols: per as usize,
                 data,
+                shape: if height == 0 {
+                    vec![cols as usize]
+                } else {
+                    vec![height as usize, cols as usize]
+                },
+                steps,
+                time,
             }));
         }
         out
@@ -434,10 +568,94 @@ mod tests {
             "{errs:?}"
         );
         assert!(
-            errs.iter().any(|e| e.contains("unsupported version 9")),
+            errs.iter()
+                .any(|e| e.contains("unsupported version 9 (expected 1 or 2)")),
             "{errs:?}"
         );
         assert!(errs.iter().any(|e| e.contains("exceed the limit")), "{errs:?}");
+    }
+
+    #[test]
+    fn text_steps() {
+        let mut d = TextDecoder::new();
+        let got = d.push(b"@1500 layer3: 0.1 0.2 0.3\n@-2 1,2\n@7,3,4\nlayer3: 1 2 3\n@x a: 1\n@ 1 2\n");
+        let ok: Vec<&Frame> = got.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(ok.len(), 4, "{got:?}");
+        assert_eq!(
+            (ok[0].channel.as_str(), ok[0].steps.as_deref()),
+            ("layer3", Some(&[1500][..]))
+        );
+        assert_eq!(ok[0].data, [0.1, 0.2, 0.3]);
+        assert_eq!(
+            (ok[1].steps.as_deref(), ok[1].data.as_slice()),
+            (Some(&[-2][..]), &[1.0, 2.0][..])
+        );
+        assert_eq!(
+            (ok[2].steps.as_deref(), ok[2].data.as_slice()),
+            (Some(&[7][..]), &[3.0, 4.0][..])
+        );
+        assert_eq!(ok[3].steps, None);
+        let errs: Vec<String> = got
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errs,
+            [
+                "line 5: '@x' is not a step (expected @ and an integer, e.g. @1500)",
+                "line 6: '@' is not a step (expected @ and an integer, e.g. @1500)"
+            ]
+        );
+        // Channels of different widths share one stream.
+        let got = d.push(b"layers: 1 2 3 4 5 6 7 8 9 10 11 12\nacts: 1 2\nlayers: 1\n");
+        assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 2);
+    }
+
+    #[test]
+    fn version_2_frames_carry_steps_time_and_2d_records() {
+        let a = FrameDecoder::encode_v2(
+            "attn",
+            &[2, 3],
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            Some(&[42]),
+            1.7e9,
+        );
+        let b = FrameDecoder::encode_v2("acts", &[2], &[1.0, 2.0, 3.0, 4.0], None, 5.5);
+        let c = FrameDecoder::encode("old", 1, 2, &[9.0, 8.0]);
+        let stream = [a, b, c].concat();
+        for chunk in [1, 5, 29, stream.len()] {
+            let mut d = FrameDecoder::new();
+            let mut got = Vec::new();
+            for c in stream.chunks(chunk) {
+                got.extend(d.push(c));
+            }
+            let f: Vec<Frame> = got.into_iter().map(Result::unwrap).collect();
+            assert_eq!(f.len(), 3, "chunk {chunk}");
+            assert_eq!((f[0].rows, f[0].cols, f[0].shape.as_slice()), (1, 6, &[2, 3][..]));
+            assert_eq!((f[0].steps.as_deref(), f[0].time), (Some(&[42][..]), Some(1.7e9)));
+            assert_eq!(f[0].data, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+            assert_eq!(
+                (f[1].rows, f[1].cols, f[1].steps.as_ref(), f[1].time),
+                (2, 2, None, Some(5.5))
+            );
+            assert_eq!(
+                (f[2].steps.as_ref(), f[2].time, f[2].shape.as_slice()),
+                (None, None, &[2][..])
+            );
+        }
+        let mut bad = FrameDecoder::encode_v2("x", &[1], &[1.0], Some(&[1]), 1.0);
+        bad[5] = 0x80;
+        let mut d = FrameDecoder::new();
+        let got = d.push(&bad);
+        assert!(
+            got[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("unknown flags 0x80"),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::input::GridSelect;
+use crate::live::follow::{FOLLOW_POLL, Follower};
 use crate::live::protocol::{Frame, FrameDecoder, MAGIC, ProtocolError, TextDecoder};
 use crate::live::store::LiveStore;
 
@@ -51,6 +52,9 @@ pub enum SourceSpec {
     /// as they grow, a line once its newline is written. A file that
     /// shrinks or is replaced is read again from the start.
     File(PathBuf),
+    /// Follow a run log directory (see [`crate::runlog`]): every channel
+    /// in step order, then new records as the writer makes them visible.
+    RunLog(PathBuf),
 }
 
 impl SourceSpec {
@@ -86,10 +90,16 @@ impl SourceSpec {
         }
         if s.is_empty() {
             return Err(Error::Invalid(
-                "empty source: expected -, tcp://HOST:PORT, unix:PATH or a file".into(),
+                "empty source: expected -, tcp://HOST:PORT, unix:PATH, a file or a run log".into(),
             ));
         }
-        Ok(SourceSpec::File(PathBuf::from(s)))
+        let path = PathBuf::from(s);
+        // A directory is a run log; so is a path not there yet without an
+        // extension (followed once it appears).
+        if path.is_dir() || (!path.exists() && path.extension().is_none()) {
+            return Ok(SourceSpec::RunLog(path));
+        }
+        Ok(SourceSpec::File(path))
     }
 }
 
@@ -99,7 +109,7 @@ impl fmt::Display for SourceSpec {
             SourceSpec::Stdin => f.write_str("stdin"),
             SourceSpec::Tcp(a) => write!(f, "tcp://{a}"),
             SourceSpec::Unix(p) => write!(f, "unix:{}", p.display()),
-            SourceSpec::File(p) => write!(f, "{}", p.display()),
+            SourceSpec::File(p) | SourceSpec::RunLog(p) => write!(f, "{}", p.display()),
         }
     }
 }
@@ -219,7 +229,33 @@ pub fn spawn_source(spec: &SourceSpec, opts: &SourceOptions, store: Arc<LiveStor
         SourceSpec::Tcp(addr) => spawn_tcp(addr, opts, store),
         SourceSpec::Unix(path) => spawn_unix(path, opts, store),
         SourceSpec::File(path) => spawn_file(path, opts, store),
+        SourceSpec::RunLog(path) => spawn_runlog(path, store),
     }
+}
+
+fn spawn_runlog(path: &Path, store: Arc<LiveStore>) -> Result<SourceHandle> {
+    if path.exists() && !crate::runlog::is_run_log(path) {
+        // Say what it is instead (a directory of .npy files, ...).
+        crate::runlog::RunReader::open(path)?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let name = path.display().to_string();
+    let mut follower = Follower::new(path, store);
+    let flag = stop.clone();
+    let t = spawn_thread(&name, move || {
+        while !flag.load(Ordering::SeqCst) {
+            follower.poll(&flag);
+            std::thread::sleep(FOLLOW_POLL);
+        }
+    })
+    .map_err(|e| Error::io(path, e))?;
+    Ok(SourceHandle {
+        name,
+        stop,
+        threads: vec![t],
+        local_addr: None,
+        socket: None,
+    })
 }
 
 /// Read a byte stream (what stdin does) in a detached thread: at its end
@@ -318,7 +354,6 @@ impl StreamDecoder {
     fn seed(&mut self, store: &LiveStore, removed: &[String]) {
         self.seeded = true;
         if let Decoder::Text(t) = &mut self.dec {
-            t.set_default_width(store.options().expected_cols);
             for (channel, cols) in store.widths() {
                 if !removed.contains(&channel) {
                     t.set_width(&channel, cols);
@@ -367,12 +402,7 @@ impl StreamDecoder {
                         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                         .collect();
                     partial.drain(..rows * row_bytes);
-                    vec![Ok(Frame {
-                        channel: String::new(),
-                        rows,
-                        cols: *cols,
-                        data,
-                    })]
+                    vec![Ok(Frame::rows(String::new(), rows, *cols, data))]
                 }
             }
         };
@@ -874,6 +904,8 @@ mod tests {
         );
         assert_eq!(p("unix:a.sock").unwrap(), SourceSpec::Unix("a.sock".into()));
         assert_eq!(p("acts.npy").unwrap(), SourceSpec::File("acts.npy".into()));
+        assert_eq!(p("runs/exp1").unwrap(), SourceSpec::RunLog("runs/exp1".into()));
+        assert_eq!(p(".").unwrap(), SourceSpec::RunLog(".".into()));
         for bad in [
             "tcp://7878",
             "tcp://host:port",

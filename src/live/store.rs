@@ -1,12 +1,21 @@
 //! [`LiveStore`]: the one sink every live producer writes into (stream
-//! sources, watched files, the [`Monitor`] Rust API), and that the window
-//! reads from.
+//! sources, watched files, run logs followed, the [`Monitor`] Rust API),
+//! and that the window reads from.
 //!
-//! Each channel keeps a bounded [`History`], so memory stays fixed however
-//! fast rows arrive: when a history is full its rows are merged, never
-//! dropped. The store is shared as `Arc<LiveStore>`; its lock is held only
-//! while rows are pushed or a snapshot is copied. Every change bumps a
-//! version number, so a reader can skip work when nothing changed
+//! Each channel of rows keeps a bounded [`History`], so memory stays fixed
+//! however fast rows arrive: when a history is full its rows are merged,
+//! never dropped, and each stored row keeps the range of training steps it
+//! stands for. A channel of 2-D records (an attention map per step) keeps
+//! its latest records, each with its step. Rows sent without a step take
+//! their channel's previous step + 1.
+//!
+//! A store can also record: with a [`RunWriter`] attached
+//! ([`LiveStore::set_recorder`]), every record it accepts is appended to
+//! the run log too, so one source feeds the window and the log.
+//!
+//! The store is shared as `Arc<LiveStore>`; its lock is held only while
+//! rows are pushed or a snapshot is copied. Every change bumps a version
+//! number, so a reader can skip work when nothing changed
 //! ([`LiveStore::version`]) or block until something does
 //! ([`LiveStore::wait_for_change`]).
 //!
@@ -24,6 +33,7 @@ use crate::input::Grid;
 use crate::input::quote;
 use crate::live::history::History;
 use crate::live::protocol::{Frame, ProtocolError};
+use crate::runlog::{RunWriter, disk_name};
 use crate::scale::Aggregate;
 
 /// How many recent problems a store keeps (the total is counted).
@@ -33,6 +43,8 @@ pub const MAX_CAPACITY_ROWS: usize = 1 << 20;
 /// Most values all channel histories of a store may hold together
 /// (2^28 f32 = 1 GiB).
 pub const MAX_STORE_VALUES: usize = 1 << 28;
+/// Most 2-D records a channel keeps (the latest ones).
+pub const MAX_RECORDS_KEPT: usize = 512;
 
 /// How a [`LiveStore`] keeps its rows.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,9 +53,15 @@ pub struct StoreOptions {
     pub capacity_rows: usize,
     /// How merged rows are combined ([`Aggregate::Extreme`] keeps spikes).
     pub aggregate: Aggregate,
-    /// Values per row every channel must have; `None`: each channel's first
-    /// rows fix its width.
+    /// Values per row of the unnamed channel (rows sent without a channel
+    /// name, raw files); `None`: its first row fixes its width.
     pub expected_cols: Option<usize>,
+    /// Values per row of named channels (`(name, cols)`); a channel not
+    /// listed takes the width of its first row.
+    pub channel_cols: Vec<(String, usize)>,
+    /// Keep rows for a window (`false`: only count them and pass them to
+    /// the recorder, as `actmap record` does).
+    pub keep_rows: bool,
 }
 
 impl Default for StoreOptions {
@@ -52,21 +70,61 @@ impl Default for StoreOptions {
             capacity_rows: 2048,
             aggregate: Aggregate::Extreme,
             expected_cols: None,
+            channel_cols: Vec::new(),
+            keep_rows: true,
         }
     }
 }
 
+impl StoreOptions {
+    /// The width `channel` must have, if fixed.
+    pub fn width_of(&self, channel: &str) -> Option<usize> {
+        if channel.is_empty() {
+            return self.expected_cols;
+        }
+        self.channel_cols
+            .iter()
+            .find(|(c, _)| c == channel)
+            .map(|(_, w)| *w)
+    }
+}
+
+#[derive(Debug)]
+enum Rows {
+    /// Rows of a 1-D channel (none kept when the store keeps no rows).
+    History(Option<History>),
+    /// The latest 2-D records, oldest first.
+    Records(VecDeque<(i64, Arc<Grid>)>, usize),
+}
+
+/// A snapshot's grid and step ranges, with the channel version they show.
+type Cached = (u64, Arc<Grid>, Arc<Vec<(i64, i64)>>);
+
 #[derive(Debug)]
 struct Channel {
     name: String,
-    history: History,
+    /// Shape of one record (`[cols]` for rows).
+    shape: Vec<usize>,
+    rows: Rows,
+    /// Input records received.
+    total: u64,
+    /// Step of the last record.
+    last_step: Option<i64>,
+    /// Some record came with an explicit step.
+    stepped: bool,
     /// Values allocated for the history (counted against the store limit).
     values: usize,
     version: u64,
     /// Store version when this history was created (a replace starts anew).
     epoch: u64,
-    /// The grid of the last snapshot and the channel version it shows.
-    cached: Option<(u64, Arc<Grid>)>,
+    /// The grid and steps of the last snapshot and the channel version they show.
+    cached: Option<Cached>,
+}
+
+impl Channel {
+    fn cols(&self) -> usize {
+        self.shape.iter().product()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +137,8 @@ struct Inner {
     ended: bool,
     /// Values allocated by all histories.
     values: usize,
+    /// Shapes and last steps of channels in the recorder's run log.
+    recorded: Vec<(String, Vec<usize>, Option<i64>)>,
 }
 
 impl Inner {
@@ -106,20 +166,44 @@ impl Inner {
 pub struct ChannelSnapshot {
     /// Channel name ("" for rows sent without one).
     pub name: String,
-    /// Values per row.
+    /// Values per row (per record for 2-D channels).
     pub cols: usize,
     /// Input rows received (since the channel was last replaced).
     pub total_rows: u64,
     /// Input rows each stored row stands for (1 until the first merge).
     pub rows_per_stored_row: u64,
-    /// The stored rows, oldest first; `None` until the first row is stored.
+    /// The stored rows, oldest first; `None` until the first row is stored
+    /// (and for 2-D channels: see `records`).
     /// Shared: a channel that did not change gives the same grid again.
     pub grid: Option<Arc<Grid>>,
+    /// The smallest and largest step of each stored row of `grid`.
+    pub steps: Arc<Vec<(i64, i64)>>,
+    /// Whether rows came with steps (`@STEP`, version 2 frames, a run
+    /// log); otherwise the steps are input row numbers.
+    pub stepped: bool,
+    /// Step of the last record received.
+    pub last_step: Option<i64>,
+    /// Shape of one record: `[cols]` for rows, `[h, w]` for 2-D records.
+    pub record_shape: Vec<usize>,
+    /// 2-D channels: the latest records kept, oldest first, with their steps.
+    pub records: Vec<(i64, Arc<Grid>)>,
     /// Store version of this channel's last change.
     pub version: u64,
     /// Store version when the channel's history was (re)created: rows
     /// stored under another epoch are gone (the file was replaced).
     pub epoch: u64,
+}
+
+impl ChannelSnapshot {
+    /// Whether the channel holds 2-D records (one grid per step).
+    pub fn is_2d(&self) -> bool {
+        self.record_shape.len() == 2
+    }
+
+    /// Steps of the 2-D records kept, oldest first.
+    pub fn record_steps(&self) -> Vec<i64> {
+        self.records.iter().map(|(s, _)| *s).collect()
+    }
 }
 
 /// Everything a window draws, copied out of a [`LiveStore`].
@@ -159,6 +243,8 @@ pub struct LiveStore {
     version: AtomicU64,
     /// Windows on this store should close (the producer is done).
     close: std::sync::atomic::AtomicBool,
+    /// Where accepted records are also appended.
+    recorder: Mutex<Option<Arc<RunWriter>>>,
 }
 
 /// A frame pushed by a source that the store rejected for its width: the
@@ -167,6 +253,15 @@ pub struct LiveStore {
 pub(crate) struct WidthMismatch {
     pub channel: String,
     pub expected: usize,
+}
+
+/// Records the store accepted, with their steps resolved, for the recorder.
+struct Accepted {
+    channel: String,
+    shape: Vec<usize>,
+    data: Vec<f32>,
+    steps: Vec<i64>,
+    time: f64,
 }
 
 fn channel_label(name: &str) -> String {
@@ -185,6 +280,11 @@ fn with_origin(origin: &str, message: &str) -> String {
     }
 }
 
+fn shape_text(s: &[usize]) -> String {
+    let p: Vec<String> = s.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", p.join(", "))
+}
+
 impl LiveStore {
     /// An empty store. Fails on a capacity of more than
     /// [`MAX_CAPACITY_ROWS`] or an expected width of 0.
@@ -195,7 +295,7 @@ impl LiveStore {
                 opts.capacity_rows
             )));
         }
-        if opts.expected_cols == Some(0) {
+        if opts.expected_cols == Some(0) || opts.channel_cols.iter().any(|(_, w)| *w == 0) {
             return Err(Error::Invalid(
                 "live rows need at least one column (expected columns is 0)".into(),
             ));
@@ -208,6 +308,7 @@ impl LiveStore {
             changed: Condvar::new(),
             version: AtomicU64::new(0),
             close: std::sync::atomic::AtomicBool::new(false),
+            recorder: Mutex::new(None),
         })
     }
 
@@ -228,9 +329,37 @@ impl LiveStore {
         self.changed.notify_all();
     }
 
+    /// Append every record this store accepts from now on to `writer`'s run
+    /// log as well (`None`: stop). Channels the run already has keep their
+    /// shapes, and records without a step count on from the run's last
+    /// step. Rows sent without a channel name are recorded as
+    /// [`crate::runlog::DEFAULT_CHANNEL`].
+    pub fn set_recorder(&self, writer: Option<Arc<RunWriter>>) {
+        let recorded = writer
+            .as_ref()
+            .map(|w| {
+                w.channels()
+                    .into_iter()
+                    .map(|(name, shape)| {
+                        let last = w.last_step(&name);
+                        (name, shape, last)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.lock().recorded = recorded;
+        *self.recorder.lock().unwrap_or_else(|e| e.into_inner()) = writer;
+    }
+
+    /// The run log writer records go to, if any.
+    pub fn recorder(&self) -> Option<Arc<RunWriter>> {
+        self.recorder.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Values a history of `cols` columns allocates, if within the limit.
     fn history_values(&self, name: &str, cols: usize, in_use: usize) -> Result<usize> {
-        let needed = self.capacity.checked_mul(cols).filter(|&n| n <= MAX_STORE_VALUES);
+        let rows = if self.opts.keep_rows { self.capacity } else { 0 };
+        let needed = rows.checked_mul(cols).filter(|&n| n <= MAX_STORE_VALUES);
         match needed {
             Some(n) if in_use + n <= MAX_STORE_VALUES => Ok(n),
             _ => Err(Error::Invalid(format!(
@@ -244,10 +373,87 @@ impl LiveStore {
         }
     }
 
-    /// Push `data` (whole rows of `cols`) to `channel`, under the lock.
-    /// Nothing is pushed when it fails.
-    fn push_locked(&self, inner: &mut Inner, channel: &str, cols: usize, data: &[f32]) -> Result<()> {
-        if cols == 0 || data.is_empty() {
+    /// A new channel for records of `shape`, counted against the limit.
+    fn new_channel(&self, inner: &mut Inner, channel: &str, shape: &[usize]) -> Result<Channel> {
+        let cols: usize = shape.iter().product();
+        let recorded = inner.recorded.iter().find(|(n, _, _)| n == disk_name(channel));
+        if let Some((_, rshape, _)) = recorded
+            && rshape.as_slice() != shape
+        {
+            return Err(Error::Invalid(format!(
+                "{}: records of shape {}, but the run log's records have shape {}",
+                channel_label(channel),
+                shape_text(shape),
+                shape_text(rshape)
+            )));
+        }
+        let want = self
+            .opts
+            .width_of(channel)
+            .or_else(|| recorded.and_then(|(_, s, _)| (s.len() == 1).then(|| s[0])));
+        if let Some(want) = want
+            && (shape.len() != 1 || want != cols)
+        {
+            return Err(Error::Invalid(format!(
+                "{}: rows of {cols} values, but {want} columns are expected",
+                channel_label(channel)
+            )));
+        }
+        let last_step = recorded.and_then(|(_, _, s)| *s);
+        let (rows, values) = if shape.len() == 2 {
+            let keep = (MAX_STORE_VALUES / 4 / cols.max(1)).clamp(1, MAX_RECORDS_KEPT.min(self.capacity));
+            let values = if self.opts.keep_rows { keep * cols } else { 0 };
+            if inner.values + values > MAX_STORE_VALUES {
+                return Err(Error::Invalid(format!(
+                    "{}: records of {} do not fit the live memory limit",
+                    channel_label(channel),
+                    shape_text(shape)
+                )));
+            }
+            (
+                Rows::Records(VecDeque::new(), if self.opts.keep_rows { keep } else { 0 }),
+                values,
+            )
+        } else {
+            let values = self.history_values(channel, cols, inner.values)?;
+            let history = if self.opts.keep_rows {
+                Some(History::new(cols, self.capacity, self.opts.aggregate, 0.0)?)
+            } else {
+                None
+            };
+            (Rows::History(history), values)
+        };
+        inner.values += values;
+        Ok(Channel {
+            name: channel.to_string(),
+            shape: shape.to_vec(),
+            rows,
+            total: 0,
+            last_step,
+            stepped: last_step.is_some(),
+            values,
+            version: 0,
+            epoch: inner.version,
+            cached: None,
+        })
+    }
+
+    /// Push `data` (whole records of `shape`) to `channel` at `steps` (or
+    /// counting on), under the lock; returns the steps used. Nothing is
+    /// pushed when it fails.
+    fn push_locked(
+        &self,
+        inner: &mut Inner,
+        channel: &str,
+        shape: &[usize],
+        data: &[f32],
+        steps: Option<&[i64]>,
+    ) -> Result<Vec<i64>> {
+        let cols = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .unwrap_or(0);
+        if cols == 0 || data.is_empty() || shape.is_empty() || shape.len() > 2 {
             return Err(Error::Invalid(format!(
                 "{}: rows need at least one value",
                 channel_label(channel)
@@ -260,60 +466,127 @@ impl LiveStore {
                 data.len()
             )));
         }
+        let n = data.len() / cols;
+        if let Some(s) = steps
+            && s.len() != n
+        {
+            return Err(Error::Invalid(format!(
+                "{}: {} steps for {n} records",
+                channel_label(channel),
+                s.len()
+            )));
+        }
         let index = match inner.find(channel) {
             Some(i) => {
-                let have = inner.channels[i].history.cols();
-                if have != cols {
-                    return Err(Error::Invalid(format!(
-                        "{}: rows of {cols} values, but the channel has {have} columns",
-                        channel_label(channel)
-                    )));
+                let have = &inner.channels[i].shape;
+                if have.as_slice() != shape {
+                    let msg = if have.len() == 1 && shape.len() == 1 {
+                        format!("rows of {cols} values, but the channel has {} columns", have[0])
+                    } else {
+                        format!(
+                            "records of shape {}, but the channel's are {}",
+                            shape_text(shape),
+                            shape_text(have)
+                        )
+                    };
+                    return Err(Error::Invalid(format!("{}: {msg}", channel_label(channel))));
                 }
                 i
             }
             None => {
-                if let Some(want) = self.opts.expected_cols
-                    && want != cols
-                {
-                    return Err(Error::Invalid(format!(
-                        "{}: rows of {cols} values, but {want} columns are expected",
-                        channel_label(channel)
-                    )));
-                }
-                let values = self.history_values(channel, cols, inner.values)?;
-                let history = History::new(cols, self.capacity, self.opts.aggregate, 0.0)?;
-                inner.values += values;
-                let epoch = inner.version;
-                inner.channels.push(Channel {
-                    name: channel.to_string(),
-                    history,
-                    values,
-                    version: 0,
-                    epoch,
-                    cached: None,
-                });
+                let ch = self.new_channel(inner, channel, shape)?;
+                inner.channels.push(ch);
                 inner.channels.len() - 1
             }
         };
-        inner.channels[index].history.push_rows(data)?;
+        let ch = &mut inner.channels[index];
+        let first = ch.last_step.map_or(0, |s| s.saturating_add(1));
+        ch.stepped |= steps.is_some();
+        let steps: Vec<i64> = match steps {
+            Some(s) => s.to_vec(),
+            None => (0..n as i64).map(|i| first.saturating_add(i)).collect(),
+        };
+        match &mut ch.rows {
+            Rows::History(Some(h)) => h.push_rows_at(data, &steps)?,
+            Rows::History(None) => {}
+            Rows::Records(ring, keep) => {
+                for (rec, &s) in data.chunks_exact(cols).zip(&steps) {
+                    if *keep == 0 {
+                        break;
+                    }
+                    if ring.len() == *keep {
+                        ring.pop_front();
+                    }
+                    ring.push_back((s, Arc::new(Grid::new(shape[0], shape[1], rec.to_vec())?)));
+                }
+            }
+        }
+        ch.total += n as u64;
+        ch.last_step = steps.last().copied();
         let v = inner.bump();
         inner.channels[index].version = v;
-        Ok(())
+        Ok(steps)
     }
 
-    /// Record a push error as a problem and hand it back.
-    fn push_and_record(&self, origin: &str, channel: &str, cols: usize, data: &[f32]) -> Result<()> {
-        let mut inner = self.lock();
-        let result = self.push_locked(&mut inner, channel, cols, data);
-        if let Err(e) = &result {
-            inner.problem(with_origin(origin, &e.to_string()));
+    /// Append records to the recorder, outside the store's lock; a
+    /// failure is a problem naming `origin`.
+    fn record(&self, origin: &str, accepted: Vec<Accepted>) {
+        if accepted.is_empty() {
+            return;
         }
-        self.publish(&inner);
-        result
+        let Some(w) = self.recorder() else { return };
+        for a in accepted {
+            let r = w.append_records(disk_name(&a.channel), &a.shape, &a.data, Some(&a.steps), a.time);
+            if let Err(e) = r {
+                self.report_problem(with_origin(origin, &format!("not recorded: {e}")));
+            }
+        }
     }
 
-    /// Append a frame's rows to its channel (created on its first frame,
-    /// whose width it keeps unless [`StoreOptions::expected_cols`] is set).
+    /// Push one frame under the lock; a failure is recorded as a problem.
+    fn push_one(&self, inner: &mut Inner, origin: &str, frame: Frame, out: &mut Vec<Accepted>) -> Result<()> {
+        let fits = frame.rows.checked_mul(frame.cols) == Some(frame.data.len())
+            && frame.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) == Some(frame.cols);
+        let result = if fits {
+            self.push_locked(
+                inner,
+                &frame.channel,
+                &frame.shape,
+                &frame.data,
+                frame.steps.as_deref(),
+            )
+        } else {
+            Err(Error::Invalid(format!(
+                "{}: a frame of {} x {} needs {} values, got {}",
+                channel_label(&frame.channel),
+                frame.rows,
+                frame.cols,
+                frame.rows.saturating_mul(frame.cols),
+                frame.data.len()
+            )))
+        };
+        match result {
+            Ok(steps) => {
+                if self.recorder.lock().map(|r| r.is_some()).unwrap_or(false) {
+                    out.push(Accepted {
+                        channel: frame.channel,
+                        shape: frame.shape,
+                        data: frame.data,
+                        steps,
+                        time: frame.time.unwrap_or_else(crate::runlog::now),
+                    });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                inner.problem(with_origin(origin, &e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    /// Append a frame's records to its channel (created on its first frame,
+    /// whose width it keeps unless [`StoreOptions`] fixes it).
     /// A frame that does not fit is an error, also recorded as a problem.
     pub fn push_frame(&self, frame: &Frame) -> Result<()> {
         self.push_frame_from("", frame)
@@ -322,26 +595,44 @@ impl LiveStore {
     /// [`push_frame`](Self::push_frame), with a problem naming `origin`
     /// ("stdin", "tcp://127.0.0.1:7878", ...).
     pub fn push_frame_from(&self, origin: &str, frame: &Frame) -> Result<()> {
-        let n = frame.rows.checked_mul(frame.cols);
-        if n != Some(frame.data.len()) {
-            let e = Error::Invalid(format!(
-                "{}: a frame of {} x {} needs {} values, got {}",
-                channel_label(&frame.channel),
-                frame.rows,
-                frame.cols,
-                frame.rows.saturating_mul(frame.cols),
-                frame.data.len()
-            ));
-            self.report_problem(with_origin(origin, &e.to_string()));
-            return Err(e);
-        }
-        self.push_and_record(origin, &frame.channel, frame.cols, &frame.data)
+        let mut accepted = Vec::new();
+        let result = {
+            let mut inner = self.lock();
+            let r = self.push_one(&mut inner, origin, frame.clone(), &mut accepted);
+            self.publish(&inner);
+            r
+        };
+        self.record(origin, accepted);
+        result
     }
 
     /// Append rows of `cols` values (`values.len()` a multiple of `cols`)
     /// to `channel`. Errors as [`push_frame`](Self::push_frame).
     pub fn push_rows(&self, channel: &str, cols: usize, values: &[f32]) -> Result<()> {
-        self.push_and_record("", channel, cols, values)
+        self.push_records(channel, None, &[cols], values)
+    }
+
+    /// Append records of `shape` (`[cols]` rows or `[h, w]` 2-D records) to
+    /// `channel`, at `steps` (one per record; `None`: counting on from the
+    /// channel's last step). Errors as [`push_frame`](Self::push_frame).
+    pub fn push_records(
+        &self,
+        channel: &str,
+        steps: Option<&[i64]>,
+        shape: &[usize],
+        values: &[f32],
+    ) -> Result<()> {
+        let cols: usize = shape.iter().product();
+        let frame = Frame {
+            channel: channel.to_string(),
+            rows: values.len().checked_div(cols).unwrap_or(0),
+            cols,
+            data: values.to_vec(),
+            shape: shape.to_vec(),
+            steps: steps.map(<[i64]>::to_vec),
+            time: None,
+        };
+        self.push_frame(&frame)
     }
 
     /// Push what a decoder produced, under one lock: decode errors and
@@ -358,45 +649,34 @@ impl LiveStore {
             return Vec::new();
         }
         let mut mismatches = Vec::new();
-        let mut inner = self.lock();
-        for name in remove {
-            Self::remove_locked(&mut inner, name);
-        }
-        for item in items {
-            let frame = match item {
-                Ok(f) => f,
-                Err(e) => {
-                    inner.problem(with_origin(origin, &e.to_string()));
-                    continue;
-                }
-            };
-            let fits = frame.rows.checked_mul(frame.cols) == Some(frame.data.len());
-            let result = if fits {
-                self.push_locked(&mut inner, &frame.channel, frame.cols, &frame.data)
-            } else {
-                Err(Error::Invalid(format!(
-                    "{}: a frame of {} x {} values does not match its {} values",
-                    channel_label(&frame.channel),
-                    frame.rows,
-                    frame.cols,
-                    frame.data.len()
-                )))
-            };
-            if let Err(e) = result {
-                inner.problem(with_origin(origin, &e.to_string()));
-                let expected = match inner.find(&frame.channel) {
-                    Some(i) => Some(inner.channels[i].history.cols()),
-                    None => self.opts.expected_cols,
+        let mut accepted = Vec::new();
+        {
+            let mut inner = self.lock();
+            for name in remove {
+                Self::remove_locked(&mut inner, name);
+            }
+            for item in items {
+                let frame = match item {
+                    Ok(f) => f,
+                    Err(e) => {
+                        inner.problem(with_origin(origin, &e.to_string()));
+                        continue;
+                    }
                 };
-                if let Some(expected) = expected.filter(|&w| w != frame.cols) {
-                    mismatches.push(WidthMismatch {
-                        channel: frame.channel,
-                        expected,
-                    });
+                let (channel, cols) = (frame.channel.clone(), frame.cols);
+                if self.push_one(&mut inner, origin, frame, &mut accepted).is_err() {
+                    let expected = match inner.find(&channel) {
+                        Some(i) => Some(inner.channels[i].cols()),
+                        None => self.opts.width_of(&channel),
+                    };
+                    if let Some(expected) = expected.filter(|&w| w != cols) {
+                        mismatches.push(WidthMismatch { channel, expected });
+                    }
                 }
             }
+            self.publish(&inner);
         }
-        self.publish(&inner);
+        self.record(origin, accepted);
         mismatches
     }
 
@@ -406,7 +686,13 @@ impl LiveStore {
     /// [`StoreOptions::expected_cols`], memory limit) are also recorded as
     /// problems, and leave the channel as it was.
     pub fn replace(&self, channel: &str, grid: Grid) -> Result<()> {
-        let result = self.build_history(channel, &grid);
+        self.replace_with_steps(channel, grid, None)
+    }
+
+    /// [`replace`](Self::replace), with a step for each row of the grid
+    /// (a run log's channel, read in step order).
+    pub fn replace_with_steps(&self, channel: &str, grid: Grid, steps: Option<&[i64]>) -> Result<()> {
+        let result = self.build_history(channel, &grid, steps);
         let mut inner = self.lock();
         let result = result.and_then(|history| {
             let old = inner.find(channel);
@@ -415,7 +701,13 @@ impl LiveStore {
             let v = inner.bump();
             let fresh = Channel {
                 name: channel.to_string(),
-                history,
+                shape: vec![grid.cols()],
+                total: grid.rows() as u64,
+                last_step: steps
+                    .and_then(|s| s.last().copied())
+                    .or(grid.rows().checked_sub(1).map(|r| r as i64)),
+                stepped: steps.is_some(),
+                rows: Rows::History(Some(history)),
                 values,
                 version: v,
                 epoch: v,
@@ -435,8 +727,8 @@ impl LiveStore {
         result
     }
 
-    fn build_history(&self, channel: &str, grid: &Grid) -> Result<History> {
-        if let Some(want) = self.opts.expected_cols
+    fn build_history(&self, channel: &str, grid: &Grid, steps: Option<&[i64]>) -> Result<History> {
+        if let Some(want) = self.opts.width_of(channel)
             && want != grid.cols()
         {
             return Err(Error::Invalid(format!(
@@ -448,7 +740,10 @@ impl LiveStore {
         // Check the limit before allocating anything.
         self.history_values(channel, grid.cols(), 0)?;
         let mut history = History::new(grid.cols(), self.capacity, self.opts.aggregate, 0.0)?;
-        history.push_rows(grid.data())?;
+        match steps {
+            Some(s) => history.push_rows_at(grid.data(), s)?,
+            None => history.push_rows(grid.data())?,
+        }
         Ok(history)
     }
 
@@ -515,14 +810,39 @@ impl LiveStore {
         self.publish(&inner);
     }
 
-    /// Each channel's name and width.
+    /// Each row channel's name and width, and the widths fixed by the
+    /// options or the recorder's run log for channels not seen yet.
     pub(crate) fn widths(&self) -> Vec<(String, usize)> {
         let inner = self.lock();
-        inner
+        let mut out: Vec<(String, usize)> = inner
             .channels
             .iter()
-            .map(|c| (c.name.clone(), c.history.cols()))
-            .collect()
+            .filter(|c| c.shape.len() == 1)
+            .map(|c| (c.name.clone(), c.cols()))
+            .collect();
+        let known = |out: &Vec<(String, usize)>, n: &str| out.iter().any(|(c, _)| c == n);
+        for (n, w) in self
+            .opts
+            .channel_cols
+            .iter()
+            .cloned()
+            .chain(self.opts.expected_cols.map(|w| (String::new(), w)))
+        {
+            if !known(&out, &n) {
+                out.push((n, w));
+            }
+        }
+        for (n, shape, _) in &inner.recorded {
+            let name = if n == crate::runlog::DEFAULT_CHANNEL {
+                ""
+            } else {
+                n.as_str()
+            };
+            if shape.len() == 1 && !known(&out, name) {
+                out.push((name.to_string(), shape[0]));
+            }
+        }
+        out
     }
 
     /// Channel names in first-seen order.
@@ -566,20 +886,35 @@ impl LiveStore {
             .channels
             .iter_mut()
             .map(|c| {
-                let grid = match &c.cached {
-                    Some((v, g)) if *v == c.version => Some(g.clone()),
-                    _ => {
-                        let g = c.history.grid().map(Arc::new);
-                        c.cached = g.clone().map(|g| (c.version, g));
-                        g
+                let (grid, steps, bin, records) = match &c.rows {
+                    Rows::History(Some(h)) => {
+                        let (grid, steps) = match &c.cached {
+                            Some((v, g, s)) if *v == c.version => (Some(g.clone()), s.clone()),
+                            _ => {
+                                let g = h.grid().map(Arc::new);
+                                let s = Arc::new(h.step_ranges().to_vec());
+                                if let Some(g) = &g {
+                                    c.cached = Some((c.version, g.clone(), s.clone()));
+                                }
+                                (g, s)
+                            }
+                        };
+                        (grid, steps, h.rows_per_stored_row(), Vec::new())
                     }
+                    Rows::History(None) => (None, Arc::new(Vec::new()), 1, Vec::new()),
+                    Rows::Records(ring, _) => (None, Arc::new(Vec::new()), 1, ring.iter().cloned().collect()),
                 };
                 ChannelSnapshot {
                     name: c.name.clone(),
-                    cols: c.history.cols(),
-                    total_rows: c.history.total_rows(),
-                    rows_per_stored_row: c.history.rows_per_stored_row(),
+                    cols: c.cols(),
+                    total_rows: c.total,
+                    rows_per_stored_row: bin,
                     grid,
+                    steps,
+                    stepped: c.stepped,
+                    last_step: c.last_step,
+                    record_shape: c.shape.clone(),
+                    records,
                     version: c.version,
                     epoch: c.epoch,
                 }
@@ -646,9 +981,29 @@ impl MonitorSender {
         self.store.push_rows(channel, row.len(), row)
     }
 
+    /// Append one row to `channel` logged at training step `step`.
+    pub fn push_row_at(&self, channel: &str, step: i64, row: &[f32]) -> Result<()> {
+        self.store.push_records(channel, Some(&[step]), &[row.len()], row)
+    }
+
     /// Append rows of `cols` values to `channel`.
     pub fn push_rows(&self, channel: &str, cols: usize, values: &[f32]) -> Result<()> {
         self.store.push_rows(channel, cols, values)
+    }
+
+    /// Append one 2-D record (`rows x cols`, row-major) to `channel`, at
+    /// `step` (`None`: the channel's previous step + 1).
+    pub fn push_matrix(
+        &self,
+        channel: &str,
+        step: Option<i64>,
+        rows: usize,
+        cols: usize,
+        values: &[f32],
+    ) -> Result<()> {
+        let steps = step.map(|s| [s]);
+        self.store
+            .push_records(channel, steps.as_ref().map(|s| &s[..]), &[rows, cols], values)
     }
 }
 
@@ -661,17 +1016,13 @@ mod tests {
             capacity_rows,
             aggregate: Aggregate::Extreme,
             expected_cols,
+            ..Default::default()
         })
         .unwrap()
     }
 
     fn frame(channel: &str, rows: usize, cols: usize, data: &[f32]) -> Frame {
-        Frame {
-            channel: channel.into(),
-            rows,
-            cols,
-            data: data.to_vec(),
-        }
+        Frame::rows(channel, rows, cols, data.to_vec())
     }
 
     #[test]
@@ -723,16 +1074,28 @@ mod tests {
         assert_eq!(snap.channels.len(), 1);
         assert_eq!(snap.channels[0].total_rows, 1);
 
-        let fixed = store(16, Some(4));
-        let e = fixed.push_rows("a", 3, &[1.0, 2.0, 3.0]).unwrap_err();
+        // Widths are per channel: --cols N fixes the unnamed channel, and
+        // NAME=N a named one; other channels take their first row's width.
+        let fixed = LiveStore::new(StoreOptions {
+            capacity_rows: 16,
+            expected_cols: Some(4),
+            channel_cols: vec![("layers".into(), 12)],
+            ..Default::default()
+        })
+        .unwrap();
+        let e = fixed.push_rows("", 3, &[1.0, 2.0, 3.0]).unwrap_err();
         assert!(e.to_string().contains("but 4 columns are expected"), "{e}");
-        fixed.push_rows("a", 4, &[0.0; 8]).unwrap();
+        let e = fixed.push_rows("layers", 4, &[0.0; 4]).unwrap_err();
+        assert!(e.to_string().contains("but 12 columns are expected"), "{e}");
+        fixed.push_rows("", 4, &[0.0; 8]).unwrap();
+        fixed.push_rows("layers", 12, &[0.0; 12]).unwrap();
+        fixed.push_rows("acts", 4096, &[0.0; 4096]).unwrap();
         assert!(
             fixed
-                .replace("a", Grid::new(1, 2, vec![1.0, 2.0]).unwrap())
+                .replace("", Grid::new(1, 2, vec![1.0, 2.0]).unwrap())
                 .is_err()
         );
-        assert_eq!(fixed.snapshot().problem_count, 2);
+        assert_eq!(fixed.snapshot().problem_count, 3);
         assert!(
             LiveStore::new(StoreOptions {
                 expected_cols: Some(0),
@@ -768,6 +1131,68 @@ mod tests {
         assert_eq!(snap.channels[0].total_rows, 1);
         s.apply("f", &[String::new()], vec![]);
         assert!(s.channel_names().is_empty());
+    }
+
+    #[test]
+    fn steps_count_on_and_2d_channels_keep_their_latest_records() {
+        let s = store(4, None);
+        s.push_rows("a", 1, &[1.0, 2.0]).unwrap();
+        s.push_records("a", Some(&[100, 250]), &[1], &[3.0, 4.0]).unwrap();
+        s.push_rows("a", 1, &[5.0]).unwrap();
+        let snap = s.snapshot();
+        let a = snap.channel("a").unwrap();
+        assert!(a.stepped);
+        assert_eq!(a.last_step, Some(251));
+        // Five rows in a history of four: the first pair merged.
+        assert_eq!(a.steps.as_slice(), [(0, 1), (100, 250)]);
+        let e = s.push_records("a", Some(&[1, 2]), &[1], &[1.0]).unwrap_err();
+        assert!(e.to_string().contains("2 steps for 1 records"), "{e}");
+        for step in 0..600 {
+            s.push_records("attn", Some(&[step * 10]), &[2, 2], &[step as f32; 4])
+                .unwrap();
+        }
+        let e = s.push_rows("attn", 4, &[0.0; 4]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("records of shape [4], but the channel's are [2, 2]"),
+            "{e}"
+        );
+        let snap = s.snapshot();
+        let attn = snap.channel("attn").unwrap();
+        assert!(attn.is_2d() && attn.grid.is_none());
+        assert_eq!(attn.records.len(), 4, "bounded by the history capacity");
+        assert_eq!(attn.record_steps(), [5960, 5970, 5980, 5990]);
+        assert_eq!(attn.records[3].1.data(), [599.0; 4]);
+        assert_eq!(attn.total_rows, 600);
+    }
+
+    #[test]
+    fn a_store_without_rows_only_counts_and_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let w =
+            Arc::new(crate::runlog::RunWriter::open(&run, crate::runlog::WriterOptions::default()).unwrap());
+        w.append("layers", Some(41), 0.0, &[3], &[0.0; 3]).unwrap();
+        let s = LiveStore::new(StoreOptions {
+            keep_rows: false,
+            ..Default::default()
+        })
+        .unwrap();
+        s.set_recorder(Some(w.clone()));
+        s.push_rows("", 2, &[1.0, 2.0]).unwrap();
+        // The run log fixed the channel's width before the store saw it.
+        let e = s.push_rows("layers", 2, &[1.0, 2.0]).unwrap_err();
+        assert!(e.to_string().contains("run log's records have shape [3]"), "{e}");
+        s.push_rows("layers", 3, &[1.0, 2.0, 3.0]).unwrap();
+        let snap = s.snapshot();
+        assert!(snap.channels.iter().all(|c| c.grid.is_none()));
+        assert_eq!(snap.channel("layers").unwrap().last_step, Some(42));
+        drop(s);
+        w.close().unwrap();
+        let r = crate::runlog::RunReader::open(&run).unwrap();
+        assert_eq!(r.channel_names(), ["default", "layers"]);
+        assert_eq!(r.channel("layers").unwrap().steps(0..2).unwrap(), [41, 42]);
+        assert_eq!(r.channel("default").unwrap().steps(0..1).unwrap(), [0]);
     }
 
     #[test]
@@ -808,12 +1233,7 @@ mod tests {
         // Far too wide for the memory limit: an error, not an allocation.
         let e = s.push_rows("wide", 1 << 28, &[]).unwrap_err();
         assert!(e.to_string().contains("at least one value"), "{e}");
-        let huge = Frame {
-            channel: "wide".into(),
-            rows: 1,
-            cols: usize::MAX,
-            data: vec![],
-        };
+        let huge = Frame::rows("wide", 1, usize::MAX, vec![]);
         assert!(s.push_frame(&huge).is_err());
         let g = LiveStore::new(StoreOptions {
             capacity_rows: MAX_CAPACITY_ROWS,

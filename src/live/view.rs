@@ -117,6 +117,19 @@ pub struct PanelSource {
     /// Whether the panel draws the channel's grid itself (no crop, level 0),
     /// so a persistent texture with incremental uploads can stand in.
     pub whole: bool,
+    /// The smallest and largest training step of each stored row.
+    pub steps: Arc<Vec<(i64, i64)>>,
+    /// Whether the rows came with training steps (else steps are input
+    /// row numbers).
+    pub stepped: bool,
+    /// The y coordinate of each stored row when rows sit at their steps
+    /// (steps increasing); `None`: rows sit at their input row numbers.
+    pub centres: Option<Arc<Vec<f64>>>,
+    /// Whether the drawn rows are evenly spaced on the y axis (a plain
+    /// row-to-pixel mapping draws the same picture).
+    pub even: bool,
+    /// A 2-D channel: the step of the record drawn.
+    pub record_step: Option<i64>,
 }
 
 impl PanelSource {
@@ -124,6 +137,33 @@ impl PanelSource {
     pub fn input_rows(&self, r: usize) -> (u64, u64) {
         let b = self.rows_per_stored_row;
         (r as u64 * b, r as u64 * b + b - 1)
+    }
+
+    /// The stored row (fractional) at data coordinate `y` of the y axis.
+    pub fn stored_at(&self, y: f64) -> f64 {
+        let Some(c) = self.centres.as_deref().filter(|c| c.len() > 1) else {
+            return match &self.centres {
+                Some(_) => y - self.centres.as_ref().map_or(0.0, |c| c[0]),
+                None => to_stored(y, self.rows_per_stored_row),
+            };
+        };
+        let n = c.len();
+        let i = c.partition_point(|&v| v <= y).clamp(1, n - 1);
+        (i - 1) as f64 + (y - c[i - 1]) / (c[i] - c[i - 1])
+    }
+
+    /// The y coordinate of stored row `r` (fractional, inverse of
+    /// [`stored_at`](Self::stored_at)).
+    pub fn y_of(&self, r: f64) -> f64 {
+        match self.centres.as_deref() {
+            Some(c) if c.len() > 1 => {
+                let n = c.len();
+                let i = (r.floor().max(0.0) as usize).min(n - 2);
+                c[i] + (r - i as f64) * (c[i + 1] - c[i])
+            }
+            Some(c) => c[0] + r,
+            None => (r + 0.5) * self.rows_per_stored_row as f64 - 0.5,
+        }
     }
 }
 
@@ -187,6 +227,10 @@ fn merge(mode: Aggregate, a: f32, b: f32, centre: f32) -> f32 {
     }
 }
 
+/// What a cached pyramid was built from: the channel version and, for a
+/// 2-D channel, the record's step.
+type PyramidKey = (u64, Option<i64>);
+
 /// The live view state: options, per-channel windows, running ranges and
 /// pyramids.
 #[derive(Debug, Default)]
@@ -195,8 +239,10 @@ pub struct LiveView {
     pub opts: ViewOptions,
     windows: HashMap<String, Window>,
     running: HashMap<String, (f32, f32)>,
-    pyramids: HashMap<String, (u64, Arc<Pyramid>)>,
+    pyramids: HashMap<String, (PyramidKey, Arc<Pyramid>)>,
     ranged: HashMap<String, u64>,
+    /// 2-D channels: the step picked (absent: the latest).
+    picked: HashMap<String, i64>,
 }
 
 impl LiveView {
@@ -229,6 +275,45 @@ impl LiveView {
         self.ranged.clear();
     }
 
+    /// Show the record of `step` of the 2-D channel `channel` (`None`: always
+    /// the latest). A step no longer kept falls back to the latest.
+    pub fn pick_step(&mut self, channel: &str, step: Option<i64>) {
+        match step {
+            Some(s) => self.picked.insert(channel.to_string(), s),
+            None => self.picked.remove(channel),
+        };
+    }
+
+    /// The step picked for a 2-D channel (`None`: following the latest).
+    pub fn picked_step(&self, channel: &str) -> Option<i64> {
+        self.picked.get(channel).copied()
+    }
+
+    /// Step through the records of 2-D channels: `delta` records later
+    /// (negative: earlier) than the one shown, for `channel` or every 2-D
+    /// channel of `snap`. Going past the latest follows the latest again.
+    pub fn step_records(&mut self, snap: &StoreSnapshot, channel: Option<&str>, delta: i64) {
+        for ch in snap
+            .channels
+            .iter()
+            .filter(|c| c.is_2d() && !c.records.is_empty())
+        {
+            if channel.is_some_and(|n| n != ch.name) {
+                continue;
+            }
+            let steps = ch.record_steps();
+            let last = steps.len() - 1;
+            let at = self
+                .picked
+                .get(&ch.name)
+                .and_then(|p| steps.iter().position(|s| s == p))
+                .unwrap_or(last);
+            let to = (at as i64 + delta).clamp(0, last as i64) as usize;
+            let follow = to == last && delta > 0;
+            self.pick_step(&ch.name, (!follow).then(|| steps[to]));
+        }
+    }
+
     /// Panel grid for `n` channels: one column up to three, then near-square.
     pub fn panel_grid(n: usize) -> (usize, usize) {
         if n <= 3 {
@@ -246,7 +331,11 @@ impl LiveView {
         width: u32,
         height: u32,
     ) -> Result<Option<(Figure, Vec<PanelSource>)>> {
-        let channels: Vec<&ChannelSnapshot> = snap.channels.iter().filter(|c| c.grid.is_some()).collect();
+        let channels: Vec<&ChannelSnapshot> = snap
+            .channels
+            .iter()
+            .filter(|c| c.grid.is_some() || !c.records.is_empty())
+            .collect();
         if channels.is_empty() {
             return Ok(None);
         }
@@ -274,10 +363,23 @@ impl LiveView {
     }
 
     fn panel(&mut self, ch: &ChannelSnapshot, plot_h: usize) -> Result<(Panel, PanelSource)> {
-        let grid = ch
-            .grid
-            .clone()
-            .ok_or_else(|| Error::Invalid("channel has no rows".into()))?;
+        // A 2-D channel draws one record: the step picked, or the latest.
+        let record = if ch.records.is_empty() {
+            None
+        } else {
+            let pick = self.picked.get(&ch.name).copied();
+            let i = pick
+                .and_then(|p| ch.records.iter().position(|(s, _)| *s == p))
+                .unwrap_or(ch.records.len() - 1);
+            Some((i, ch.records[i].0, ch.records[i].1.clone()))
+        };
+        let grid = match &record {
+            Some((_, _, g)) => g.clone(),
+            None => ch
+                .grid
+                .clone()
+                .ok_or_else(|| Error::Invalid("channel has no rows".into()))?,
+        };
         let (rows, cols) = (grid.rows(), grid.cols());
         let w = self.window(&ch.name);
         let span = |range: Option<(f64, f64)>, n: usize| -> (usize, usize) {
@@ -309,7 +411,10 @@ impl LiveView {
             let src = if level == 0 {
                 grid.clone()
             } else {
-                self.pyramid(ch, &grid, plot_h, norm_centre)?.level(level).clone()
+                let key = (ch.version, record.as_ref().map(|r| r.1));
+                self.pyramid(&ch.name, key, &grid, plot_h, norm_centre)?
+                    .level(level)
+                    .clone()
             };
             let (i0, i1) = (r0 >> level, r1.div_ceil(1 << level).min(src.rows()));
             let mut data = Vec::with_capacity((i1 - i0) * (c1 - c0));
@@ -320,7 +425,9 @@ impl LiveView {
         };
         // Running range: every stored value seen (the stored rows keep each
         // input row's extremes when the mode is extreme, max or min).
-        if self.opts.autoscale == Autoscale::Running && self.ranged.get(&ch.name) != Some(&ch.version) {
+        if self.opts.autoscale == Autoscale::Running
+            && (record.is_some() || self.ranged.get(&ch.name) != Some(&ch.version))
+        {
             let s = Stats::of(grid.data());
             if s.finite > 0 {
                 let e = self.running.entry(ch.name.clone()).or_insert((s.min, s.max));
@@ -348,6 +455,54 @@ impl LiveView {
             Autoscale::Robust(p) => h.norm.robust = Some(p),
         }
         let mut panel = Panel::heatmap(h);
+        panel.x = Axis::labelled("column");
+        if c0 > 0 || c1 < cols {
+            panel.x.coords = Some((c0..c1).map(|c| c as f64).collect());
+            panel.x.mode = CoordMode::True;
+        }
+        let per = 1usize << level;
+        if let Some((i, step, _)) = &record {
+            let name = if ch.name.is_empty() {
+                String::new()
+            } else {
+                format!("{} · ", ch.name)
+            };
+            panel.title = Some(format!(
+                "{name}step {step} · {} of {} kept{}",
+                i + 1,
+                ch.records.len(),
+                if self.picked.contains_key(&ch.name) {
+                    ""
+                } else {
+                    " (latest)"
+                }
+            ));
+            panel.y = Axis::labelled("row");
+            if !whole {
+                panel.y.coords = Some(
+                    (0..cells.rows())
+                        .map(|k| ((first_drawn + k) * per) as f64 + (per as f64 - 1.0) / 2.0)
+                        .collect(),
+                );
+                panel.y.mode = CoordMode::True;
+            }
+            let source = PanelSource {
+                channel: ch.name.clone(),
+                grid,
+                rows_per_stored_row: 1,
+                total_rows: ch.total_rows,
+                epoch: ch.epoch,
+                stored_per_drawn: per,
+                // Records change under the same version: upload each frame.
+                whole: false,
+                steps: Arc::new(Vec::new()),
+                stepped: true,
+                centres: None,
+                even: true,
+                record_step: Some(*step),
+            };
+            return Ok((panel, source));
+        }
         let mut title = if ch.name.is_empty() {
             format!("{} rows", ch.total_rows)
         } else {
@@ -357,30 +512,56 @@ impl LiveView {
             title.push_str(&format!(" · {bin} per stored row"));
         }
         panel.title = Some(title);
-        panel.x = Axis::labelled("column");
-        panel.y = Axis::labelled(if bin > 1 {
+        let steps = &ch.steps;
+        // Rows sit at their steps when steps increase (always, for rows
+        // counted without steps); a resumed run shows rows in arrival order.
+        let by_step = steps.len() == rows && steps.windows(2).all(|w| w[1].0 > w[0].1);
+        let identity = bin == 1
+            && steps
+                .iter()
+                .enumerate()
+                .all(|(i, &(a, b))| a == i as i64 && b == i as i64);
+        let centre_of = |s0: usize, s1: usize| (steps[s0].0 as f64 + steps[s1 - 1].1 as f64) * 0.5;
+        panel.y = Axis::labelled(if by_step && ch.stepped {
+            "step"
+        } else if bin > 1 {
             "input row (stored rows merged)"
         } else {
             "row"
         });
-        // Cells off their index positions (cropped, merged or binned rows)
-        // are placed by their coordinates: ticks show true row and column.
-        if !whole || bin > 1 {
-            let per = 1usize << level;
+        let mut even = true;
+        let centres = if by_step && !identity {
+            let c: Vec<f64> = (0..rows).map(|i| centre_of(i, i + 1)).collect();
+            Some(Arc::new(c))
+        } else {
+            None
+        };
+        // Cells off their index positions (cropped, merged or binned rows,
+        // rows at their steps) are placed by their coordinates: ticks show
+        // true steps or rows, and columns.
+        if !whole || !identity {
             let coords: Vec<f64> = (0..cells.rows())
                 .map(|i| {
                     let s0 = (first_drawn + i) * per;
                     let s1 = ((first_drawn + i + 1) * per).min(rows);
-                    // Centre of input rows [s0 * bin, s1 * bin).
-                    (s0 as f64 + s1 as f64) * 0.5 * bin as f64 - 0.5
+                    if by_step {
+                        centre_of(s0, s1)
+                    } else {
+                        // Centre of input rows [s0 * bin, s1 * bin).
+                        (s0 as f64 + s1 as f64) * 0.5 * bin as f64 - 0.5
+                    }
                 })
                 .collect();
+            if let (Some(a), Some(b)) = (coords.first(), coords.last())
+                && coords.len() > 2
+            {
+                let d = (b - a) / (coords.len() - 1) as f64;
+                even = coords
+                    .windows(2)
+                    .all(|w| ((w[1] - w[0]) - d).abs() <= 1e-6 * d.abs().max(1.0));
+            }
             panel.y.coords = Some(coords);
             panel.y.mode = CoordMode::True;
-            if c0 > 0 || c1 < cols {
-                panel.x.coords = Some((c0..c1).map(|c| c as f64).collect());
-                panel.x.mode = CoordMode::True;
-            }
         }
         let source = PanelSource {
             channel: ch.name.clone(),
@@ -388,26 +569,32 @@ impl LiveView {
             rows_per_stored_row: bin,
             total_rows: ch.total_rows,
             epoch: ch.epoch,
-            stored_per_drawn: 1 << level,
+            stored_per_drawn: per,
             whole,
+            steps: ch.steps.clone(),
+            stepped: ch.stepped,
+            centres,
+            even,
+            record_step: None,
         };
         Ok((panel, source))
     }
 
     fn pyramid(
         &mut self,
-        ch: &ChannelSnapshot,
+        name: &str,
+        key: PyramidKey,
         grid: &Arc<Grid>,
         plot_h: usize,
         centre: f32,
     ) -> Result<Arc<Pyramid>> {
-        if let Some((v, p)) = self.pyramids.get(&ch.name)
-            && *v == ch.version
+        if let Some((v, p)) = self.pyramids.get(name)
+            && *v == key
         {
             return Ok(p.clone());
         }
         let p = Arc::new(Pyramid::build(grid.clone(), plot_h, self.opts.aggregate, centre)?);
-        self.pyramids.insert(ch.name.clone(), (ch.version, p.clone()));
+        self.pyramids.insert(name.to_string(), (key, p.clone()));
         Ok(p)
     }
 
@@ -429,7 +616,7 @@ impl LiveView {
         let mut w = self.window(&src.channel);
         let (nr, nc) = (src.grid.rows() as f64, src.grid.cols() as f64);
         // Data under the cursor, in stored-row and column index units.
-        let (sr, sc) = (to_stored(dy, src.rows_per_stored_row), dx);
+        let (sr, sc) = (src.stored_at(dy), dx);
         let scale = |range: Option<(f64, f64)>, n: f64, at: f64| {
             let (a, b) = range.unwrap_or((-0.5, n - 0.5));
             let (na, nb) = (at - (at - a) * factor, at + (b - at) * factor);
@@ -519,29 +706,38 @@ pub fn hit(layout: &FigureLayout, x: f64, y: f64) -> Option<(usize, (f64, f64))>
     })
 }
 
-/// The read-out for pixel `(x, y)`: channel, input row(s), column, value.
+/// The read-out for pixel `(x, y)`: channel, step(s) or input row(s),
+/// column, value.
 pub fn hover_text(layout: &FigureLayout, sources: &[PanelSource], x: f64, y: f64) -> Option<String> {
     let (i, (dx, dy)) = hit(layout, x, y)?;
     let src = sources.get(i)?;
     let col = dx.round();
-    let stored = to_stored(dy, src.rows_per_stored_row).round();
+    let stored = src.stored_at(dy).round();
     if col < 0.0 || stored < 0.0 {
         return None;
     }
     let (r, c) = (stored as usize, col as usize);
     let v = src.grid.get(r, c)?;
+    let name = if src.channel.is_empty() {
+        String::new()
+    } else {
+        format!("{} · ", src.channel)
+    };
+    if let Some(step) = src.record_step {
+        return Some(format!("{name}step {step} · row {r} · column {c} · value {v}"));
+    }
     let (a, b) = src.input_rows(r);
     let rows = if a == b {
         format!("row {a}")
     } else {
         format!("rows {a}–{b}")
     };
-    let name = if src.channel.is_empty() {
-        String::new()
-    } else {
-        format!("{} · ", src.channel)
+    let steps = match src.steps.get(r) {
+        Some(&(s0, s1)) if src.stepped && s0 == s1 => format!("step {s0}"),
+        Some(&(s0, s1)) if src.stepped => format!("steps {s0}–{s1} ({rows})"),
+        _ => rows,
     };
-    Some(format!("{name}{rows} · column {c} · value {v}"))
+    Some(format!("{name}{steps} · column {c} · value {v}"))
 }
 
 #[cfg(test)]
@@ -558,6 +754,11 @@ mod tests {
                 total_rows: rows as u64,
                 rows_per_stored_row: 1,
                 grid: Some(Arc::new(g)),
+                steps: Arc::new((0..rows as i64).map(|i| (i, i)).collect()),
+                stepped: false,
+                last_step: Some(rows as i64 - 1),
+                record_shape: vec![cols],
+                records: Vec::new(),
                 version: 1,
                 epoch: 0,
             }],
@@ -613,6 +814,124 @@ mod tests {
         let g = h.grid.memory().unwrap();
         assert!(g.rows() <= 8 * 480);
         assert_eq!(g.data().iter().filter(|&&x| x == 99.0).count(), 1);
+    }
+
+    fn stepped_store(steps: &[i64]) -> crate::live::LiveStore {
+        let s = crate::live::LiveStore::new(crate::live::StoreOptions::default()).unwrap();
+        for (i, &st) in steps.iter().enumerate() {
+            let row: Vec<f32> = (0..4).map(|c| (i * 10 + c) as f32).collect();
+            s.push_records("acts", Some(&[st]), &[4], &row).unwrap();
+        }
+        s
+    }
+
+    /// The pixel at the centre of the cell at data coordinates `(x, y)`.
+    fn pixel_at(layout: &FigureLayout, x: f64, y: f64) -> (f64, f64) {
+        let p = &layout.panels[0];
+        let r = p.plot;
+        let fx = (x - p.x_window.0) / (p.x_window.1 - p.x_window.0);
+        let fy = (y - p.y_window.0) / (p.y_window.1 - p.y_window.0);
+        (
+            r.x as f64 + fx * r.width as f64,
+            r.y as f64 + fy * r.height as f64,
+        )
+    }
+
+    #[test]
+    fn rows_sit_at_their_steps_and_hover_names_the_step() {
+        let steps = [0, 150, 300, 500, 1000, 2000];
+        let store = stepped_store(&steps);
+        let mut v = LiveView::new(ViewOptions::default());
+        let (fig, src) = v.figure(&store.snapshot(), 640, 480).unwrap().unwrap();
+        let p = &fig.panels[0];
+        assert_eq!(p.y.label.as_deref(), Some("step"));
+        assert_eq!(
+            p.y.coords.as_deref(),
+            Some(&[0.0, 150.0, 300.0, 500.0, 1000.0, 2000.0][..])
+        );
+        assert!(!src[0].even);
+        assert_eq!(src[0].stored_at(1000.0), 4.0);
+        assert_eq!(src[0].stored_at(1500.0), 4.5);
+        assert_eq!(src[0].y_of(4.5), 1500.0);
+        let layout = crate::layout::layout_figure(&fig, crate::text::Font::default_sans()).unwrap();
+        let (px, py) = pixel_at(&layout, 2.0, 1000.0);
+        assert_eq!(
+            hover_text(&layout, &src, px, py).unwrap(),
+            "acts · step 1000 · column 2 · value 42"
+        );
+        // Halfway between 1000 and 2000 is the edge of the two cells.
+        let (px, py) = pixel_at(&layout, 1.0, 1600.0);
+        assert!(hover_text(&layout, &src, px, py).unwrap().contains("step 2000"));
+        // Zooming around step 1000 keeps it under the pointer.
+        let (px, py) = pixel_at(&layout, 1.0, 1000.0);
+        v.zoom_at(&layout, &src, (px, py), 0.5, (true, false));
+        let w = v.window("acts").rows.unwrap();
+        assert!(w.0 < 4.0 && w.1 > 4.0, "{w:?}");
+    }
+
+    #[test]
+    fn a_resumed_run_is_shown_in_arrival_order_with_steps_in_the_hover() {
+        let store = stepped_store(&[0, 10, 20, 30, 10, 20]);
+        let mut v = LiveView::new(ViewOptions::default());
+        let (fig, src) = v.figure(&store.snapshot(), 640, 480).unwrap().unwrap();
+        assert_eq!(fig.panels[0].y.label.as_deref(), Some("row"));
+        assert!(src[0].centres.is_none());
+        let layout = crate::layout::layout_figure(&fig, crate::text::Font::default_sans()).unwrap();
+        let (px, py) = pixel_at(&layout, 0.0, 4.0);
+        assert_eq!(
+            hover_text(&layout, &src, px, py).unwrap(),
+            "acts · step 10 · column 0 · value 40"
+        );
+    }
+
+    #[test]
+    fn two_d_records_show_the_latest_or_the_picked_step() {
+        let s = crate::live::LiveStore::new(crate::live::StoreOptions::default()).unwrap();
+        for step in [100, 200, 300] {
+            let m: Vec<f32> = (0..6).map(|i| (step + i) as f32).collect();
+            s.push_records("attn", Some(&[step]), &[2, 3], &m).unwrap();
+        }
+        s.push_rows("loss", 1, &[0.5]).unwrap();
+        let snap = s.snapshot();
+        let mut v = LiveView::new(ViewOptions::default());
+        let shown = |v: &mut LiveView| {
+            let (fig, src) = v.figure(&snap, 640, 480).unwrap().unwrap();
+            let crate::layout::PanelContent::Heatmap(h) = &fig.panels[0].content else {
+                panic!("heatmap expected")
+            };
+            let g = h.grid.memory().unwrap().clone();
+            (
+                fig.panels[0].title.clone().unwrap(),
+                g.get(0, 0).unwrap(),
+                src[0].record_step,
+            )
+        };
+        let (title, v00, step) = shown(&mut v);
+        assert_eq!(
+            (title.as_str(), v00, step),
+            ("attn · step 300 · 3 of 3 kept (latest)", 300.0, Some(300))
+        );
+        v.step_records(&snap, None, -1);
+        assert_eq!(v.picked_step("attn"), Some(200));
+        let (title, v00, _) = shown(&mut v);
+        assert_eq!((title.as_str(), v00), ("attn · step 200 · 2 of 3 kept", 200.0));
+        v.step_records(&snap, Some("attn"), -5);
+        assert_eq!(v.picked_step("attn"), Some(100));
+        v.step_records(&snap, None, 9);
+        assert_eq!(v.picked_step("attn"), None, "past the end follows the latest");
+        v.pick_step("attn", Some(100));
+        assert_eq!(shown(&mut v).1, 100.0);
+        // A step no longer kept falls back to the latest.
+        v.pick_step("attn", Some(5));
+        assert_eq!(shown(&mut v).2, Some(300));
+        let (fig, src) = v.figure(&snap, 640, 480).unwrap().unwrap();
+        assert_eq!(fig.panels.len(), 2);
+        let layout = crate::layout::layout_figure(&fig, crate::text::Font::default_sans()).unwrap();
+        let (px, py) = pixel_at(&layout, 2.0, 1.0);
+        assert_eq!(
+            hover_text(&layout, &src, px, py).unwrap(),
+            "attn · step 300 · row 1 · column 2 · value 305"
+        );
     }
 
     #[test]

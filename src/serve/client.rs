@@ -118,6 +118,10 @@ struct ChannelInfo {
     cols: usize,
     rows: u64,
     range: String,
+    /// 2-D channels: the steps of the records kept (the step slider).
+    steps: Vec<i64>,
+    /// The index in `steps` shown (`None`: the latest).
+    picked: Option<usize>,
 }
 
 /// A frame drawn and encoded for one view, kept for others showing the
@@ -458,10 +462,21 @@ fn render_loop(
                     control.handle(Event::Reset);
                 }
                 FromPage::Save => send(save(shared, &mut control)?)?,
-                // Channels logged as one 2-D array per step come with the
-                // run log; until then there is nothing to pick.
+                // A channel logged as one 2-D array per step: show the
+                // record at this index of its steps.
                 FromPage::Step { channel, index } => {
-                    let _ = (channel, index);
+                    let steps = control
+                        .shown()
+                        .and_then(|s| s.channel(&channel))
+                        .map(|c| c.record_steps())
+                        .unwrap_or_default();
+                    // The last record: follow the latest as it grows.
+                    let step = match steps.get(index) {
+                        Some(_) if index + 1 == steps.len() => None,
+                        Some(&s) => Some(s),
+                        None => continue,
+                    };
+                    control.handle(Event::PickStep { channel, step });
                 }
             }
         }
@@ -556,6 +571,7 @@ fn key_of(key: &str) -> Key {
     match key {
         "Escape" => Key::Escape,
         "Home" => Key::Home,
+        "End" => Key::End,
         " " => Key::Space,
         "F1" => Key::F1,
         "ArrowLeft" => Key::ArrowLeft,
@@ -600,15 +616,45 @@ fn info(control: &Controller) -> Info {
         .map(|s| {
             s.channels
                 .iter()
-                .map(|c| ChannelInfo {
-                    name: c.name.clone(),
-                    cols: c.cols,
-                    rows: c.total_rows,
-                    range: match c.total_rows {
-                        0 => format!("no rows yet · {} columns", c.cols),
-                        1 => format!("row 0 · {} columns", c.cols),
-                        n => format!("rows 0–{} · {} columns", n - 1, c.cols),
-                    },
+                .map(|c| {
+                    let steps = if c.is_2d() { c.record_steps() } else { Vec::new() };
+                    let picked = control
+                        .view()
+                        .picked_step(&c.name)
+                        .and_then(|p| steps.iter().position(|&s| s == p));
+                    let shape = c
+                        .record_shape
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" x ");
+                    let range = match (c.is_2d(), c.stepped, c.steps.first(), c.steps.last()) {
+                        (true, _, _, _) => match (steps.first(), steps.last()) {
+                            (Some(a), Some(b)) => {
+                                format!("{} records of {shape}, steps {a}–{b}", steps.len())
+                            }
+                            _ => format!("records of {shape}"),
+                        },
+                        (false, true, Some(a), Some(b)) => {
+                            format!(
+                                "steps {}–{} · {} rows · {} columns",
+                                a.0, b.1, c.total_rows, c.cols
+                            )
+                        }
+                        _ => match c.total_rows {
+                            0 => format!("no rows yet · {} columns", c.cols),
+                            1 => format!("row 0 · {} columns", c.cols),
+                            n => format!("rows 0–{} · {} columns", n - 1, c.cols),
+                        },
+                    };
+                    ChannelInfo {
+                        name: c.name.clone(),
+                        cols: c.cols,
+                        rows: c.total_rows,
+                        range,
+                        steps,
+                        picked,
+                    }
                 })
                 .collect()
         })

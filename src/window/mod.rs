@@ -339,6 +339,7 @@ fn key_of(key: &WKey) -> Key {
     match key {
         WKey::Named(NamedKey::Escape) => Key::Escape,
         WKey::Named(NamedKey::Home) => Key::Home,
+        WKey::Named(NamedKey::End) => Key::End,
         WKey::Named(NamedKey::Space) => Key::Space,
         WKey::Named(NamedKey::F1) => Key::F1,
         WKey::Named(NamedKey::ArrowLeft) => Key::ArrowLeft,

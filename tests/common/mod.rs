@@ -49,3 +49,41 @@ pub fn actmap(args: &[&str], dir: &std::path::Path) -> std::process::Output {
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The Python of the test venv (`.ci/pyenv.sh`: real numpy, zarr-python,
+/// xarray), made on first use.
+pub fn python() -> &'static std::path::Path {
+    static PY: OnceLock<std::path::PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = std::process::Command::new("bash")
+            .arg(root.join(".ci/pyenv.sh"))
+            .output()
+            .expect("run .ci/pyenv.sh");
+        assert!(
+            out.status.success(),
+            ".ci/pyenv.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+/// Run Python `code` in `dir` with `args` (`sys.argv[1:]`); panics with its
+/// output when it fails, returns its stdout.
+pub fn run_python(code: &str, dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,192 @@
+//! A run log followed as it grows: the source behind `actmap watch RUN`
+//! (and any front end that shows a run log live).
+//!
+//! On start each channel is loaded in step order, each step's latest
+//! write (2-D channels: their latest records); then the log is polled a
+//! few times a second and new records are pushed as they become visible.
+//! When a channel's new records step backwards (a run resumed from a
+//! checkpoint), the channel is loaded again, so the view keeps showing
+//! the latest write of each step.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::input::RowSource;
+use crate::live::store::{LiveStore, MAX_RECORDS_KEPT};
+use crate::runlog::{ChannelReader, RunReader};
+
+/// How often the run log is looked at.
+pub const FOLLOW_POLL: Duration = Duration::from_millis(250);
+/// Records pushed to the store at a time while loading.
+const LOAD_BLOCK_BYTES: usize = 4 << 20;
+
+#[derive(Debug, Default)]
+struct Followed {
+    /// Records of the log (write order) the store has seen.
+    rows: u64,
+    /// The largest step pushed.
+    max_step: Option<i64>,
+}
+
+/// Follows one run log into a store.
+#[derive(Debug)]
+pub(crate) struct Follower {
+    path: PathBuf,
+    name: String,
+    store: Arc<LiveStore>,
+    channels: HashMap<String, Followed>,
+    last_error: String,
+    waiting: bool,
+}
+
+impl Follower {
+    pub(crate) fn new(path: &Path, store: Arc<LiveStore>) -> Follower {
+        Follower {
+            path: path.to_path_buf(),
+            name: path.display().to_string(),
+            store,
+            channels: HashMap::new(),
+            last_error: String::new(),
+            waiting: false,
+        }
+    }
+
+    fn problem(&mut self, message: String) {
+        if message != self.last_error {
+            self.store.report_problem(message.clone());
+            self.last_error = message;
+        }
+    }
+
+    /// Look at the log once: load new channels, push new records.
+    pub(crate) fn poll(&mut self, stop: &AtomicBool) {
+        let reader = match RunReader::open(&self.path) {
+            Ok(r) => r,
+            Err(e) => {
+                if !self.path.exists() {
+                    if !self.waiting {
+                        self.waiting = true;
+                        self.store
+                            .set_status(format!("waiting for run log {}", self.name));
+                    }
+                } else {
+                    self.problem(e.to_string());
+                }
+                return;
+            }
+        };
+        if self.waiting || self.channels.is_empty() {
+            self.waiting = false;
+            self.store.set_status(format!("following {}", self.name));
+        }
+        for name in reader.channel_names() {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let result = reader.channel(name).and_then(|c| self.update(&c, stop));
+            if let Err(e) = result {
+                self.problem(format!("{}: channel '{name}': {e}", self.name));
+            }
+        }
+    }
+
+    fn update(&mut self, c: &ChannelReader, stop: &AtomicBool) -> Result<()> {
+        let seen = self.channels.get(c.name()).map_or(0, |f| f.rows);
+        if c.rows() == seen && self.channels.contains_key(c.name()) {
+            return Ok(());
+        }
+        let fresh = !self.channels.contains_key(c.name()) || c.rows() < seen;
+        if !fresh {
+            let new_steps = c.steps(seen..c.rows())?;
+            let max = self.channels.get(c.name()).and_then(|f| f.max_step);
+            let forward = max.is_none_or(|m| new_steps.first().is_some_and(|&s| s > m))
+                && new_steps.windows(2).all(|w| w[1] > w[0]);
+            if forward && c.record_shape().len() == 1 {
+                let mut data = Vec::new();
+                c.read(seen..c.rows(), &mut data)?;
+                self.store
+                    .push_records(c.name(), Some(&new_steps), c.record_shape(), &data)?;
+                let f = self.channels.entry(c.name().to_string()).or_default();
+                f.rows = c.rows();
+                f.max_step = new_steps.last().copied().or(f.max_step);
+                return Ok(());
+            }
+            if forward {
+                self.push_records_2d(c, seen..c.rows(), &new_steps)?;
+                let f = self.channels.entry(c.name().to_string()).or_default();
+                f.rows = c.rows();
+                f.max_step = new_steps.last().copied().or(f.max_step);
+                return Ok(());
+            }
+        }
+        self.load(c, stop)
+    }
+
+    fn push_records_2d(&self, c: &ChannelReader, rows: std::ops::Range<u64>, steps: &[i64]) -> Result<()> {
+        let keep = (rows.end - rows.start).min(MAX_RECORDS_KEPT as u64);
+        let first = rows.end - keep;
+        let mut data = Vec::new();
+        c.read(first..rows.end, &mut data)?;
+        let s = &steps[(first - rows.start) as usize..];
+        self.store
+            .push_records(c.name(), Some(s), c.record_shape(), &data)
+    }
+
+    /// (Re)load a channel: every step's latest write, in step order.
+    fn load(&mut self, c: &ChannelReader, stop: &AtomicBool) -> Result<()> {
+        let rows = c.rows();
+        let index = c.step_index()?;
+        self.store.remove_channel(c.name());
+        let max_step = index.steps().last().copied();
+        if c.record_shape().len() == 2 {
+            let keep = index.len().min(MAX_RECORDS_KEPT);
+            let from = index.len() - keep;
+            let mut data = Vec::new();
+            let mut steps = Vec::new();
+            for i in from..index.len() {
+                data.extend(c.record_at(&index, i)?);
+                steps.push(index.steps()[i]);
+            }
+            if !steps.is_empty() {
+                self.store
+                    .push_records(c.name(), Some(&steps), c.record_shape(), &data)?;
+            }
+        } else if !index.is_empty() {
+            let steps = index.steps().to_vec();
+            let mut src = c.row_source(index);
+            let block = (LOAD_BLOCK_BYTES / 4 / src.cols().max(1)).max(1);
+            let mut buf = Vec::new();
+            let mut at = 0;
+            let total = steps.len();
+            while at < total {
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                let n = src.read_rows(block, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                self.store
+                    .push_records(c.name(), Some(&steps[at..at + n]), c.record_shape(), &buf)?;
+                at += n;
+                if total > block {
+                    self.store.set_status(format!(
+                        "loading {}: channel '{}' {at}/{total} steps",
+                        self.name,
+                        c.name()
+                    ));
+                }
+            }
+            if total > block {
+                self.store.set_status(format!("following {}", self.name));
+            }
+        }
+        self.channels
+            .insert(c.name().to_string(), Followed { rows, max_step });
+        Ok(())
+    }
+}

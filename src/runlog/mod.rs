@@ -1,0 +1,264 @@
+//! Run logs: a training run's activations, with their training steps, kept
+//! on disk as a Zarr v3 group that any viewer can attach to at any time and
+//! that zarr-python, xarray or dask read as it is.
+//!
+//! Layout (written with the `zarrs` crate):
+//!
+//! ```text
+//! RUN/                      group (attributes: {"actmap": {"run_log": 1}})
+//!   zarr.json               + consolidated metadata of every node below
+//!   NAME/                   one group per channel ("a/b" nests groups)
+//!     zarr.json             + consolidated metadata of its three arrays
+//!     values/               float32 [n, ...record shape], chunked along
+//!                           axis 0 at 2-4 MiB per chunk (one record per
+//!                           chunk when a record is larger)
+//!     step/                 int64 [n]: the training step of each record
+//!     time/                 float64 [n]: the writer's wall time, Unix seconds
+//!   .actmap-writer.lock     the writer's pid while one is recording
+//! ```
+//!
+//! Records are kept in the order they were written: a step that goes
+//! backwards (a run resumed from a checkpoint) is kept, and readers show
+//! the latest write of each step ([`StepIndex`]).
+//!
+//! Durability ([`RunWriter`]): rows are appended to the open chunk in place
+//! (never rewriting rows a reader may already see), a new chunk file
+//! appears whole (written to a temporary file and renamed), and the
+//! metadata that makes rows visible (`shape`) is replaced atomically, after
+//! the chunks it covers, at least every `flush_every`. A writer killed at
+//! any instant leaves a run that zarr-python opens, missing at most the
+//! rows of the last flush interval.
+
+mod lock;
+pub mod reader;
+mod store;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub use lock::LOCK_FILE;
+pub use reader::{ChannelInfo, ChannelReader, ChannelSummary, RunReader, RunRows, StepIndex};
+pub use writer::{RunWriter, WriterOptions};
+
+/// The array of a channel's records.
+pub const VALUES: &str = "values";
+/// The array of a channel's training steps.
+pub const STEP: &str = "step";
+/// The array of a channel's write times (Unix seconds).
+pub const TIME: &str = "time";
+/// The channel that rows sent without a channel name are recorded in.
+pub const DEFAULT_CHANNEL: &str = "default";
+/// The run log format version in the root group's attributes.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// The on-disk name of a stream channel (`""` is [`DEFAULT_CHANNEL`]).
+pub fn disk_name(channel: &str) -> &str {
+    if channel.is_empty() {
+        DEFAULT_CHANNEL
+    } else {
+        channel
+    }
+}
+
+/// Check that `name` can be a channel of a run log: `/`-separated
+/// segments, none empty, `.` or `..`, none starting with `__` (reserved by
+/// Zarr), and no segment after the first named `values`, `step` or `time`
+/// (those would clash with a channel's arrays).
+pub fn check_channel_name(name: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::Invalid(format!("channel name '{name}': {why}")));
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    if name.contains(['\0', '\\']) || name.chars().any(char::is_control) {
+        return bad("contains a control character or a backslash");
+    }
+    for (i, seg) in name.split('/').enumerate() {
+        if seg.is_empty() {
+            return bad("has an empty part (a leading, trailing or double '/')");
+        }
+        if seg == "." || seg == ".." {
+            return bad("has a '.' or '..' part");
+        }
+        if seg.starts_with("__") {
+            return bad("has a part starting with '__' (reserved by Zarr)");
+        }
+        if seg.len() > 255 {
+            return bad("has a part longer than 255 bytes");
+        }
+        if i > 0 && [VALUES, STEP, TIME].contains(&seg) {
+            return bad(&format!(
+                "'{seg}' after a '/' would clash with a channel's '{seg}' array"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The JSON of a directory's `zarr.json`, or why it is not a Zarr node.
+pub(crate) fn read_node(dir: &Path) -> Result<Option<serde_json::Value>> {
+    let path = dir.join("zarr.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::format(&path, format!("not valid JSON: {e}")))
+}
+
+fn node_type(v: &serde_json::Value) -> Option<&str> {
+    v.get("node_type").and_then(|t| t.as_str())
+}
+
+/// Whether `path` is a run log directory (a Zarr v3 group).
+pub fn is_run_log(path: &Path) -> bool {
+    path.is_dir() && matches!(read_node(path), Ok(Some(v)) if node_type(&v) == Some("group"))
+}
+
+/// Check that `root` is a Zarr v3 group, with a message saying what it is
+/// otherwise.
+pub(crate) fn check_root(root: &Path) -> Result<serde_json::Value> {
+    if !root.exists() {
+        return Err(Error::io(
+            root,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such run log"),
+        ));
+    }
+    if !root.is_dir() {
+        return Err(Error::format(root, "not a run log: a run log is a directory"));
+    }
+    let Some(meta) = read_node(root)? else {
+        return Err(Error::format(
+            root,
+            "not a run log: the directory has no zarr.json (a run log is a Zarr v3 group)",
+        ));
+    };
+    if meta.get("zarr_format").and_then(|f| f.as_u64()) != Some(3) {
+        return Err(Error::format(
+            root,
+            "not a run log: zarr.json is not Zarr format 3",
+        ));
+    }
+    match node_type(&meta) {
+        Some("group") => Ok(meta),
+        Some(t) => Err(Error::format(
+            root,
+            format!("not a run log: zarr.json describes a Zarr {t}, not a group"),
+        )),
+        None => Err(Error::format(root, "not a run log: zarr.json has no node_type")),
+    }
+}
+
+/// Channel names under `root`, sorted: every group holding a `values`
+/// array (whatever else it holds).
+pub(crate) fn discover(root: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    walk(root, String::new(), &mut out, 0)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, prefix: String, out: &mut Vec<String>, depth: usize) -> Result<()> {
+    if depth > 32 {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut subdirs: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .collect();
+    subdirs.sort();
+    for (name, path) in subdirs {
+        let Ok(Some(meta)) = read_node(&path) else {
+            continue;
+        };
+        if node_type(&meta) != Some("group") {
+            continue;
+        }
+        let full = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let values = path.join(VALUES);
+        if matches!(read_node(&values), Ok(Some(v)) if node_type(&v) == Some("array")) {
+            out.push(full.clone());
+        }
+        walk(&path, full, out, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// Every node below `root` (groups and arrays, not the root itself) with
+/// its `zarr.json`, by path; arrays are not descended into.
+pub(crate) fn collect_nodes(root: &Path) -> Result<std::collections::BTreeMap<String, serde_json::Value>> {
+    fn go(
+        dir: &Path,
+        prefix: &str,
+        out: &mut std::collections::BTreeMap<String, serde_json::Value>,
+        depth: usize,
+    ) -> Result<()> {
+        if depth > 32 {
+            return Ok(());
+        }
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for e in entries.filter_map(|e| e.ok()) {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            let Ok(Some(meta)) = read_node(&e.path()) else {
+                continue;
+            };
+            let full = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let is_group = node_type(&meta) == Some("group");
+            out.insert(full.clone(), meta);
+            if is_group {
+                go(&e.path(), &full, out, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+    let mut out = std::collections::BTreeMap::new();
+    go(root, "", &mut out, 0)?;
+    Ok(out)
+}
+
+/// Wall time now, in Unix seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names() {
+        for ok in ["layer3", "blocks.0/attn", "a b", "mlp.3", "time", "step/x"] {
+            assert!(check_channel_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "/a", "a/", "a//b", "a/../b", "__x", "a/values", "a/step", "a\\b", "a\nb",
+        ] {
+            assert!(check_channel_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(disk_name(""), "default");
+        assert_eq!(disk_name("x"), "x");
+    }
+}

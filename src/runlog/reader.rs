@@ -1,0 +1,675 @@
+//! [`RunReader`]: what a run log holds, and its records in step order.
+//!
+//! A channel's records are kept on disk in the order they were written;
+//! readers see them by training step, each step's latest write
+//! ([`StepIndex`]), so a run resumed from an earlier checkpoint shows the
+//! resumed values. Rows stream out a block at a time ([`RunRows`], a
+//! [`RowSource`]), so a channel of any length renders in bounded memory.
+//!
+//! Run logs written by other tools in the same layout read too: `values`
+//! of any numeric dtype (converted to f32), chunked any way and compressed
+//! with any codec `zarrs` has (zstd, gzip, ...); `step` (any integer
+//! dtype) and `time` may be missing (steps are then the row numbers). In a
+//! run actmap wrote, every chunk below the visible length exists, so a
+//! missing chunk file is an error naming it; elsewhere it reads as the
+//! array's fill value, as Zarr defines.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use zarrs::array::{Array, ArraySubset, ElementOwned};
+use zarrs::storage::ReadableStorageTraits;
+
+use super::store::RunStore;
+use super::{STEP, TIME, VALUES, check_root, discover, read_node};
+use crate::error::{Error, Result};
+use crate::input::RowSource;
+
+/// A run log opened for reading.
+#[derive(Debug)]
+pub struct RunReader {
+    path: PathBuf,
+    store: Arc<RunStore>,
+    channels: Vec<String>,
+    strict: bool,
+}
+
+/// What [`RunReader::info`] says about a channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelInfo {
+    /// Channel name (`a/b` for a nested group).
+    pub name: String,
+    /// Shape of one record (`[cols]` for a row, `[rows, cols]` for a 2-D record).
+    pub record_shape: Vec<usize>,
+    /// Zarr data type of `values`.
+    pub dtype: String,
+    /// Records on disk (visible to readers).
+    pub rows: u64,
+    /// Step range, steps, write time: see [`ChannelSummary`].
+    pub summary: ChannelSummary,
+    /// Column labels (the `values` array's `column_labels` attribute).
+    pub column_labels: Option<Vec<String>>,
+}
+
+/// A channel's steps and write times.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChannelSummary {
+    /// Records on disk.
+    pub rows: u64,
+    /// Smallest and largest step.
+    pub steps: Option<(i64, i64)>,
+    /// Distinct steps (what a view shows).
+    pub distinct_steps: usize,
+    /// Records whose step is not above every earlier one (a resumed run).
+    pub backwards: u64,
+    /// The latest write time, Unix seconds.
+    pub last_write: Option<f64>,
+}
+
+/// Which record to show for each step: the steps in increasing order, each
+/// with the row of its latest write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepIndex {
+    steps: Vec<i64>,
+    /// `rows[i]` holds step `steps[i]`; `None`: row i (steps strictly
+    /// increasing as written).
+    rows: Option<Vec<u64>>,
+    /// First row of the identity mapping (a step range of an identity index).
+    offset: u64,
+}
+
+impl StepIndex {
+    /// The index of records written with `steps`, in write order.
+    pub fn from_steps(steps: &[i64]) -> StepIndex {
+        if steps.windows(2).all(|w| w[0] < w[1]) {
+            return StepIndex {
+                steps: steps.to_vec(),
+                rows: None,
+                offset: 0,
+            };
+        }
+        let mut pairs: Vec<(i64, u64)> = steps.iter().enumerate().map(|(r, &s)| (s, r as u64)).collect();
+        // By step, then row: the last of each step is its latest write.
+        pairs.sort_unstable();
+        let mut out_s = Vec::with_capacity(pairs.len());
+        let mut out_r: Vec<u64> = Vec::with_capacity(pairs.len());
+        for (s, r) in pairs {
+            if out_s.last() == Some(&s) {
+                *out_r.last_mut().unwrap_or(&mut 0) = r;
+            } else {
+                out_s.push(s);
+                out_r.push(r);
+            }
+        }
+        StepIndex {
+            steps: out_s,
+            rows: Some(out_r),
+            offset: 0,
+        }
+    }
+
+    /// Steps shown, increasing.
+    pub fn steps(&self) -> &[i64] {
+        &self.steps
+    }
+
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// No steps.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The row holding the `i`-th step.
+    pub fn row(&self, i: usize) -> u64 {
+        match &self.rows {
+            Some(r) => r[i],
+            None => self.offset + i as u64,
+        }
+    }
+
+    /// Position of `step`, if it was logged.
+    pub fn position(&self, step: i64) -> Option<usize> {
+        self.steps.binary_search(&step).ok()
+    }
+
+    /// The steps in `lo..=hi` (either end open).
+    pub fn range(&self, lo: Option<i64>, hi: Option<i64>) -> StepIndex {
+        let a = lo.map_or(0, |lo| self.steps.partition_point(|&s| s < lo));
+        let b = hi.map_or(self.steps.len(), |hi| self.steps.partition_point(|&s| s <= hi));
+        let b = b.max(a);
+        StepIndex {
+            steps: self.steps[a..b].to_vec(),
+            rows: self.rows.as_ref().map(|r| r[a..b].to_vec()),
+            offset: self.offset + if self.rows.is_none() { a as u64 } else { 0 },
+        }
+    }
+}
+
+/// One channel of a run log.
+#[derive(Clone)]
+pub struct ChannelReader {
+    name: String,
+    dir: PathBuf,
+    store: Arc<RunStore>,
+    values: Arc<Array<RunStore>>,
+    steps: Option<Arc<Array<RunStore>>>,
+    times: Option<Arc<Array<RunStore>>>,
+    rows: u64,
+    record_shape: Vec<usize>,
+    dtype: String,
+    step_dtype: String,
+    time_dtype: String,
+    strict: bool,
+    column_labels: Option<Vec<String>>,
+    row_labels: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for ChannelReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelReader")
+            .field("name", &self.name)
+            .field("rows", &self.rows)
+            .field("record_shape", &self.record_shape)
+            .finish_non_exhaustive()
+    }
+}
+
+fn labels(v: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<Vec<String>> {
+    let a = v.get(key)?.as_array()?;
+    Some(
+        a.iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect(),
+    )
+}
+
+fn read_as<T: ElementOwned, U>(
+    a: &Array<RunStore>,
+    subset: &ArraySubset,
+    f: impl Fn(T) -> U,
+) -> std::result::Result<Vec<U>, zarrs::array::ArrayError> {
+    let v: Vec<T> = a.retrieve_array_subset(subset)?;
+    Ok(v.into_iter().map(f).collect())
+}
+
+/// Read any numeric array's elements as `f64`, `f32` or `i64`.
+macro_rules! read_numeric {
+    ($a:expr, $subset:expr, $dtype:expr, $to:ty, $path:expr) => {{
+        let (a, s) = ($a, $subset);
+        let r = match $dtype {
+            "float32" => read_as::<f32, $to>(a, s, |x| x as $to),
+            "float64" => read_as::<f64, $to>(a, s, |x| x as $to),
+            "float16" => read_as::<half::f16, $to>(a, s, |x| x.to_f64() as $to),
+            "bfloat16" => read_as::<half::bf16, $to>(a, s, |x| x.to_f64() as $to),
+            "int8" => read_as::<i8, $to>(a, s, |x| x as $to),
+            "int16" => read_as::<i16, $to>(a, s, |x| x as $to),
+            "int32" => read_as::<i32, $to>(a, s, |x| x as $to),
+            "int64" => read_as::<i64, $to>(a, s, |x| x as $to),
+            "uint8" => read_as::<u8, $to>(a, s, |x| x as $to),
+            "uint16" => read_as::<u16, $to>(a, s, |x| x as $to),
+            "uint32" => read_as::<u32, $to>(a, s, |x| x as $to),
+            "uint64" => read_as::<u64, $to>(a, s, |x| x as $to),
+            "bool" => read_as::<bool, $to>(a, s, |x| u8::from(x) as $to),
+            other => {
+                return Err(Error::format(
+                    $path,
+                    format!("data type {other} is not numeric; actmap reads numbers"),
+                ));
+            }
+        };
+        r
+    }};
+}
+
+const NUMERIC: [&str; 13] = [
+    "float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "uint16",
+    "uint32", "uint64", "bool",
+];
+
+impl ChannelReader {
+    fn open(store: &Arc<RunStore>, root: &Path, name: &str, strict: bool) -> Result<ChannelReader> {
+        let dir = root.join(name);
+        let meta = |array: &str| -> Result<Option<serde_json::Value>> { read_node(&dir.join(array)) };
+        let open = |array: &str| -> Result<Arc<Array<RunStore>>> {
+            Array::open(store.clone(), &format!("/{name}/{array}"))
+                .map(Arc::new)
+                .map_err(|e| {
+                    Error::format(
+                        dir.join(array).join("zarr.json"),
+                        format!("not a Zarr array actmap can read: {e}"),
+                    )
+                })
+        };
+        let dtype_of = |m: &Option<serde_json::Value>| {
+            m.as_ref()
+                .and_then(|v| v.get("data_type"))
+                .and_then(|t| t.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let vmeta = meta(VALUES)?;
+        let values = open(VALUES)?;
+        let dtype = dtype_of(&vmeta);
+        if !NUMERIC.contains(&dtype.as_str()) {
+            return Err(Error::format(
+                dir.join(VALUES),
+                format!("values are {dtype}; actmap reads numeric arrays"),
+            ));
+        }
+        let (steps, step_dtype) = match meta(STEP)? {
+            Some(m) => (Some(open(STEP)?), dtype_of(&Some(m))),
+            None => (None, String::new()),
+        };
+        let (times, time_dtype) = match meta(TIME)? {
+            Some(m) => (Some(open(TIME)?), dtype_of(&Some(m))),
+            None => (None, String::new()),
+        };
+        if values.dimensionality() == 0 {
+            return Err(Error::format(
+                dir.join(VALUES),
+                "values is a scalar, not one record per step",
+            ));
+        }
+        for (a, n) in [(&steps, STEP), (&times, TIME)] {
+            if let Some(a) = a
+                && a.dimensionality() != 1
+            {
+                return Err(Error::format(
+                    dir.join(n),
+                    format!("{n} must be 1-D (one per record)"),
+                ));
+            }
+        }
+        let mut rows = values.shape()[0];
+        for a in [&steps, &times].into_iter().flatten() {
+            rows = rows.min(a.shape()[0]);
+        }
+        let record_shape: Vec<usize> = if values.dimensionality() == 1 {
+            vec![1]
+        } else {
+            values.shape()[1..].iter().map(|&d| d as usize).collect()
+        };
+        let attrs = values.attributes();
+        Ok(ChannelReader {
+            name: name.to_string(),
+            column_labels: labels(attrs, "column_labels"),
+            row_labels: labels(attrs, "row_labels"),
+            dir,
+            store: store.clone(),
+            values,
+            steps,
+            times,
+            rows,
+            record_shape,
+            dtype,
+            step_dtype,
+            time_dtype,
+            strict,
+        })
+    }
+
+    /// Channel name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The channel's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records visible (the shortest of the three arrays).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Shape of one record (`[cols]`, or `[rows, cols]`; a 1-D `values`
+    /// array reads as records of shape `[1]`).
+    pub fn record_shape(&self) -> &[usize] {
+        &self.record_shape
+    }
+
+    /// Values per record.
+    pub fn record_len(&self) -> usize {
+        self.record_shape.iter().product()
+    }
+
+    /// Zarr data type of `values`.
+    pub fn dtype(&self) -> &str {
+        &self.dtype
+    }
+
+    /// Labels of a record's columns, when the writer gave them.
+    pub fn column_labels(&self) -> Option<&[String]> {
+        self.column_labels.as_deref()
+    }
+
+    /// Labels of a 2-D record's rows, when the writer gave them.
+    pub fn row_labels(&self) -> Option<&[String]> {
+        self.row_labels.as_deref()
+    }
+
+    fn check_rows(&self, rows: &Range<u64>) -> Result<()> {
+        if rows.start > rows.end || rows.end > self.rows {
+            return Err(Error::Invalid(format!(
+                "channel '{}': rows {}..{} are outside its {} rows",
+                self.name, rows.start, rows.end, self.rows
+            )));
+        }
+        Ok(())
+    }
+
+    /// The path of the chunk file of `array` at `indices`.
+    fn chunk_path(&self, array: &Array<RunStore>, indices: &[u64]) -> PathBuf {
+        self.store.path_of(array.chunk_key(indices).as_str())
+    }
+
+    /// In a run actmap wrote, every chunk a read touches must exist.
+    fn check_chunks(&self, array: &Array<RunStore>, subset: &ArraySubset) -> Result<()> {
+        if !self.strict {
+            return Ok(());
+        }
+        let chunks = array.chunks_in_array_subset(subset).ok().flatten();
+        for idx in chunks.iter().flat_map(|c| c.indices().into_iter()) {
+            let key = array.chunk_key(&idx);
+            let present = self.store.size_key(&key).map_err(|e| {
+                Error::io(
+                    self.store.path_of(key.as_str()),
+                    std::io::Error::other(e.to_string()),
+                )
+            })?;
+            if present.is_none() {
+                let path = self.store.path_of(key.as_str());
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "chunk file missing: rows {}..{} of channel '{}' cannot be read",
+                        subset.start()[0],
+                        subset.end_exc()[0],
+                        self.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Turn a failed read into an error naming the chunk file at fault.
+    fn chunk_error(&self, array: &Array<RunStore>, subset: &ArraySubset, e: impl std::fmt::Display) -> Error {
+        let chunks = array.chunks_in_array_subset(subset).ok().flatten();
+        for idx in chunks.iter().flat_map(|c| c.indices().into_iter()) {
+            if let Err(err) = array.retrieve_chunk::<zarrs::array::ArrayBytes<'static>>(&idx) {
+                return Error::format(self.chunk_path(array, &idx), format!("corrupt chunk: {err}"));
+            }
+        }
+        Error::format(&self.dir, format!("cannot read: {e}"))
+    }
+
+    fn subset(&self, array: &Array<RunStore>, rows: &Range<u64>) -> ArraySubset {
+        let mut ranges = vec![rows.clone()];
+        ranges.extend(array.shape()[1..].iter().map(|&d| 0..d));
+        ArraySubset::new_with_ranges(&ranges)
+    }
+
+    /// Records `rows` in write order, flattened, into `out` (replacing it).
+    pub fn read(&self, rows: Range<u64>, out: &mut Vec<f32>) -> Result<()> {
+        self.check_rows(&rows)?;
+        out.clear();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let subset = self.subset(&self.values, &rows);
+        self.check_chunks(&self.values, &subset)?;
+        if self.dtype == "float32" {
+            let v: Vec<f32> = self
+                .values
+                .retrieve_array_subset(&subset)
+                .map_err(|e| self.chunk_error(&self.values, &subset, e))?;
+            *out = v;
+            return Ok(());
+        }
+        let path = self.dir.join(VALUES);
+        let v = read_numeric!(&self.values, &subset, self.dtype.as_str(), f32, &path)
+            .map_err(|e| self.chunk_error(&self.values, &subset, e))?;
+        *out = v;
+        Ok(())
+    }
+
+    /// The steps of records `rows`, in write order (row numbers when the
+    /// channel has no `step` array).
+    pub fn steps(&self, rows: Range<u64>) -> Result<Vec<i64>> {
+        self.check_rows(&rows)?;
+        let Some(a) = &self.steps else {
+            return Ok(rows.map(|r| r as i64).collect());
+        };
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let subset = ArraySubset::new_with_ranges(std::slice::from_ref(&rows));
+        self.check_chunks(a, &subset)?;
+        let path = self.dir.join(STEP);
+        read_numeric!(a, &subset, self.step_dtype.as_str(), i64, &path)
+            .map_err(|e| self.chunk_error(a, &subset, e))
+    }
+
+    /// The write times of records `rows` (Unix seconds), if the channel
+    /// has a `time` array.
+    pub fn times(&self, rows: Range<u64>) -> Result<Option<Vec<f64>>> {
+        self.check_rows(&rows)?;
+        let Some(a) = &self.times else { return Ok(None) };
+        if rows.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let subset = ArraySubset::new_with_ranges(std::slice::from_ref(&rows));
+        self.check_chunks(a, &subset)?;
+        let path = self.dir.join(TIME);
+        read_numeric!(a, &subset, self.time_dtype.as_str(), f64, &path)
+            .map(Some)
+            .map_err(|e| self.chunk_error(a, &subset, e))
+    }
+
+    /// Which row shows each step.
+    pub fn step_index(&self) -> Result<StepIndex> {
+        Ok(StepIndex::from_steps(&self.steps(0..self.rows)?))
+    }
+
+    /// Step range, distinct steps, backwards steps and the last write time.
+    pub fn summary(&self) -> Result<ChannelSummary> {
+        let steps = self.steps(0..self.rows)?;
+        let mut backwards = 0;
+        let mut max = i64::MIN;
+        for &s in &steps {
+            if s <= max {
+                backwards += 1;
+            }
+            max = max.max(s);
+        }
+        let index = StepIndex::from_steps(&steps);
+        let last_write = self
+            .times(0..self.rows)?
+            .and_then(|t| t.into_iter().filter(|x| x.is_finite()).reduce(f64::max));
+        Ok(ChannelSummary {
+            rows: self.rows,
+            steps: index
+                .steps()
+                .first()
+                .zip(index.steps().last())
+                .map(|(a, b)| (*a, *b)),
+            distinct_steps: index.len(),
+            backwards,
+            last_write,
+        })
+    }
+
+    /// The records of `index`, in its order, as a [`RowSource`] of
+    /// flattened records.
+    pub fn row_source(&self, index: StepIndex) -> RunRows {
+        RunRows {
+            channel: self.clone(),
+            index,
+            pos: 0,
+        }
+    }
+
+    /// The record of the `i`-th step of `index`.
+    pub fn record_at(&self, index: &StepIndex, i: usize) -> Result<Vec<f32>> {
+        let r = index.row(i);
+        let mut out = Vec::new();
+        self.read(r..r + 1, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// A channel's records in step order, read a block at a time.
+#[derive(Debug)]
+pub struct RunRows {
+    channel: ChannelReader,
+    index: StepIndex,
+    pos: usize,
+}
+
+impl RunRows {
+    /// The steps of the rows, in order.
+    pub fn steps(&self) -> &[i64] {
+        self.index.steps()
+    }
+}
+
+impl RowSource for RunRows {
+    fn rows(&self) -> usize {
+        self.index.len()
+    }
+
+    fn cols(&self) -> usize {
+        self.channel.record_len()
+    }
+
+    fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn read_rows(&mut self, max_rows: usize, out: &mut Vec<f32>) -> Result<usize> {
+        out.clear();
+        let end = (self.pos + max_rows).min(self.index.len());
+        let mut buf = Vec::new();
+        let mut i = self.pos;
+        while i < end {
+            // A run of consecutive rows on disk is one read.
+            let first = self.index.row(i);
+            let mut j = i + 1;
+            while j < end && self.index.row(j) == first + (j - i) as u64 {
+                j += 1;
+            }
+            self.channel.read(first..first + (j - i) as u64, &mut buf)?;
+            out.extend_from_slice(&buf);
+            i = j;
+        }
+        let n = end - self.pos;
+        self.pos = end;
+        Ok(n)
+    }
+}
+
+impl RunReader {
+    /// Open the run log at `path`: a directory holding a Zarr v3 group, or
+    /// an error saying what it is instead.
+    pub fn open(path: impl AsRef<Path>) -> Result<RunReader> {
+        let path = path.as_ref().to_path_buf();
+        let meta = check_root(&path)?;
+        let strict = meta
+            .get("attributes")
+            .and_then(|a| a.get("actmap"))
+            .and_then(|a| a.get("run_log"))
+            .is_some();
+        let channels = discover(&path)?;
+        Ok(RunReader {
+            store: Arc::new(RunStore::new(&path, false)),
+            path,
+            channels,
+            strict,
+        })
+    }
+
+    /// The run's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Channel names, sorted.
+    pub fn channel_names(&self) -> &[String] {
+        &self.channels
+    }
+
+    /// Look for channels created since the reader was opened.
+    pub fn refresh(&mut self) -> Result<()> {
+        self.channels = discover(&self.path)?;
+        Ok(())
+    }
+
+    /// Open channel `name` (its metadata as of now).
+    pub fn channel(&self, name: &str) -> Result<ChannelReader> {
+        if !self.channels.iter().any(|c| c == name)
+            && !self.path.join(name).join(VALUES).join("zarr.json").exists()
+        {
+            return Err(Error::Invalid(format!(
+                "{}: no channel '{name}' (channels: {})",
+                self.path.display(),
+                if self.channels.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    self.channels.join(", ")
+                }
+            )));
+        }
+        ChannelReader::open(&self.store, &self.path, name, self.strict)
+    }
+
+    /// Every channel's shape, dtype, rows, steps and last write; a channel
+    /// that cannot be read gives its error, and the others are still listed.
+    pub fn info(&self) -> Vec<(String, Result<ChannelInfo>)> {
+        self.channels
+            .iter()
+            .map(|name| {
+                let info = self.channel(name).and_then(|c| {
+                    Ok(ChannelInfo {
+                        name: name.clone(),
+                        record_shape: c.record_shape.clone(),
+                        dtype: c.dtype.clone(),
+                        rows: c.rows,
+                        summary: c.summary()?,
+                        column_labels: c.column_labels.clone(),
+                    })
+                });
+                (name.clone(), info)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_index_keeps_the_latest_write_of_each_step() {
+        let i = StepIndex::from_steps(&[0, 10, 20]);
+        assert_eq!((i.steps(), i.row(2)), (&[0, 10, 20][..], 2));
+        // Resumed from step 10: the second writes of 10 and 20 win.
+        let i = StepIndex::from_steps(&[0, 10, 20, 30, 10, 20, 25]);
+        assert_eq!(i.steps(), [0, 10, 20, 25, 30]);
+        let rows: Vec<u64> = (0..i.len()).map(|k| i.row(k)).collect();
+        assert_eq!(rows, [0, 4, 5, 6, 3]);
+        let r = i.range(Some(10), Some(25));
+        assert_eq!(r.steps(), [10, 20, 25]);
+        assert_eq!(r.row(0), 4);
+        let r = StepIndex::from_steps(&[5, 6, 7, 8]).range(Some(6), None);
+        assert_eq!((r.steps(), r.row(0)), (&[6, 7, 8][..], 1));
+        assert_eq!(i.position(25), Some(3));
+        assert_eq!(i.position(26), None);
+    }
+}

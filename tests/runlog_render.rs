@@ -1,0 +1,259 @@
+//! `actmap render RUN`: a run log draws exactly as the same data from
+//! `.npy` files with `--y-coords` (steps as true coordinates), 2-D records
+//! by step, and a bad channel fails alone, naming its chunk file.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use actmap::runlog::{RunWriter, WriterOptions};
+
+fn png(p: &Path) -> image::RgbaImage {
+    image::open(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .to_rgba8()
+}
+
+/// Uneven steps (as seed figure 000), a spike, NaN and inf.
+fn write_run(run: &Path) -> (Vec<i64>, Vec<f32>) {
+    let w = RunWriter::open(
+        run,
+        WriterOptions {
+            chunk_bytes: 1024,
+            flush_every: Duration::from_secs(3600),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let steps: Vec<i64> = [
+        0, 150, 300, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 8000, 10000, 20000,
+    ]
+    .to_vec();
+    let mut all = Vec::new();
+    for (i, &s) in steps.iter().enumerate() {
+        let mut row: Vec<f32> = (0..12)
+            .map(|c| 0.05 + 0.25 * ((i * 12 + c) as f32 / 192.0))
+            .collect();
+        if i == 7 {
+            row[4] = 3.0;
+        }
+        if i == 9 {
+            row[2] = f32::NAN;
+            row[3] = f32::INFINITY;
+        }
+        w.append("layers", Some(s), 0.0, &[12], &row).unwrap();
+        all.extend(row);
+    }
+    for s in [10, 20, 30] {
+        let m: Vec<f32> = (0..16).map(|i| ((i + s) % 7) as f32).collect();
+        w.append("attn", Some(s), 0.0, &[4, 4], &m).unwrap();
+    }
+    w.close().unwrap();
+    (steps, all)
+}
+
+#[test]
+fn a_run_log_renders_as_the_same_data_from_npy_with_y_coords() {
+    let dir = tempfile::tempdir().unwrap();
+    let (steps, values) = write_run(&dir.path().join("run"));
+    actmap::sink::write_npy_f32(&dir.path().join("layers.npy"), &[steps.len(), 12], &values).unwrap();
+    let steps_f: Vec<f32> = steps.iter().map(|&s| s as f32).collect();
+    actmap::sink::write_npy_f32(&dir.path().join("steps.npy"), &[steps.len()], &steps_f).unwrap();
+
+    let o = common::actmap(
+        &["render", "run", "--key", "layers", "-o", "from_run.png"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = common::actmap(
+        &[
+            "render",
+            "layers.npy",
+            "--y-coords",
+            "steps.npy",
+            "--title",
+            "layers",
+            "--xlabel",
+            "column",
+            "--ylabel",
+            "step",
+            "-o",
+            "from_npy.png",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let (a, b) = (
+        png(&dir.path().join("from_run.png")),
+        png(&dir.path().join("from_npy.png")),
+    );
+    assert_eq!(a.dimensions(), b.dimensions());
+    let differing = a.pixels().zip(b.pixels()).filter(|(x, y)| x != y).count();
+    assert_eq!(differing, 0, "the run log and the .npy renders differ");
+    // Steps along x, and the same options any render takes.
+    let o = common::actmap(
+        &[
+            "render",
+            "run",
+            "--key",
+            "layers",
+            "--transpose",
+            "--cmap",
+            "viridis",
+            "-o",
+            "t.png",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = common::actmap(
+        &[
+            "render",
+            "layers.npy",
+            "--transpose",
+            "--x-coords",
+            "steps.npy",
+            "--cmap",
+            "viridis",
+            "--title",
+            "layers",
+            "--xlabel",
+            "step",
+            "--ylabel",
+            "column",
+            "-o",
+            "t_npy.png",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(png(&dir.path().join("t.png")), png(&dir.path().join("t_npy.png")));
+    // A step range.
+    let o = common::actmap(
+        &[
+            "render",
+            "run",
+            "--key",
+            "layers",
+            "--steps",
+            "1000:5000",
+            "-o",
+            "r.png",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let sub: Vec<f32> = values[4 * 12..12 * 12].to_vec();
+    actmap::sink::write_npy_f32(&dir.path().join("sub.npy"), &[8, 12], &sub).unwrap();
+    let o = common::actmap(
+        &[
+            "render",
+            "sub.npy",
+            "--y-coords",
+            "1000,1500,2000,2500,3000,3500,4000,5000",
+            "--title",
+            "layers",
+            "--xlabel",
+            "column",
+            "--ylabel",
+            "step",
+            "-o",
+            "r_npy.png",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(png(&dir.path().join("r.png")), png(&dir.path().join("r_npy.png")));
+}
+
+#[test]
+fn every_channel_one_png_and_2d_records_by_step() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(&dir.path().join("run"));
+    let o = common::actmap(&["render", "run", "-o", "figs"], dir.path());
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let figs = dir.path().join("figs");
+    assert!(figs.join("layers.png").is_file() && figs.join("attn.png").is_file());
+    let o = common::actmap(
+        &["render", "run", "--key", "attn", "--split", "-o", "split"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    for s in [10, 20, 30] {
+        assert!(
+            dir.path().join(format!("split/attn_step{s}.png")).is_file(),
+            "step {s}"
+        );
+    }
+    // The latest record is step 30's; --step 20 picks another.
+    let m20: Vec<f32> = (0..16).map(|i| ((i + 20) % 7) as f32).collect();
+    let m30: Vec<f32> = (0..16).map(|i| ((i + 30) % 7) as f32).collect();
+    for (name, m, title) in [
+        ("m20.npy", &m20, "attn · step 20"),
+        ("m30.npy", &m30, "attn · step 30"),
+    ] {
+        actmap::sink::write_npy_f32(&dir.path().join(name), &[4, 4], m).unwrap();
+        let out = name.replace(".npy", ".png");
+        let o = common::actmap(
+            &[
+                "render", name, "--title", title, "--xlabel", "column", "--ylabel", "row", "-o", &out,
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", common::stderr(&o));
+    }
+    assert_eq!(png(&figs.join("attn.png")), png(&dir.path().join("m30.png")));
+    let o = common::actmap(
+        &["render", "run", "--key", "attn", "--step", "20", "-o", "s20.png"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(png(&dir.path().join("s20.png")), png(&dir.path().join("m20.png")));
+    assert_eq!(
+        png(&dir.path().join("split/attn_step20.png")),
+        png(&dir.path().join("m20.png"))
+    );
+    let o = common::actmap(
+        &["render", "run", "--key", "attn", "--step", "25", "-o", "x.png"],
+        dir.path(),
+    );
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("no record at step 25 (steps 10 .. 30)"),
+        "{}",
+        common::stderr(&o)
+    );
+    let o = common::actmap(&["render", "run", "--key", "nope"], dir.path());
+    assert!(
+        common::stderr(&o).contains("no channel matches --key nope (channels: attn, layers)"),
+        "{}",
+        common::stderr(&o)
+    );
+}
+
+#[test]
+fn a_corrupt_chunk_fails_its_channel_only_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(&dir.path().join("run"));
+    // 12 f32 per row, 1024-byte chunks: 21 rows a chunk; chunk 0 of layers.
+    std::fs::write(dir.path().join("run/layers/values/c/0/0"), b"garbage").unwrap();
+    let o = common::actmap(&["render", "run", "-o", "figs"], dir.path());
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("layers/values/c/0/0") && err.contains("corrupt chunk"),
+        "{err}"
+    );
+    assert!(
+        dir.path().join("figs/attn.png").is_file(),
+        "the other channel is drawn"
+    );
+    assert!(
+        !dir.path().join("figs/layers.png").exists(),
+        "no picture of a channel that failed"
+    );
+    // info still lists both (it reads steps and times only).
+    let o = common::actmap(&["info", "run"], dir.path());
+    assert!(o.status.success(), "{}", common::stderr(&o));
+}
