@@ -2,14 +2,27 @@
 # Installs what actmap needs at run time on Debian/Ubuntu when it is missing:
 # the Vulkan loader and Mesa's software Vulkan driver (lavapipe), so the GPU
 # pipeline runs on machines without a GPU; with `--window`, also Xvfb and
-# the X11 libraries winit loads, for the live-window tests. Safe to run
-# repeatedly.
+# the X11 libraries winit loads, for the live-window tests; with `--browser`,
+# Debian's Chromium (and a font for its page), for the browser-view tests,
+# which drive it over the DevTools protocol. Safe to run repeatedly.
 set -euo pipefail
 
 need=()
 ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
 ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
-if [ "${1:-}" = "--window" ]; then
+window=0 browser=0
+for arg in "$@"; do
+    case "$arg" in
+        --window) window=1 ;;
+        --browser) browser=1 ;;
+        *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+    esac
+done
+if [ "$browser" = 1 ]; then
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+fi
+if [ "$window" = 1 ]; then
     command -v Xvfb >/dev/null 2>&1 || need+=(xvfb xauth)
     have() { ldconfig -p 2>/dev/null | grep -q "$1"; }
     have 'libX11\.so\.6' || need+=(libx11-6)

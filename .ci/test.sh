@@ -3,12 +3,13 @@
 # doctests, and the Python package's tests (pytest against real numpy,
 # torch and executed notebooks). GPU tests run on the real wgpu pipeline:
 # on lavapipe where there is no GPU; window tests start their own Xvfb
-# servers. Installs the software Vulkan driver and Xvfb when missing; the
-# Python packages live in a venv cached outside the clone (.ci/pyenv.sh).
+# servers; browser-view tests start headless Chromium. Installs the
+# software Vulkan driver, Xvfb and Chromium when missing; the Python
+# packages live in a venv cached outside the clone (.ci/pyenv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash .ci/setup.sh --window
+bash .ci/setup.sh --window --browser
 
 # Mesa warns on every device open without a runtime dir; give it a private one.
 if [ -z "${XDG_RUNTIME_DIR:-}" ]; then

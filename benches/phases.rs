@@ -8,6 +8,12 @@
 //! `csv` group CSV parsing, sequential against parallel
 //! (`cargo bench --bench phases -- csv`).
 //!
+//! The `live_frame` group times one browser-view frame at 1280x720 (a
+//! 2048-row history of 1024 noisy columns): building the frame (snapshot,
+//! figure, layout), drawing it offscreen with readback, and encoding it as
+//! PNG (fast, RGB or RGBA) or lossless WebP, with the bytes each makes
+//! (`cargo bench --bench phases -- live_frame`).
+//!
 //! Run: `cargo bench --bench phases` (set ACTMAP_BENCH_ROWS to change the size).
 
 use std::hint::black_box;
@@ -185,5 +191,107 @@ fn csv(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, phases, startup, csv);
+#[cfg(feature = "serve")]
+fn live_frame(c: &mut Criterion) {
+    use actmap::live::{Controller, ControllerOptions, LiveDrawer, LiveStore, StoreOptions};
+    use actmap::serve::{FrameFormat, encode_frame};
+    use std::sync::Arc;
+
+    let store = Arc::new(LiveStore::new(StoreOptions::default()).expect("store"));
+    let mut rng = actmap::demo::Rng::new(7);
+    for r in 0..2048 {
+        let row: Vec<f32> = (0..1024)
+            .map(|c| ((r as f32 * 0.02 + c as f32 * 0.01).sin()) + 0.6 * (rng.uniform() - 0.5))
+            .collect();
+        store.push_rows("acts", 1024, &row).expect("push");
+    }
+    let renderer = Renderer::new().expect("GPU adapter");
+    let mut control = Controller::new(
+        store.clone(),
+        ControllerOptions {
+            chrome: false,
+            width: 1280,
+            height: 720,
+            ..Default::default()
+        },
+    );
+    let mut drawer = LiveDrawer::new(2048);
+    let frame = control.frame().expect("frame");
+    let image = drawer.draw_image(&renderer, &mut frame.clone()).expect("draw");
+    let rgba_png = {
+        let mut v = Vec::new();
+        sink::encode_png(&image, &mut v).expect("png");
+        v.len()
+    };
+    let rgb_png = encode_frame(&image, FrameFormat::Png).expect("png").len();
+    let webp = encode_frame(&image, FrameFormat::WebP).expect("webp").len();
+    eprintln!(
+        "live_frame 1280x720 noisy bytes: PNG fast RGB {rgb_png}, PNG fast RGBA {rgba_png}, lossless WebP {webp}"
+    );
+    // The same history without the noise: smooth waves compress better.
+    let smooth_store = Arc::new(LiveStore::new(StoreOptions::default()).expect("store"));
+    for r in 0..2048 {
+        let row: Vec<f32> = (0..1024)
+            .map(|c| (r as f32 * 0.02 + c as f32 * 0.01).sin())
+            .collect();
+        smooth_store.push_rows("acts", 1024, &row).expect("push");
+    }
+    let mut smooth_control = Controller::new(
+        smooth_store,
+        ControllerOptions {
+            chrome: false,
+            width: 1280,
+            height: 720,
+            ..Default::default()
+        },
+    );
+    let mut smooth_frame = smooth_control.frame().expect("frame");
+    let smooth = LiveDrawer::new(2048)
+        .draw_image(&renderer, &mut smooth_frame)
+        .expect("draw");
+    eprintln!(
+        "live_frame 1280x720 smooth bytes: PNG fast RGB {}, lossless WebP {}",
+        encode_frame(&smooth, FrameFormat::Png).expect("png").len(),
+        encode_frame(&smooth, FrameFormat::WebP).expect("webp").len()
+    );
+
+    let mut g = c.benchmark_group("live_frame_1280x720");
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    g.bench_function("build_frame", |b| {
+        b.iter(|| {
+            control.mark_dirty();
+            black_box(control.frame().expect("frame"))
+        })
+    });
+    g.bench_function("draw_offscreen_readback", |b| {
+        b.iter(|| black_box(drawer.draw_image(&renderer, &mut frame.clone()).expect("draw")))
+    });
+    g.bench_function("encode_png_fast_rgb", |b| {
+        b.iter(|| black_box(encode_frame(&image, FrameFormat::Png).expect("png")))
+    });
+    g.bench_function("encode_png_fast_rgba", |b| {
+        b.iter(|| {
+            let mut v = Vec::new();
+            sink::encode_png(&image, &mut v).expect("png");
+            black_box(v)
+        })
+    });
+    g.bench_function("encode_webp_lossless", |b| {
+        b.iter(|| black_box(encode_frame(&image, FrameFormat::WebP).expect("webp")))
+    });
+    g.bench_function("encode_png_fast_rgb_smooth", |b| {
+        b.iter(|| black_box(encode_frame(&smooth, FrameFormat::Png).expect("png")))
+    });
+    g.bench_function("encode_webp_lossless_smooth", |b| {
+        b.iter(|| black_box(encode_frame(&smooth, FrameFormat::WebP).expect("webp")))
+    });
+    g.finish();
+}
+
+#[cfg(not(feature = "serve"))]
+fn live_frame(_: &mut Criterion) {}
+
+criterion_group!(benches, phases, startup, csv, live_frame);
 criterion_main!(benches);

@@ -52,6 +52,8 @@ pub mod render;
 pub mod runlog;
 pub mod runview;
 pub mod scale;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sink;
 pub mod spec;
 pub mod stream;

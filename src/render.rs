@@ -797,16 +797,7 @@ impl Renderer {
         }
         drop(fig);
         // Heatmaps the CPU colours need no texture: only the others go up.
-        let on_cpu: Vec<bool> = layout
-            .scene
-            .heatmaps
-            .iter()
-            .map(|it| {
-                self.color_on == ColorOn::Cpu
-                    && self.format == TARGET_FORMAT
-                    && matches!(&layout.grids[it.grid], GridSource::Memory(g) if is_direct(it, g.rows(), g.cols()))
-            })
-            .collect();
+        let on_cpu = self.colored_on_cpu(&layout.scene, &layout.grids);
         let textures = layout
             .grids
             .iter()
@@ -828,31 +819,68 @@ impl Renderer {
                 }
             })
             .collect::<Result<Vec<_>>>()?;
+        let image = self.draw_layout_with(&layout.scene, &layout.grids, &on_cpu, &|g| {
+            textures.get(g).and_then(Option::as_ref)
+        })?;
+        Ok(RenderedFigure { image, layout })
+    }
+
+    /// For each heatmap of `scene` (whose grids are `grids`): whether an
+    /// offscreen draw ([`Self::draw_layout`], [`Self::render_figure`])
+    /// colours it on the CPU instead of the shader: plain heatmaps of
+    /// in-memory grids with at most one cell per pixel, on a renderer that
+    /// colours on the CPU ([`ColorOn`]). Those need no texture.
+    pub fn colored_on_cpu(&self, scene: &Scene, grids: &[GridSource]) -> Vec<bool> {
+        scene
+            .heatmaps
+            .iter()
+            .map(|it| {
+                self.color_on == ColorOn::Cpu
+                    && self.format == TARGET_FORMAT
+                    && matches!(grids.get(it.grid), Some(GridSource::Memory(g)) if is_direct(it, g.rows(), g.cols()))
+            })
+            .collect()
+    }
+
+    /// Draw a laid-out scene offscreen and read it back, as
+    /// [`Self::render_figure`] does: heatmaps [`Self::colored_on_cpu`]
+    /// picks are coloured from `grids` on the CPU, the others drawn by the
+    /// shader from `texture(grid index)`.
+    pub fn draw_layout<'t>(
+        &self,
+        scene: &Scene,
+        grids: &[GridSource],
+        texture: &dyn Fn(usize) -> Option<&'t GridTexture>,
+    ) -> Result<RgbaImage> {
+        let on_cpu = self.colored_on_cpu(scene, grids);
+        self.draw_layout_with(scene, grids, &on_cpu, texture)
+    }
+
+    fn draw_layout_with<'t>(
+        &self,
+        scene: &Scene,
+        grids: &[GridSource],
+        on_cpu: &[bool],
+        texture: &dyn Fn(usize) -> Option<&'t GridTexture>,
+    ) -> Result<RgbaImage> {
         let base = on_cpu.iter().any(|&c| c).then(|| {
-            let scene = &layout.scene;
             let mut base = RgbaImage::from_pixel(scene.width, scene.height, image::Rgba(scene.background));
-            for (item, _) in scene.heatmaps.iter().zip(&on_cpu).filter(|(_, c)| **c) {
-                if let GridSource::Memory(g) = &layout.grids[item.grid] {
+            for (item, _) in scene.heatmaps.iter().zip(on_cpu).filter(|(_, c)| **c) {
+                if let Some(GridSource::Memory(g)) = grids.get(item.grid) {
                     paint_heatmap(&mut base, item, g);
                 }
             }
             base
         });
-        let target = self.take_target(layout.scene.width, layout.scene.height)?;
+        let target = self.take_target(scene.width, scene.height)?;
         if let Some(base) = &base {
             target.write_rgba(&self.ctx, base);
         }
-        let drawn = |i: usize| !on_cpu[i];
-        self.encode_scene_some(
-            &layout.scene,
-            &|g| textures.get(g).and_then(Option::as_ref),
-            &target.view,
-            base.is_none(),
-            &drawn,
-        )?;
+        let drawn = |i: usize| !on_cpu.get(i).copied().unwrap_or(false);
+        self.encode_scene_some(scene, texture, &target.view, base.is_none(), &drawn)?;
         let image = target.read_rgba(&self.ctx)?;
         self.keep_target(target);
-        Ok(RenderedFigure { image, layout })
+        Ok(image)
     }
 
     /// [`Renderer::pre_reduce`] for a laid-out item, cells evenly spaced or

@@ -5,9 +5,13 @@ mod batch;
 mod demo;
 mod info;
 mod json;
+#[cfg(any(feature = "window", feature = "serve"))]
+mod live_args;
 mod record;
 mod render;
 mod runrender;
+#[cfg(feature = "serve")]
+mod serve;
 #[cfg(feature = "window")]
 mod watch;
 
@@ -38,6 +42,9 @@ enum Command {
     /// Explore a grid file in a window (zoom, pan, hover, keys).
     #[cfg(feature = "window")]
     Show(Box<watch::ShowArgs>),
+    /// Serve the live view to browsers (for machines without a display).
+    #[cfg(feature = "serve")]
+    Serve(Box<serve::ServeArgs>),
     /// Write the built-in reference datasets and their renders.
     Demo {
         /// Output directory.
@@ -100,6 +107,8 @@ where
         Command::Watch(args) => watch::watch(*args),
         #[cfg(feature = "window")]
         Command::Show(args) => watch::show(*args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(*args),
         Command::Demo { out, size } => render::parse_size(&size).and_then(|(w, h)| demo::run(&out, w, h)),
     };
     if let Some(dir) = runtime_dir {

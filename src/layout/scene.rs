@@ -123,7 +123,7 @@ pub struct HeatmapItem {
 
 /// Everything to draw for one figure, in drawing order: background,
 /// heatmaps, clipped shapes (plot contents), shapes, text.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scene {
     /// Image width in pixels.
     pub width: u32,

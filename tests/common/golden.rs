@@ -41,6 +41,29 @@ pub fn delta_e(a: [u8; 4], b: [u8; 4]) -> f64 {
     ((la[0] - lb[0]).powi(2) + (la[1] - lb[1]).powi(2) + (la[2] - lb[2]).powi(2)).sqrt()
 }
 
+/// The golden tolerance (tests/golden.rs): mean ΔE at most this ...
+pub const MEAN_DELTA_E: f64 = 0.5;
+/// ... and at most this fraction of pixels with ΔE > 10.
+pub const OUTLIER_FRACTION: f64 = 0.001;
+
+/// Mean ΔE, and the fraction of pixels with ΔE > 10, between two images of
+/// the same size (`None` when the sizes differ).
+pub fn compare(actual: &RgbaImage, expected: &RgbaImage) -> Option<(f64, f64)> {
+    if actual.dimensions() != expected.dimensions() {
+        return None;
+    }
+    let (mut sum, mut outliers) = (0.0, 0usize);
+    for (a, e) in actual.pixels().zip(expected.pixels()) {
+        let d = delta_e(a.0, e.0);
+        sum += d;
+        if d > 10.0 {
+            outliers += 1;
+        }
+    }
+    let n = (actual.width() * actual.height()).max(1) as f64;
+    Some((sum / n, outliers as f64 / n))
+}
+
 /// Path of a reference image in tests/golden/.
 pub fn reference_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,6 +2,7 @@
 //! created once), golden-image comparison.
 #![allow(dead_code)]
 
+pub mod cdp;
 pub mod golden;
 pub mod x11;
 
