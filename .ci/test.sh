@@ -30,7 +30,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo check --no-default-features (headless build, no windowing code)"
-cargo check --locked --no-default-features --lib --bins
+cargo check --locked --no-default-features -p actmap --lib --bins
 echo "== cargo test"
 cargo test --workspace --locked --all-targets
 cargo test --workspace --locked --doc

@@ -10,7 +10,7 @@
 
 from . import _actmap
 from ._convert import inputs as _inputs, options as _options
-from ._run import InlineMonitor, Run, WindowMonitor, monitor, record
+from ._run import InlineMonitor, Run, Server, WindowMonitor, monitor, record, serve
 from .errors import (
     ArgumentTypeError,
     Error,
@@ -71,6 +71,8 @@ __all__ = [
     "Run",
     "record",
     "monitor",
+    "serve",
+    "Server",
     "InlineMonitor",
     "WindowMonitor",
     "render",

@@ -4,7 +4,9 @@ run: the window in a child process, or an image kept current in a
 notebook cell)."""
 
 import atexit
+import difflib
 import fnmatch
+import html
 import os
 import subprocess
 import sys
@@ -48,6 +50,7 @@ class Run:
 
     def __init__(self, path, *, flush_every=1.0, queue_mb=256.0):
         self._log = None
+        self._server = None
         self._native = _actmap.RunLog(os.fspath(path), flush_every, queue_mb)
         self._log = self._native.log
         self.path = os.fspath(path)
@@ -83,6 +86,19 @@ class Run:
     def channels(self):
         """``{name: record shape}`` of the channels written so far."""
         return {n: tuple(s) for n, s in self._native.channels()}
+
+    def show(self, height=600, bind="127.0.0.1:0", **options):
+        """The run's browser view (``actmap serve``), served from this
+        process, for a notebook cell: the ``Server`` returned shows the
+        view in an ``<iframe>`` (its ``_repr_html_``). Called again, it
+        shows the same server. ``bind``: where to listen (default: a free
+        port on this machine; when Jupyter runs on a remote machine, pick a
+        port and forward it too, ``ssh -L 8787:127.0.0.1:8787``).
+        ``options``: as ``actmap.serve``."""
+        if self._server is None or not self._server.running:
+            self._server = serve(self, bind=bind, **options)
+        self._server.height = int(height)
+        return self._server
 
     def __enter__(self):
         return self
@@ -366,3 +382,113 @@ def monitor(run, inline=None, stderr=None, **options):
     if inline:
         return InlineMonitor(path, **options)
     return WindowMonitor(path, options, stderr)
+
+
+_SERVE_KEYWORDS = (
+    "cmap",
+    "norm",
+    "vmin",
+    "vmax",
+    "agg",
+    "title",
+    "max_clients",
+    "max_fps",
+    "frame_format",
+    "allow_hosts",
+)
+_servers = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_servers():
+    for server in list(_servers):
+        server.stop()
+
+
+class Server:
+    """A run's browser view (``actmap serve RUN``) served from this
+    process: ``url`` (with its token) opens it; ``stop()`` ends it (also
+    leaving a ``with`` block, and interpreter exit). Shown in a notebook
+    cell, it embeds the view in an ``<iframe>`` ``height`` pixels high.
+    The server, the browsers' render threads and the thread following the
+    run log run outside the GIL and draw on the process's GPU context."""
+
+    def __init__(self, path, bind, options):
+        for k in options:
+            if k not in _SERVE_KEYWORDS:
+                close = difflib.get_close_matches(k, _SERVE_KEYWORDS, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise TypeError(f"serve() got an unexpected keyword argument '{k}'{hint}")
+        if "allow_hosts" in options:
+            options["allow_hosts"] = list(options["allow_hosts"])
+        self.path = path
+        self.height = 600
+        self._native = _actmap.Server(path, bind, **options)
+        _servers.add(self)
+        if not self._native.loopback:
+            warnings.warn(
+                f"actmap.serve: listening on {bind}, reachable from the network: anyone who gets "
+                "the token sees the run. The default (127.0.0.1) with an SSH port forward keeps "
+                "it on this machine.",
+                stacklevel=3,
+            )
+
+    @property
+    def url(self):
+        """The page's address, token included."""
+        return self._native.url
+
+    @property
+    def port(self):
+        return self._native.port
+
+    @property
+    def running(self):
+        return self._native.running
+
+    @property
+    def clients(self):
+        """Browsers watching now."""
+        return self._native.clients
+
+    def stop(self):
+        """Close every connection and stop serving. Safe to call twice."""
+        _servers.discard(self)
+        self._native.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def __repr__(self):
+        state = "serving " + self.url if self.running else "stopped"
+        return f"<actmap.Server {self.path!r}: {state}>"
+
+    def _repr_html_(self):
+        if not self.running:
+            return f"<p>actmap: the view of {html.escape(self.path)} is stopped</p>"
+        url = html.escape(self.url, quote=True)
+        return (
+            f'<iframe src="{url}" width="100%" height="{int(self.height)}" '
+            'style="border:0" title="actmap"></iframe>'
+            f'<p style="font-size:small"><a href="{url}" target="_blank">open in a new tab</a></p>'
+        )
+
+
+def serve(run, bind="127.0.0.1:8787", **options):
+    """Serve the browser view of ``run`` (a ``Run`` or a run log's path)
+    from this process, as ``actmap serve RUN`` does, and return the
+    ``Server`` (``server.url`` carries the token; ``print`` it or open it).
+
+    ``bind``: ``HOST:PORT`` to listen on (default ``127.0.0.1:8787``, this
+    machine only; reach it from a laptop with ``ssh -L
+    8787:127.0.0.1:8787 HOST``; port 0 picks a free one). ``options``:
+    ``cmap``, ``norm``, ``vmin``, ``vmax``, ``agg``, ``title`` (what each
+    new browser view starts with), ``max_clients``, ``max_fps``,
+    ``frame_format`` (``"png"`` or ``"webp"``), ``allow_hosts`` (host
+    names accepted besides localhost, for a reverse proxy)."""
+    path = run.path if isinstance(run, Run) else os.fspath(run)
+    return Server(path, bind, options)

@@ -12,6 +12,8 @@ mod errors;
 mod figure;
 mod monitor;
 mod run;
+#[cfg(feature = "serve")]
+mod serve;
 
 // The `actmap` command (`python -m actmap`, and the console script pip
 // installs): the same sources as the binary's CLI, compiled in here, so
@@ -63,6 +65,8 @@ fn _actmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<figure::Figure>()?;
     m.add_class::<run::RunLog>()?;
     m.add_class::<monitor::LiveRun>()?;
+    #[cfg(feature = "serve")]
+    m.add_class::<serve::Server>()?;
     m.add_function(wrap_pyfunction!(figure::render, m)?)?;
     m.add_function(wrap_pyfunction!(figure::adapter, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;

@@ -22,6 +22,35 @@ struct Inner {
     last_version: Option<u64>,
 }
 
+/// The live view's options from keywords: autoscale fixed when both
+/// `vmin` and `vmax` are given, the run's path as the default title.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn view_options(
+    py: Python<'_>,
+    path: &std::path::Path,
+    cmap: &str,
+    norm: &str,
+    vmin: Option<f32>,
+    vmax: Option<f32>,
+    agg: &str,
+    title: Option<String>,
+) -> PyResult<ViewOptions> {
+    let autoscale = if vmin.is_some() && vmax.is_some() {
+        actmap::live::Autoscale::Fixed
+    } else {
+        actmap::live::Autoscale::Running
+    };
+    Ok(ViewOptions {
+        title: Some(title.unwrap_or_else(|| path.display().to_string())),
+        colormap: cmap.parse::<Colormap>().py_err(py)?,
+        norm: NormKind::parse(norm).py_err(py)?,
+        vmin,
+        vmax,
+        autoscale,
+        aggregate: Aggregate::parse(agg).py_err(py)?,
+    })
+}
+
 /// A run log followed for inline frames.
 #[pyclass(module = "actmap._actmap", name = "LiveRun", frozen)]
 pub struct LiveRun {
@@ -51,20 +80,7 @@ impl LiveRun {
         if size.0 == 0 || size.1 == 0 {
             return Err(invalid(py, format!("size {size:?} has a zero side")));
         }
-        let autoscale = if vmin.is_some() && vmax.is_some() {
-            actmap::live::Autoscale::Fixed
-        } else {
-            actmap::live::Autoscale::Running
-        };
-        let view = ViewOptions {
-            title: Some(title.unwrap_or_else(|| path.display().to_string())),
-            colormap: cmap.parse::<Colormap>().py_err(py)?,
-            norm: NormKind::parse(norm).py_err(py)?,
-            vmin,
-            vmax,
-            autoscale,
-            aggregate: Aggregate::parse(agg).py_err(py)?,
-        };
+        let view = view_options(py, &path, cmap, norm, vmin, vmax, agg, title)?;
         let store = std::sync::Arc::new(LiveStore::new(StoreOptions::default()).py_err(py)?);
         Ok(LiveRun {
             inner: Mutex::new(Inner {

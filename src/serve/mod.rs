@@ -232,6 +232,16 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
 /// context is made first: without an adapter this fails). Returns once the
 /// server listens; print [`ServerHandle::url`] for the user.
 pub fn serve(store: Arc<LiveStore>, opts: ServeOptions) -> Result<ServerHandle> {
+    serve_with(store, opts, None)
+}
+
+/// [`serve`], drawing with `renderer` (a process's one GPU context, shared
+/// with its other figures) instead of a context of its own.
+pub fn serve_with(
+    store: Arc<LiveStore>,
+    opts: ServeOptions,
+    renderer: Option<Arc<Renderer>>,
+) -> Result<ServerHandle> {
     if opts.max_clients == 0 || opts.max_connections == 0 {
         return Err(Error::Invalid(
             "the server needs room for at least one browser and one connection".into(),
@@ -265,7 +275,10 @@ pub fn serve(store: Arc<LiveStore>, opts: ServeOptions) -> Result<ServerHandle> 
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::Invalid(format!("cannot listen on {addr}: {e}")))?;
-    let renderer = Arc::new(Renderer::new()?);
+    let renderer = match renderer {
+        Some(r) => r,
+        None => Arc::new(Renderer::new()?),
+    };
     let title = opts.view.title.clone().unwrap_or_else(|| "live".into());
     let page = http::page(&token, &title);
     let shared = Arc::new(Shared {
