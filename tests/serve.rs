@@ -7,36 +7,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use actmap::layout::layout_figure;
 use actmap::live::view::{hit, hover_text};
-use actmap::live::{LiveStore, LiveView, StoreOptions, ViewOptions};
+use actmap::live::{LiveStore, LiveView, StoreOptions};
 use actmap::text::Font;
 use common::cdp::Browser;
 use common::golden::{MEAN_DELTA_E, OUTLIER_FRACTION, compare};
+use common::live::{row, stderr_lines, text_row, view_for, wait_for_line};
 use image::RgbaImage;
-
-/// Deterministic test rows: waves with a spike at row 120, column 7.
-fn row(r: usize, cols: usize) -> Vec<f32> {
-    (0..cols)
-        .map(|c| {
-            if (r, c) == (120, 7) {
-                9.0
-            } else {
-                ((r as f32 * 0.1 + c as f32 * 0.3).sin()) * (1.0 + r as f32 / 100.0)
-            }
-        })
-        .collect()
-}
-
-fn text_row(r: usize, cols: usize) -> String {
-    let v: Vec<String> = row(r, cols).iter().map(|x| x.to_string()).collect();
-    v.join(",") + "\n"
-}
 
 /// `actmap serve` with its stderr lines delivered to a channel.
 struct Serve {
@@ -57,15 +40,7 @@ impl Serve {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start actmap serve");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = stderr_lines(&mut child);
         let mut s = Serve {
             child,
             lines: rx,
@@ -82,26 +57,13 @@ impl Serve {
         if let Some(l) = self.log.iter().find(|l| l.contains(needle)) {
             return l.clone();
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(200)) {
-                Ok(l) => {
-                    self.log.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => {
-                    if let Ok(Some(s)) = self.child.try_wait() {
-                        panic!(
-                            "actmap serve exited ({s}) before '{needle}':\n{}",
-                            self.log.join("\n")
-                        );
-                    }
-                }
-            }
-        }
-        panic!("no '{needle}' within 60 s:\n{}", self.log.join("\n"));
+        wait_for_line(
+            &mut self.child,
+            &self.lines,
+            &mut self.log,
+            needle,
+            "actmap serve",
+        )
     }
 
     /// `http://127.0.0.1:PORT`
@@ -122,13 +84,6 @@ fn shots_dir() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn view_for(title: &str) -> LiveView {
-    LiveView::new(ViewOptions {
-        title: Some(title.into()),
-        ..ViewOptions::default()
-    })
 }
 
 /// The headless render of `view` on `store` at `w x h`.

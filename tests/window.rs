@@ -6,12 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use actmap::live::{FrameDecoder, LiveStore, LiveView, StoreOptions, ViewOptions};
+use actmap::live::{FrameDecoder, LiveStore, LiveView, StoreOptions};
+use common::live::{row, stderr_lines, text_row, view_for, wait_for_line};
 use common::x11::{Input, Xvfb, close_window, differing, find_window};
 use image::RgbaImage;
 
@@ -19,24 +20,6 @@ const W: u32 = 640;
 const H: u32 = 480;
 /// The window's status bar (not part of the figure).
 const STATUS_H: u32 = 24;
-
-/// Deterministic test rows: waves with a spike at row 120, column 7.
-fn row(r: usize, cols: usize) -> Vec<f32> {
-    (0..cols)
-        .map(|c| {
-            if (r, c) == (120, 7) {
-                9.0
-            } else {
-                ((r as f32 * 0.1 + c as f32 * 0.3).sin()) * (1.0 + r as f32 / 100.0)
-            }
-        })
-        .collect()
-}
-
-fn text_row(r: usize, cols: usize) -> String {
-    let v: Vec<String> = row(r, cols).iter().map(|x| x.to_string()).collect();
-    v.join(",") + "\n"
-}
 
 /// `actmap watch` on `x`'s display, with stderr lines delivered to a channel.
 struct Watch {
@@ -65,15 +48,7 @@ impl Watch {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start actmap watch");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = stderr_lines(&mut child);
         Watch {
             child,
             lines: rx,
@@ -83,26 +58,13 @@ impl Watch {
 
     /// Wait for a stderr line containing `needle`; returns it.
     fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(200)) {
-                Ok(l) => {
-                    self.log.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => {
-                    if let Ok(Some(s)) = self.child.try_wait() {
-                        panic!(
-                            "actmap watch exited ({s}) before '{needle}':\n{}",
-                            self.log.join("\n")
-                        );
-                    }
-                }
-            }
-        }
-        panic!("no '{needle}' within 60 s:\n{}", self.log.join("\n"));
+        wait_for_line(
+            &mut self.child,
+            &self.lines,
+            &mut self.log,
+            needle,
+            "actmap watch",
+        )
     }
 
     /// Wait for the process to end by itself; its exit status.
@@ -134,13 +96,6 @@ fn expected(store: &LiveStore, title: &str, view: &mut LiveView) -> RgbaImage {
         .unwrap()
         .expect("data to draw");
     common::renderer().render_figure(&fig).unwrap().image
-}
-
-fn view_for(title: &str) -> LiveView {
-    LiveView::new(ViewOptions {
-        title: Some(title.into()),
-        ..ViewOptions::default()
-    })
 }
 
 /// Screenshot until the window's figure area equals `want` (the picture

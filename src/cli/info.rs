@@ -149,8 +149,9 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "{name}: run log, {} channels{}",
+            "{name}: run log, {} channel{}{}",
             info.len(),
+            if info.len() == 1 { "" } else { "s" },
             writer.map_or(String::new(), |p| format!(", being recorded by pid {p}"))
         );
         if !info.is_empty() {

@@ -4,6 +4,7 @@
 
 pub mod cdp;
 pub mod golden;
+pub mod live;
 pub mod x11;
 
 use std::sync::OnceLock;
