@@ -238,14 +238,30 @@ fn spawn_runlog(path: &Path, store: Arc<LiveStore>) -> Result<SourceHandle> {
         // Say what it is instead (a directory of .npy files, ...).
         crate::runlog::RunReader::open(path)?;
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let name = path.display().to_string();
     let mut follower = Follower::new(path, store);
+    spawn_poller(
+        path,
+        path.display().to_string(),
+        Arc::new(AtomicBool::new(false)),
+        FOLLOW_POLL,
+        move |stop| follower.poll(stop),
+    )
+}
+
+/// A thread calling `poll` every `interval` until `stop` is set: a source
+/// that looks at `path` again and again (a run log, a watched file).
+fn spawn_poller(
+    path: &Path,
+    name: String,
+    stop: Arc<AtomicBool>,
+    interval: Duration,
+    mut poll: impl FnMut(&AtomicBool) + Send + 'static,
+) -> Result<SourceHandle> {
     let flag = stop.clone();
     let t = spawn_thread(&name, move || {
         while !flag.load(Ordering::SeqCst) {
-            follower.poll(&flag);
-            std::thread::sleep(FOLLOW_POLL);
+            poll(&flag);
+            std::thread::sleep(interval);
         }
     })
     .map_err(|e| Error::io(path, e))?;
@@ -737,21 +753,7 @@ fn spawn_file(path: &Path, opts: &SourceOptions, store: Arc<LiveStore>) -> Resul
         dec: None,
         last_error: String::new(),
     };
-    let flag = stop.clone();
-    let t = spawn_thread(&name, move || {
-        while !flag.load(Ordering::SeqCst) {
-            watcher.poll(&flag);
-            std::thread::sleep(FILE_POLL);
-        }
-    })
-    .map_err(|e| Error::io(path, e))?;
-    Ok(SourceHandle {
-        name,
-        stop,
-        threads: vec![t],
-        local_addr: None,
-        socket: None,
-    })
+    spawn_poller(path, name, stop, FILE_POLL, move |stop| watcher.poll(stop))
 }
 
 /// What identifies a version of a watched file.
