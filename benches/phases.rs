@@ -21,13 +21,13 @@ use std::time::Duration;
 
 use actmap::gpu::{GpuContext, GridTexture};
 use actmap::layout::StreamedGrid;
+use actmap::render::stream::{PassSpans, ReduceOn, pixel_pass, stats_pass};
 use actmap::scale::aggregate::AxisSpans;
-use actmap::stream::{PassSpans, ReduceOn, pixel_pass, stats_pass};
 use actmap::{Aggregate, Grid, NormSpec, RenderOptions, Renderer, Stats, input, sink};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn make_grid(rows: usize, cols: usize) -> Grid {
-    let mut rng = actmap::demo::Rng::new(42);
+    let mut rng = actmap::export::demo::Rng::new(42);
     let mut g = Grid::from_fn(rows, cols, |_, _| rng.uniform() * 6.0 - 3.0).expect("shape");
     let _ = &mut g;
     let mut data = g.into_data();
@@ -166,7 +166,7 @@ fn csv(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(8))
         .warm_up_time(Duration::from_secs(1));
     for (rows, cols) in [(300_000usize, 12usize), (20_000, 512)] {
-        let mut rng = actmap::demo::Rng::new(7);
+        let mut rng = actmap::export::demo::Rng::new(7);
         let mut text = String::with_capacity(rows * cols * 10);
         for _ in 0..rows {
             for c in 0..cols {
@@ -198,7 +198,7 @@ fn live_frame(c: &mut Criterion) {
     use std::sync::Arc;
 
     let store = Arc::new(LiveStore::new(StoreOptions::default()).expect("store"));
-    let mut rng = actmap::demo::Rng::new(7);
+    let mut rng = actmap::export::demo::Rng::new(7);
     for r in 0..2048 {
         let row: Vec<f32> = (0..1024)
             .map(|c| ((r as f32 * 0.02 + c as f32 * 0.01).sin()) + 0.6 * (rng.uniform() - 0.5))

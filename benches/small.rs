@@ -14,7 +14,7 @@ use actmap::{Grid, Renderer, sink};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn figure(rows: usize, cols: usize) -> Figure {
-    let mut rng = actmap::demo::Rng::new(3);
+    let mut rng = actmap::export::demo::Rng::new(3);
     let grid = Grid::from_fn(rows, cols, |_, _| rng.uniform()).expect("shape");
     let mut panel = Panel::heatmap(HeatmapLayer::new(Arc::new(grid)));
     panel.title = Some(format!("t{rows}x{cols}.npy"));

@@ -19,11 +19,18 @@
 //!    heatmap, shape and text renderers (prepare, then draw into a render
 //!    pass), plus the offscreen target with readback.
 //! 6. [`sink`]: PNG and `.npy` files, written atomically.
-//! 7. [`render`]: [`Renderer`]: figure -> layout -> one GPU pass -> pixels;
-//!    [`spec`]: TOML figure specs; [`batch`]: many inputs to many PNGs;
-//!    [`demo`]: the built-in reference data and figures; [`live`]: stream
-//!    wire formats and the bounded row history for live monitoring (the
-//!    window itself is not built yet).
+//! 7. [`options`]: the figure options' vocabulary (the CLI's flags, the
+//!    Python keywords, the TOML keys), depending on nothing but the errors.
+//! 8. [`render`]: [`Renderer`]: figure -> layout -> one GPU pass -> pixels,
+//!    its out-of-core passes ([`render::stream`]) and figure specs
+//!    ([`render::spec`]: TOML or the options -> [`layout::Figure`]).
+//! 9. [`runlog`]: the run log (a Zarr v3 group) written and read.
+//! 10. [`export`]: many figures to files ([`export::batch`]), a run log's
+//!     figures ([`export::runlog`]) and the reference data
+//!     ([`export::demo`]).
+//! 11. [`live`]: live sources, the bounded store and the one interaction
+//!     controller; its front ends, `window` (winit) and `serve` (the
+//!     browser view), each behind the cargo feature of the same name.
 //!
 //! ```no_run
 //! use actmap::{input, RenderOptions, Renderer};
@@ -40,9 +47,8 @@
 //! never enter the automatic colour range.
 #![warn(missing_docs)]
 
-pub mod batch;
-pub mod demo;
 pub mod error;
+pub mod export;
 pub mod gpu;
 pub mod input;
 pub mod layout;
@@ -50,13 +56,10 @@ pub mod live;
 pub mod options;
 pub mod render;
 pub mod runlog;
-pub mod runview;
 pub mod scale;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod sink;
-pub mod spec;
-pub mod stream;
 pub mod text;
 #[cfg(feature = "window")]
 pub mod window;

@@ -377,7 +377,7 @@ fn demo_writes_data_that_render_reads_back() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let img = image::open(dir.path().join("again.png")).unwrap().to_rgba8();
-    let data = actmap::demo::layer_steps();
+    let data = actmap::export::demo::layer_steps();
     let stats = actmap::Stats::of(data.grid.data());
     let norm = actmap::Norm::linear(stats.min, stats.max);
     // Cell (row 32 = step 20000, layer 8) is bright; layer 5 is dark.
@@ -556,7 +556,10 @@ fn figure_commands_work_end_to_end() {
 }
 
 fn demo_steps() -> Vec<f32> {
-    actmap::demo::steps_000().iter().map(|&v| v as f32).collect()
+    actmap::export::demo::steps_000()
+        .iter()
+        .map(|&v| v as f32)
+        .collect()
 }
 
 #[test]

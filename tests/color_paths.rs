@@ -6,8 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
+use actmap::export::demo;
 use actmap::layout::{Axis, ColorbarMode, Figure, HeatmapLayer, Panel};
-use actmap::{ColorOn, Grid, NormKind, NormSpec, Renderer, demo};
+use actmap::{ColorOn, Grid, NormKind, NormSpec, Renderer};
 use common::renderer;
 
 fn both() -> (Renderer, Renderer) {

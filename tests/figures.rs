@@ -4,7 +4,7 @@
 
 mod common;
 
-use actmap::demo;
+use actmap::export::demo;
 use actmap::layout::{LineLayer, PanelContent};
 use common::{px, renderer};
 

@@ -8,7 +8,8 @@
 
 mod common;
 
-use actmap::{NormKind, NormSpec, RenderOptions, demo};
+use actmap::export::demo;
+use actmap::{NormKind, NormSpec, RenderOptions};
 use common::{golden, renderer};
 
 const MEAN_DELTA_E: f64 = 0.5;

@@ -3,7 +3,7 @@
 //! text boxes overlap, plot areas stay inside their panels, and ticks read
 //! what a user expects.
 
-use actmap::demo;
+use actmap::export::demo;
 use actmap::layout::{Figure, layout_figure, text_problems};
 use actmap::text::Font;
 

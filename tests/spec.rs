@@ -4,9 +4,10 @@
 
 mod common;
 
+use actmap::export::demo;
 use actmap::input::LoadOptions;
-use actmap::spec::FigureSpec;
-use actmap::{demo, sink};
+use actmap::render::spec::FigureSpec;
+use actmap::sink;
 use common::renderer;
 
 fn readme_specs() -> Vec<(String, String)> {

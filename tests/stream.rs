@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use actmap::input::{Pick, RowSource};
 use actmap::layout::{Figure, GridSource, HeatmapLayer, Panel, RowSourceFactory, StreamFormat, StreamedGrid};
-use actmap::stream::ReduceOn;
+use actmap::render::stream::ReduceOn;
 use actmap::{Aggregate, Grid, NormSpec, Renderer};
 use common::{actmap, stderr};
 

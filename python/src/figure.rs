@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use actmap::batch::{self, FigureLook, Job};
+use actmap::export::batch::{self, FigureLook, Job};
 use actmap::layout::{Figure as FigureDesc, GridSource};
 use actmap::options::FigureOptions;
-use actmap::spec::{parse_colorbar, parse_grid};
+use actmap::render::spec::{FigureSpec, PanelSpec, parse_colorbar, parse_grid};
 use actmap::{Grid, Renderer};
 use numpy::ndarray::Array3;
 use numpy::{IntoPyArray, PyArray3};
@@ -200,7 +200,7 @@ fn describe(py: Python<'_>, arrays: &[Array<'_>], opts: &FigureOptions) -> PyRes
         grids.push(oriented(grid, opts));
     }
     let names: Vec<String> = arrays.iter().map(|a| a.name.clone()).collect();
-    let spec = opts.figure_spec(&names).py_err(py)?;
+    let spec = FigureSpec::from_options(opts, &names).py_err(py)?;
     spec.build_with_grids(grids, Path::new("")).py_err(py)
 }
 
@@ -252,7 +252,7 @@ fn describe_nd(py: Python<'_>, a: &Array<'_>, opts: &FigureOptions) -> PyResult<
         output: PathBuf::new(),
         label: a.name.clone(),
     };
-    let template = opts.panel_spec(&a.name, opts.title.clone()).py_err(py)?;
+    let template = PanelSpec::from_options(opts, &a.name, opts.title.clone()).py_err(py)?;
     let look = FigureLook {
         size,
         scale: opts.scale,

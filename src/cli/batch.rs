@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actmap::Renderer;
-use actmap::batch::{self, BatchOptions, Job};
+use actmap::export::batch::{self, BatchOptions, Job};
 use actmap::layout::GridSource;
 
 use super::render::{RenderArgs, batch_panel};

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use actmap::{Renderer, demo, sink};
+use actmap::export::demo;
+use actmap::{Renderer, sink};
 use anyhow::Context;
 
 pub fn run(out: &Path, width: u32, height: u32) -> anyhow::Result<()> {

@@ -7,8 +7,8 @@ use std::time::Instant;
 use actmap::Renderer;
 use actmap::input::{CsvOptions, LoadOptions};
 use actmap::options::FigureOptions;
-use actmap::spec::{FigureSpec, PanelSpec};
-use actmap::stream::ReduceOn;
+use actmap::render::spec::{FigureSpec, PanelSpec};
+use actmap::render::stream::ReduceOn;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -114,7 +114,7 @@ fn spec_from_args(a: &RenderArgs) -> anyhow::Result<FigureSpec> {
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    Ok(a.fig.figure_spec(&inputs)?)
+    Ok(FigureSpec::from_options(&a.fig, &inputs)?)
 }
 
 /// Whether the flags ask for one figure (panels or a spec) or a batch.
@@ -148,7 +148,7 @@ pub fn is_batch(a: &RenderArgs) -> bool {
 
 /// The template panel for batch jobs (input, index and transpose unused).
 pub fn batch_panel(a: &RenderArgs) -> anyhow::Result<PanelSpec> {
-    Ok(a.fig.panel_spec("", a.fig.title.clone())?)
+    Ok(PanelSpec::from_options(&a.fig, "", a.fig.title.clone())?)
 }
 
 /// Fields the batch runner needs.
@@ -237,7 +237,7 @@ impl RenderArgs {
             shard: self
                 .shard
                 .as_deref()
-                .map(actmap::batch::parse_shard)
+                .map(actmap::export::batch::parse_shard)
                 .transpose()?,
             axis_names: &self.fig.axis_names,
         })

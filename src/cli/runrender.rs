@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use actmap::Renderer;
+use actmap::export::runlog::{self, RunFigureOptions, RunJob};
 use actmap::layout::{ColorbarMode, Figure};
 use actmap::runlog::RunReader;
-use actmap::runview::{self, RunFigureOptions, RunJob};
 
 use super::render::{RenderArgs, batch_panel};
 
@@ -55,7 +55,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     let opts = RunFigureOptions {
         keys: b.keys.to_vec(),
         steps: steps
-            .map(runview::parse_steps)
+            .map(runlog::parse_steps)
             .transpose()?
             .unwrap_or((None, None)),
         step,
@@ -64,7 +64,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     };
     let template = batch_panel(&a)?;
     let reader = RunReader::open(&run)?;
-    let (jobs, failed) = runview::plan(&reader, &opts);
+    let (jobs, failed) = runlog::plan(&reader, &opts);
     for (what, e) in &failed {
         eprintln!("actmap: error: {what}: {e}");
     }
@@ -83,7 +83,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     if let Some(out) = one_file {
         let mut panels = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            panels.push(runview::panel(&reader, job, &template, &opts)?);
+            panels.push(runlog::panel(&reader, job, &template, &opts)?);
         }
         let fig = figure(panels, w, h, b.scale, b.bare);
         renderer.render_figure_png(&fig, out)?;
@@ -100,7 +100,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
                 skipped += 1;
                 continue;
             }
-            let r = runview::panel(&reader, job, &template, &opts)
+            let r = runlog::panel(&reader, job, &template, &opts)
                 .and_then(|p| renderer.render_figure_png(&figure(vec![p], w, h, b.scale, b.bare), &out));
             match r {
                 Ok(_) if !b.quiet => eprintln!("wrote {}", out.display()),

@@ -11,13 +11,14 @@
 
 use std::path::Path;
 
-use crate::batch::wildcard_match;
 use crate::error::{Error, Result};
+use crate::export::batch::wildcard_match;
 use crate::input::{Grid, RowSource};
 use crate::layout::{GridSource, Panel, RowSourceFactory, StreamFormat, StreamedGrid};
+use crate::options::CoordsSpec;
+use crate::render::spec::{AxisSpec, PanelSpec};
+use crate::render::stream::{Policy, STREAM_MIN_BYTES};
 use crate::runlog::{ChannelReader, RunReader, StepIndex};
-use crate::spec::{AxisSpec, CoordsSpec, PanelSpec};
-use crate::stream::{Policy, STREAM_MIN_BYTES};
 use std::sync::Arc;
 
 /// Most values a channel drawn in memory may have (a larger one streams).

@@ -32,20 +32,10 @@ use crate::layout::{
     StreamFormat, StreamedGrid, StreamedSeries,
 };
 
-use crate::options::PanelOptions;
+use crate::options::{CoordsSpec, FigureOptions, PanelOptions};
 use crate::render::parse_color;
+pub use crate::render::stream::STREAM_MIN_BYTES;
 use crate::scale::{Aggregate, Colormap, NormKind, NormSpec};
-pub use crate::stream::STREAM_MIN_BYTES;
-
-/// Coordinates: inline numbers or a file (.npy/.csv) holding them.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum CoordsSpec {
-    /// Inline values.
-    Values(Vec<f64>),
-    /// A file of values (any shape; flattened).
-    File(String),
-}
 
 /// One axis.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -112,6 +102,72 @@ pub struct FigureSpec {
     pub panels: Vec<PanelSpec>,
 }
 
+impl PanelSpec {
+    /// The panel the options `o` describe for the input named `input`,
+    /// titled `title`.
+    pub fn from_options(o: &FigureOptions, input: &str, title: Option<String>) -> Result<PanelSpec> {
+        let axis = |label: &Option<String>,
+                    coords: &Option<CoordsSpec>,
+                    format: &Option<String>,
+                    limits: Option<[f64; 2]>| AxisSpec {
+            label: label.clone(),
+            coords: coords.clone(),
+            mode: o.coords.clone(),
+            format: format.clone(),
+            categories: None,
+            limits,
+        };
+        Ok(PanelSpec {
+            input: input.to_string(),
+            title,
+            options: o.panel.clone(),
+            x: Some(axis(&o.xlabel, &o.x_coords, &o.x_format, None)),
+            y: Some(axis(&o.ylabel, &o.y_coords, &o.y_format, o.ylim()?)),
+        })
+    }
+}
+
+impl FigureSpec {
+    /// The figure the options `o` describe, one panel per input (named by
+    /// `inputs`); `titles`, when given, must name every panel.
+    pub fn from_options(o: &FigureOptions, inputs: &[String]) -> Result<FigureSpec> {
+        if inputs.is_empty() {
+            return Err(Error::Invalid("no input".into()));
+        }
+        if !o.titles.is_empty() && o.titles.len() != inputs.len() {
+            return Err(Error::Invalid(format!(
+                "titles has {} names for {} inputs",
+                o.titles.len(),
+                inputs.len()
+            )));
+        }
+        let several = inputs.len() > 1;
+        let panels = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let title = o
+                    .titles
+                    .get(i)
+                    .cloned()
+                    .or_else(|| if several { None } else { o.title.clone() });
+                PanelSpec::from_options(o, input, title)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FigureSpec {
+            width: o.size.map(|s| s.0),
+            height: o.size.map(|s| s.1),
+            scale: o.scale,
+            title: if several { o.title.clone() } else { None },
+            grid: o.grid.clone(),
+            colorbar: o.colorbar.clone(),
+            background: None,
+            bare: Some(o.bare),
+            panels,
+        })
+    }
+}
+
 /// Parse `RxC` (e.g. `2x2`).
 pub fn parse_grid(s: &str) -> Result<(usize, usize)> {
     let bad = || Error::Invalid(format!("bad grid '{s}': expected ROWSxCOLS, e.g. 2x2"));
@@ -145,23 +201,13 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     }
 }
 
-impl CoordsSpec {
-    /// Parse a CLI value: a comma-separated list of numbers or a file path.
-    pub fn from_arg(s: &str) -> CoordsSpec {
-        let nums: Option<Vec<f64>> = s.split(',').map(|t| t.trim().parse().ok()).collect();
-        match nums {
-            Some(v) if !v.is_empty() => CoordsSpec::Values(v),
-            _ => CoordsSpec::File(s.to_string()),
-        }
-    }
-
-    fn load(&self, base: &Path) -> Result<Vec<f64>> {
-        match self {
-            CoordsSpec::Values(v) => Ok(v.clone()),
-            CoordsSpec::File(f) => {
-                let t = input::load(&resolve(base, f), &LoadOptions::default())?;
-                Ok(t.data.iter().map(|&v| v as f64).collect())
-            }
+/// The values of `coords`, read from its file (relative to `base`) if it names one.
+fn load_coords(coords: &CoordsSpec, base: &Path) -> Result<Vec<f64>> {
+    match coords {
+        CoordsSpec::Values(v) => Ok(v.clone()),
+        CoordsSpec::File(f) => {
+            let t = input::load(&resolve(base, f), &LoadOptions::default())?;
+            Ok(t.data.iter().map(|&v| v as f64).collect())
         }
     }
 }
@@ -200,7 +246,7 @@ impl AxisSpec {
         };
         Ok(Axis {
             label: self.label.clone(),
-            coords: self.coords.as_ref().map(|c| c.load(base)).transpose()?,
+            coords: self.coords.as_ref().map(|c| load_coords(c, base)).transpose()?,
             mode,
             categories: self.categories.clone(),
             format: tick_format(self.format.as_deref())?,
@@ -279,7 +325,8 @@ impl PanelSpec {
             return Ok(None);
         }
         let index = self.options.index.clone();
-        let Some(grid) = crate::stream::streamed_source(path, None, &Pick::Leading(&index), load)? else {
+        let Some(grid) = crate::render::stream::streamed_source(path, None, &Pick::Leading(&index), load)?
+        else {
             return Ok(None);
         };
         // A line chart streams one long 1-D array, read one value at a time.
@@ -363,7 +410,7 @@ impl PanelSpec {
                 // large 2-D tensors): in memory, as loading them would.
                 let source = match source {
                     GridSource::Streamed(s) if !(s.rows == 1 && s.transposed) => {
-                        GridSource::Memory(Arc::new(crate::stream::load_all(&s)?))
+                        GridSource::Memory(Arc::new(crate::render::stream::load_all(&s)?))
                     }
                     other => other,
                 };
@@ -570,5 +617,24 @@ impl FigureSpec {
             },
             bare: self.bare.unwrap_or(false),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_panel_options_are_panel_keys() {
+        // The per-panel options parse from a [[panel]] table by their names.
+        let spec: FigureSpec = toml::from_str(
+            "[[panel]]\ninput = \"a.npy\"\ncmap = \"viridis\"\nrows = [0, 2]\ncolorbar_label = \"v\"\nannotate = true\n",
+        )
+        .unwrap();
+        let p = &spec.panels[0].options;
+        assert_eq!(p.cmap.as_deref(), Some("viridis"));
+        assert_eq!(p.rows, vec![0, 2]);
+        assert_eq!(p.cbar_label.as_deref(), Some("v"));
+        assert_eq!(p.annotate.as_deref(), Some(".2f"));
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::input::{self, Grid, GridSelect, LoadOptions, Pick, Tensor};
 use crate::layout::{ColorbarMode, Figure, GridSource};
 use crate::render::Renderer;
-use crate::spec::PanelSpec;
+use crate::render::spec::PanelSpec;
 
 /// How to expand and run a batch.
 #[derive(Clone, Debug, Default)]
@@ -699,7 +699,7 @@ impl Summary {
 pub type BuildFigure<'a> = dyn Fn(&Job, Vec<GridSource>) -> Result<Figure> + Sync + 'a;
 
 /// The job's grids streamed where they lie, when every one is large enough
-/// ([`crate::stream::streamed_source`]); `None`: load them.
+/// ([`crate::render::stream::streamed_source`]); `None`: load them.
 fn stream_job(job: &Job, opts: &BatchOptions) -> Result<Option<Vec<GridSource>>> {
     let mut out = Vec::with_capacity(job.slices.len());
     for s in &job.slices {
@@ -712,7 +712,7 @@ fn stream_job(job: &Job, opts: &BatchOptions) -> Result<Option<Vec<GridSource>>>
             }
         };
         let Some(grid) =
-            crate::stream::streamed_source(&job.source, job.tensor.as_deref(), &pick, &opts.load)?
+            crate::render::stream::streamed_source(&job.source, job.tensor.as_deref(), &pick, &opts.load)?
         else {
             return Ok(None);
         };

@@ -1,13 +1,6 @@
-//! The high-level entry point: a [`Renderer`] turns a [`Grid`] into pixels.
+//! The high-level entry point: a [`Renderer`] turns a [`Grid`] or a
+//! [`Figure`] into pixels.
 //!
-//! ```no_run
-//! use actmap::{Grid, RenderOptions, Renderer};
-//!
-//! let grid = Grid::from_fn(12, 33, |r, c| (r * c) as f32).unwrap();
-//! let renderer = Renderer::new().unwrap();
-//! let out = renderer.render(&grid, &RenderOptions::default()).unwrap();
-//! actmap::sink::write_png("grid.png".as_ref(), &out.image).unwrap();
-//! ```
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,9 +20,9 @@ use crate::layout::{
     AxisMapping, Figure, FigureLayout, GridSource, HeatmapItem, HeatmapLayer, Panel, PanelContent, Scene,
     SeriesLines, SeriesSummary, StreamSummary, StreamedGrid, StreamedSeries, layout_figure,
 };
+use crate::render::stream::{PassSpans, ReduceOn, pixel_pass};
 use crate::scale::aggregate::AxisSpans;
 use crate::scale::{Aggregate, Colormap, Norm, NormSpec, PixelPass, Stats};
-use crate::stream::{PassSpans, ReduceOn, pixel_pass};
 use crate::text::Font;
 
 /// Bytes of column partials a pass may keep for all of a plot's bins when
@@ -194,7 +187,7 @@ fn need(grid: &StreamedGrid, item: &HeatmapItem) -> Result<Need> {
 }
 
 /// Pass over the streamed grids of `fig` as its layout needs (see
-/// [`crate::stream`]), so that every one carries a summary that fits its
+/// [`crate::render::stream`]), so that every one carries a summary that fits its
 /// plot: `fig` itself when there is nothing to do. `ctx` is needed for
 /// [`ReduceOn::Gpu`]. [`Renderer::render_figure`] does this itself; call it
 /// first to do the passes while the GPU starts ([`Renderer::spawn`]).
@@ -272,7 +265,7 @@ pub fn summarise_figure<'a>(
             let summary = match &st.summary {
                 // First the statistics: the y axis, and the plot's size, depend on them.
                 None => {
-                    let (stats, top) = crate::stream::series_stats_pass(st, top_k)?;
+                    let (stats, top) = crate::render::stream::series_stats_pass(st, top_k)?;
                     SeriesSummary {
                         stats,
                         top,
@@ -281,7 +274,7 @@ pub fn summarise_figure<'a>(
                 }
                 Some(old) => {
                     let x_of = |j: usize| crate::layout::engine::line_x(&info, coords.as_deref(), j);
-                    let lines = crate::stream::series_lines_pass(st, info.plot.width, &x_of)?;
+                    let lines = crate::render::stream::series_lines_pass(st, info.plot.width, &x_of)?;
                     SeriesSummary {
                         lines: Some(SeriesLines {
                             key: (info.plot.x, info.plot.width, info.x_window.0, info.x_window.1),
@@ -306,7 +299,7 @@ pub fn summarise_figure<'a>(
             let percentiles = h.norm.robust.is_some();
             let summary = match n {
                 Need::Stats => StreamSummary {
-                    stats: crate::stream::stats_pass(s, percentiles)?,
+                    stats: crate::render::stream::stats_pass(s, percentiles)?,
                     pixels: None,
                 },
                 Need::Pixels(with_stats) => {
@@ -319,7 +312,7 @@ pub fn summarise_figure<'a>(
                     let stats = match (stats, &s.summary) {
                         (Some(st), _) => st,
                         (None, Some(old)) => old.stats.clone(),
-                        (None, None) => crate::stream::stats_pass(s, percentiles)?,
+                        (None, None) => crate::render::stream::stats_pass(s, percentiles)?,
                     };
                     StreamSummary {
                         stats,
@@ -416,7 +409,7 @@ fn fold_in_memory(grid: &Grid, along: AxisSpans, across: AxisSpans, mode: Aggreg
     let (rows, cols) = (grid.rows() as u32, grid.cols() as u32);
     let mut pass = PixelPass::new(rows, cols, along, Some(across), mode);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let block = (crate::stream::BLOCK_BYTES / 4 / grid.cols().max(1)).max(1) * grid.cols();
+    let block = (crate::render::stream::BLOCK_BYTES / 4 / grid.cols().max(1)).max(1) * grid.cols();
     for (b, chunk) in grid.data().chunks(block.max(1)).enumerate() {
         pass.add_block((b * block / grid.cols().max(1)) as u32, chunk, threads);
     }

@@ -7,8 +7,15 @@
 //! Python keywords (`actmap.render(a, x_coords=steps)`: the Python module
 //! deserializes its keyword dict into this struct) and [`PanelOptions`]
 //! is flattened into each `[[panel]]` of a TOML spec
-//! ([`crate::spec::PanelSpec`]). A new option added here is a new flag, a
-//! new keyword and (per panel) a new TOML key at once.
+//! ([`crate::render::spec::PanelSpec`]). A new option added here is a new
+//! flag, a new keyword and (per panel) a new TOML key at once.
+//!
+//! This module is the vocabulary only: it depends on nothing but
+//! [`crate::error`], and what the options *mean* (loading coordinates,
+//! building a [`crate::layout::Figure`]) lives with the code that does it
+//! ([`crate::render::spec`]). [`names`] lists the options and suggests the
+//! closest name for a typo; `values` holds the deserializers for the
+//! shapes a value takes in Python and TOML.
 //!
 //! Values people write in Python come in more shapes than on a command
 //! line: `size=(1920, 1080)` or `"1920x1080"`, `annotate=True` or
@@ -16,10 +23,37 @@
 //! `aspect=2` or `"equal"`, `index=3` or `[3, 0]`; the deserializers below
 //! take each of them (and TOML takes them too).
 
-use serde::{Deserialize, Deserializer};
+pub mod names;
+mod values;
+
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::spec::{AxisSpec, CoordsSpec, FigureSpec, PanelSpec};
+pub use names::{
+    ALIASES, OptionInfo, SYNONYMS, accepted_names, closest, option_names, panel_option_names, unknown_message,
+};
+use values::{annotate, grid, one_or_many, robust, size, string_or_bool, string_or_number};
+
+/// Coordinates: inline numbers or a file (.npy/.csv) holding them.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum CoordsSpec {
+    /// Inline values.
+    Values(Vec<f64>),
+    /// A file of values (any shape; flattened).
+    File(String),
+}
+
+impl CoordsSpec {
+    /// Parse a CLI value: a comma-separated list of numbers or a file path.
+    pub fn from_arg(s: &str) -> CoordsSpec {
+        let nums: Option<Vec<f64>> = s.split(',').map(|t| t.trim().parse().ok()).collect();
+        match nums {
+            Some(v) if !v.is_empty() => CoordsSpec::Values(v),
+            _ => CoordsSpec::File(s.to_string()),
+        }
+    }
+}
 
 /// How one panel looks: the per-panel options, also the keys of a TOML
 /// `[[panel]]` (see the [module docs](self)).
@@ -209,113 +243,6 @@ pub const TOML_KEYS: &[(&str, Option<&str>)] = &[
     ("axis_names", None),
 ];
 
-/// Every option's name (the Python keyword; the CLI flag is `--` and the
-/// name with `-` for `_`), with its help text and value name, in the
-/// order of the CLI's help.
-pub fn option_names() -> Vec<OptionInfo> {
-    use clap::Args;
-    let mut cmd = FigureOptions::augment_args(clap::Command::new("options").disable_help_flag(true));
-    cmd.build();
-    cmd.get_arguments()
-        .map(|a| OptionInfo {
-            name: a.get_id().as_str().to_string(),
-            flag: format!("--{}", a.get_long().unwrap_or_default()),
-            value: a
-                .get_value_names()
-                .and_then(|v| v.first())
-                .map(|v| v.to_string())
-                .filter(|_| a.get_num_args().is_some_and(|n| n.takes_values())),
-            help: a.get_help().map(|h| h.to_string()).unwrap_or_default(),
-        })
-        .collect()
-}
-
-/// The names of the per-panel options ([`PanelOptions`]: the keys of a
-/// TOML `[[panel]]` besides `input`, `title`, `x` and `y`).
-pub fn panel_option_names() -> Vec<String> {
-    use clap::Args;
-    let cmd = PanelOptions::augment_args(clap::Command::new("panel"));
-    cmd.get_arguments()
-        .map(|a| a.get_id().as_str().to_string())
-        .collect()
-}
-
-/// One option of [`FigureOptions`], as [`option_names`] lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OptionInfo {
-    /// The field, Python keyword and TOML key (`x_coords`).
-    pub name: String,
-    /// The CLI flag (`--x-coords`).
-    pub flag: String,
-    /// The CLI value name (`FILE|LIST`), `None` for a switch.
-    pub value: Option<String>,
-    /// What it does.
-    pub help: String,
-}
-
-/// Other names accepted for an option (serde aliases).
-pub const ALIASES: &[(&str, &str)] = &[("colorbar_label", "cbar_label")];
-
-/// Names people bring from matplotlib and seaborn, and the option that
-/// does that here (only used to suggest a name, never accepted).
-pub const SYNONYMS: &[(&str, &str)] = &[
-    ("colormap", "cmap"),
-    ("figsize", "size"),
-    ("dpi", "scale"),
-    ("aggregate", "agg"),
-    ("cbar", "colorbar"),
-    ("fmt", "annotate"),
-    ("annot", "annotate"),
-    ("xticklabels", "x_coords"),
-    ("yticklabels", "y_coords"),
-    ("center", "vcenter"),
-    ("suptitle", "title"),
-    ("linewidth", "line_width"),
-    ("lw", "line_width"),
-    ("color", "colors"),
-];
-
-/// The valid name closest to `unknown` among `known`, when one is close
-/// enough to be a likely typo (`cmapp` -> `cmap`, `xlable` -> `xlabel`)
-/// or is matplotlib's or seaborn's word for it (`colormap` -> `cmap`).
-pub fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let u = unknown.to_ascii_lowercase();
-    let known: Vec<&'a str> = known.into_iter().collect();
-    if let Some((_, to)) = SYNONYMS.iter().find(|(from, _)| *from == u)
-        && let Some(k) = known.iter().find(|k| *k == to)
-    {
-        return Some(k);
-    }
-    known
-        .into_iter()
-        .map(|k| {
-            let d = strsim::damerau_levenshtein(&u, k);
-            // A prefix or a contained word counts as close too (`color` -> `colorbar`).
-            let contained = k.contains(u.as_str()) || u.contains(k);
-            (if contained { d.min(2) } else { d }, k)
-        })
-        .filter(|&(d, k)| d <= 2.max(k.len() / 3))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, k)| k)
-}
-
-/// The names a keyword dict or a figure-level table may use: every
-/// option's name and its aliases.
-pub fn accepted_names() -> Vec<String> {
-    let mut names: Vec<String> = option_names().into_iter().map(|o| o.name).collect();
-    names.extend(ALIASES.iter().map(|(a, _)| a.to_string()));
-    names
-}
-
-/// `unknown option 'cmapp' (did you mean 'cmap'?)`, for a name not in
-/// `known`; `what` says what kind of name it is (`keyword argument`).
-pub fn unknown_message<'a>(what: &str, unknown: &str, known: impl IntoIterator<Item = &'a str>) -> String {
-    match closest(unknown, known) {
-        Some(k) => format!("unknown {what} '{unknown}' (did you mean '{k}'?)"),
-        None => format!("unknown {what} '{unknown}'"),
-    }
-}
-
 impl FigureOptions {
     /// The `ylim` pair, checked.
     pub fn ylim(&self) -> Result<Option<[f64; 2]>> {
@@ -328,68 +255,6 @@ impl FigureOptions {
                     v.len()
                 )));
             }
-        })
-    }
-
-    /// The panel these options describe for the input named `input`,
-    /// titled `title`.
-    pub fn panel_spec(&self, input: &str, title: Option<String>) -> Result<PanelSpec> {
-        let axis = |label: &Option<String>,
-                    coords: &Option<CoordsSpec>,
-                    format: &Option<String>,
-                    limits: Option<[f64; 2]>| AxisSpec {
-            label: label.clone(),
-            coords: coords.clone(),
-            mode: self.coords.clone(),
-            format: format.clone(),
-            categories: None,
-            limits,
-        };
-        Ok(PanelSpec {
-            input: input.to_string(),
-            title,
-            options: self.panel.clone(),
-            x: Some(axis(&self.xlabel, &self.x_coords, &self.x_format, None)),
-            y: Some(axis(&self.ylabel, &self.y_coords, &self.y_format, self.ylim()?)),
-        })
-    }
-
-    /// The figure these options describe, one panel per input (named by
-    /// `inputs`); `titles`, when given, must name every panel.
-    pub fn figure_spec(&self, inputs: &[String]) -> Result<FigureSpec> {
-        if inputs.is_empty() {
-            return Err(Error::Invalid("no input".into()));
-        }
-        if !self.titles.is_empty() && self.titles.len() != inputs.len() {
-            return Err(Error::Invalid(format!(
-                "titles has {} names for {} inputs",
-                self.titles.len(),
-                inputs.len()
-            )));
-        }
-        let several = inputs.len() > 1;
-        let panels = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| {
-                let title = self
-                    .titles
-                    .get(i)
-                    .cloned()
-                    .or_else(|| if several { None } else { self.title.clone() });
-                self.panel_spec(input, title)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(FigureSpec {
-            width: self.size.map(|s| s.0),
-            height: self.size.map(|s| s.1),
-            scale: self.scale,
-            title: if several { self.title.clone() } else { None },
-            grid: self.grid.clone(),
-            colorbar: self.colorbar.clone(),
-            background: None,
-            bare: Some(self.bare),
-            panels,
         })
     }
 }
@@ -412,96 +277,6 @@ fn parse_size_arg(s: &str) -> std::result::Result<(u32, u32), String> {
 
 fn parse_coords_arg(s: &str) -> std::result::Result<CoordsSpec, String> {
     Ok(CoordsSpec::from_arg(s))
-}
-
-// Deserializers for the shapes values take in Python and TOML.
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany<T> {
-    One(T),
-    Many(Vec<T>),
-}
-
-fn one_or_many<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> std::result::Result<Vec<T>, D::Error> {
-    Ok(match Option::<OneOrMany<T>>::deserialize(d)? {
-        None => Vec::new(),
-        Some(OneOrMany::One(v)) => vec![v],
-        Some(OneOrMany::Many(v)) => v,
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum StrOrPair {
-    Str(String),
-    Pair(u32, u32),
-}
-
-fn size<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<(u32, u32)>, D::Error> {
-    use serde::de::Error as _;
-    match Option::<StrOrPair>::deserialize(d)? {
-        None => Ok(None),
-        Some(StrOrPair::Str(s)) => parse_size(&s).map(Some).map_err(D::Error::custom),
-        Some(StrOrPair::Pair(w, h)) if w > 0 && h > 0 => Ok(Some((w, h))),
-        Some(StrOrPair::Pair(w, h)) => Err(D::Error::custom(format!("size ({w}, {h}) has a zero side"))),
-    }
-}
-
-fn grid<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    Ok(match Option::<StrOrPair>::deserialize(d)? {
-        None => None,
-        Some(StrOrPair::Str(s)) => Some(s),
-        Some(StrOrPair::Pair(r, c)) => Some(format!("{r}x{c}")),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum BoolOr<T> {
-    Bool(bool),
-    Value(T),
-}
-
-fn annotate<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    Ok(match Option::<BoolOr<String>>::deserialize(d)? {
-        None | Some(BoolOr::Bool(false)) => None,
-        Some(BoolOr::Bool(true)) => Some(".2f".into()),
-        Some(BoolOr::Value(f)) => Some(f),
-    })
-}
-
-fn robust<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<f32>, D::Error> {
-    Ok(match Option::<BoolOr<f32>>::deserialize(d)? {
-        None | Some(BoolOr::Bool(false)) => None,
-        Some(BoolOr::Bool(true)) => Some(98.0),
-        Some(BoolOr::Value(p)) => Some(p),
-    })
-}
-
-fn string_or_bool<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    Ok(match Option::<BoolOr<String>>::deserialize(d)? {
-        None => None,
-        Some(BoolOr::Bool(b)) => Some(if b { "true" } else { "index" }.into()),
-        Some(BoolOr::Value(s)) => Some(s),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum StrOrNum {
-    Str(String),
-    Num(f64),
-}
-
-fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    Ok(match Option::<StrOrNum>::deserialize(d)? {
-        None => None,
-        Some(StrOrNum::Str(s)) => Some(s),
-        Some(StrOrNum::Num(n)) => Some(n.to_string()),
-    })
 }
 
 #[cfg(test)]
@@ -538,16 +313,6 @@ mod tests {
                 o.name
             );
         }
-        // Per-panel options parse from a [[panel]] table by their names.
-        let spec: crate::spec::FigureSpec = toml::from_str(
-            "[[panel]]\ninput = \"a.npy\"\ncmap = \"viridis\"\nrows = [0, 2]\ncolorbar_label = \"v\"\nannotate = true\n",
-        )
-        .unwrap();
-        let p = &spec.panels[0].options;
-        assert_eq!(p.cmap.as_deref(), Some("viridis"));
-        assert_eq!(p.rows, vec![0, 2]);
-        assert_eq!(p.cbar_label.as_deref(), Some("v"));
-        assert_eq!(p.annotate.as_deref(), Some(".2f"));
     }
 
     #[test]

@@ -1,0 +1,9 @@
+//! Figures to files, many at a time: [`batch`] turns files, directories
+//! and globs into one PNG per file, tensor or slice with one GPU context
+//! (loading, drawing and encoding overlapped, resumable, shardable);
+//! [`runlog`] draws a run log's channels with their training steps on the
+//! axis; [`demo`] holds the five reference figures' built-in data.
+
+pub mod batch;
+pub mod demo;
+pub mod runlog;
