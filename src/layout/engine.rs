@@ -178,8 +178,9 @@ fn heatmap_axis(axis: &Axis, n: usize, name: &str, reversed: bool) -> Result<Axi
     let mut m = if let Some(cats) = &axis.categories {
         if cats.len() != n {
             return Err(Error::Invalid(format!(
-                "{name} axis: {} labels for {n} cells",
-                cats.len()
+                "{name} tick labels: {} labels for {n} {}",
+                cats.len(),
+                if name == "x" { "columns" } else { "rows" }
             )));
         }
         uniform(TickSource::Categories(cats.clone()))
@@ -547,6 +548,52 @@ impl Builder<'_> {
         )
     }
 
+    /// Ticks for an x axis of `len` pixels and whether their labels are
+    /// turned 90°: text labels (tokens) that cannot all be written across
+    /// are turned to read upwards, one line high along the axis, and then
+    /// thinned to every k-th (k the smallest that fits, from the first
+    /// label) if they still do not fit. `rotate` forces the choice (the
+    /// final pass keeps what the space was reserved for).
+    fn fit_x(&self, m: &AxisModel, len: f32, rotate: Option<bool>) -> (Vec<Tick>, bool) {
+        let TickSource::Categories(cats) = &m.ticks else {
+            return (self.fit(m, len, false), false);
+        };
+        let across = || self.fit(m, len, false);
+        let turned = || {
+            let st = self.st;
+            let lh = self.line_h(st.tick_px) as f64;
+            ticks::fit_ticks(
+                |k| m.make_ticks(k),
+                |_| lh,
+                len as f64,
+                (st.pad * 0.5) as f64,
+                |v| m.frac(v) * len as f64,
+            )
+        };
+        match rotate {
+            Some(false) => (across(), false),
+            Some(true) => (turned(), true),
+            None => {
+                let t = across();
+                if t.len() >= cats.len() {
+                    (t, false)
+                } else {
+                    (turned(), true)
+                }
+            }
+        }
+    }
+
+    /// Extent of an x axis' tick labels across the axis (their height, or
+    /// the longest label's width when they are turned).
+    fn x_label_depth(&self, ticks: &[Tick], rotated: bool) -> f32 {
+        if rotated {
+            self.max_width(ticks)
+        } else {
+            self.line_h(self.st.tick_px)
+        }
+    }
+
     fn colorbar_ticks(&self, norm: &Norm, len: f32) -> Vec<Tick> {
         let lh = self.line_h(self.st.tick_px) as f64;
         // Via the shortest decimal: 0.05f32 is 0.05, not 0.0500000007.
@@ -581,6 +628,24 @@ impl Builder<'_> {
             .map(|t| self.width(&t.label, self.st.tick_px))
             .fold(0.0, f32::max)
     }
+}
+
+/// `every 4th label`, when a text-labelled axis shows only every k-th label.
+fn thinned_note(m: &AxisModel, ticks: &[Tick]) -> Option<String> {
+    let TickSource::Categories(cats) = &m.ticks else {
+        return None;
+    };
+    if ticks.len() >= cats.len() || ticks.len() < 2 {
+        return None;
+    }
+    let k = (ticks[1].value - ticks[0].value).round() as usize;
+    let suffix = match (k % 10, k % 100) {
+        (1, r) if r != 11 => "st",
+        (2, r) if r != 12 => "nd",
+        (3, r) if r != 13 => "rd",
+        _ => "th",
+    };
+    Some(format!("every {k}{suffix} label"))
 }
 
 /// Colorbar furniture sizes: arrow heights and NaN swatch.
@@ -811,6 +876,8 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
         right: st.pad,
     };
     let (mut yw, mut cbw, mut over_r, mut over_l) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    // Extra depth of turned x labels beyond one line, and whether they are turned.
+    let (mut xh, mut rotated) = (0.0f32, false);
     let mut plot = Area {
         x: 0.0,
         y: 0.0,
@@ -826,7 +893,7 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
             x: cell.x + fixed.left + yw + over_l,
             y: cell.y + fixed.top,
             w: cell.w - fixed.left - yw - over_l - fixed.right - cb_col - over_r,
-            h: cell.h - fixed.top - fixed.bottom,
+            h: cell.h - fixed.top - fixed.bottom - xh,
         };
         if plot.w < 8.0 || plot.h < 8.0 {
             return Err(Error::Invalid(format!(
@@ -836,7 +903,8 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
             )));
         }
         let yt = b.fit(&p.y, plot.h, true);
-        let xt = b.fit(&p.x, plot.w, false);
+        let (xt, turned) = b.fit_x(&p.x, plot.w, None);
+        let new_xh = b.x_label_depth(&xt, turned) - th;
         let (mut new_cbw, mut cb_len) = (0.0, 0.0);
         if let Some(norm) = &cbar {
             let ex = cbar_extras(&st, norm, has_nan);
@@ -849,12 +917,18 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
         let (mut need_r, mut need_l) = (0.0f32, 0.0f32);
         for t in &xt {
             let px = p.x.frac(t.value) as f32 * plot.w;
-            let half = b.width(&t.label, st.tick_px) / 2.0;
+            let half = if turned {
+                th / 2.0
+            } else {
+                b.width(&t.label, st.tick_px) / 2.0
+            };
             need_r = need_r.max(px + half - plot.w - (right_room - st.pad));
             need_l = need_l.max(half - px - (fixed.left + yw + over_l - st.pad));
         }
         let converged = (new_yw - yw).abs() < 0.5
             && (new_cbw - cbw).abs() < 0.5
+            && (new_xh - xh).abs() < 0.5
+            && turned == rotated
             && need_r <= 0.5
             && need_l <= 0.5
             && (cbar.is_none() || cb_len > 8.0);
@@ -863,6 +937,8 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
         }
         yw = new_yw;
         cbw = new_cbw;
+        xh = new_xh;
+        rotated = turned;
         over_r += need_r.max(0.0);
         over_l += need_l.max(0.0);
     }
@@ -896,7 +972,7 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
     let (rx, ry) = (rect.x as f32, rect.y as f32);
     // Ticks may shift slightly after rounding: recompute for the final size.
     let yt = b.fit(&p.y, ph, true);
-    let xt = b.fit(&p.x, pw, false);
+    let (xt, _) = b.fit_x(&p.x, pw, Some(rotated));
 
     match &panel.content {
         PanelContent::Heatmap(h) => heatmap_content(b, rect, p, h)?,
@@ -919,13 +995,23 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
             },
         );
         let ly = ry + ph + st.line + st.tick_len + st.pad * 0.5;
-        b.text(
-            t.label.clone(),
-            x,
-            ly,
-            st.tick_px,
-            (HAlign::Center, VAlign::Top, Rotation::None),
-        );
+        if rotated {
+            b.text(
+                t.label.clone(),
+                x,
+                ly,
+                st.tick_px,
+                (HAlign::Right, VAlign::Middle, Rotation::Ccw90),
+            );
+        } else {
+            b.text(
+                t.label.clone(),
+                x,
+                ly,
+                st.tick_px,
+                (HAlign::Center, VAlign::Top, Rotation::None),
+            );
+        }
     }
     for t in &yt {
         let y = snap(ry + p.y.frac(t.value) as f32 * ph, st.line);
@@ -963,9 +1049,13 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
         );
     }
     if let Some(label) = &panel.x.label {
-        let y = ry + ph + st.line + st.tick_len + st.pad * 0.5 + th + st.pad;
+        let y = ry + ph + st.line + st.tick_len + st.pad * 0.5 + th + xh.max(0.0) + st.pad;
+        let label = match thinned_note(&p.x, &xt) {
+            Some(note) => format!("{label} ({note})"),
+            None => label.clone(),
+        };
         b.text(
-            label.clone(),
+            label,
             rx + pw / 2.0,
             y,
             st.label_px,
@@ -973,6 +1063,10 @@ fn layout_panel(b: &mut Builder, cell: Area, p: &Prepared, own_cbar: bool) -> Re
         );
     }
     if let Some(label) = &panel.y.label {
+        let label = &match thinned_note(&p.y, &yt) {
+            Some(note) => format!("{label} ({note})"),
+            None => label.clone(),
+        };
         let x = rx - st.line - st.tick_len - st.pad * 0.5 - b.max_width(&yt) - st.pad - lh / 2.0;
         b.text(
             label.clone(),

@@ -55,6 +55,31 @@ impl CoordsSpec {
     }
 }
 
+/// Text labels for the cells along an axis (tokens, categories): inline
+/// strings or a file holding them.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum LabelsSpec {
+    /// Inline labels (a Python list of strings, as
+    /// `tokenizer.convert_ids_to_tokens(ids)` returns it).
+    List(Vec<String>),
+    /// A `.txt` file (one label a line, kept verbatim) or a `.json` list.
+    File(String),
+}
+
+impl LabelsSpec {
+    /// Parse a CLI value: a path ending in `.txt` or `.json` is a file,
+    /// anything else a comma-separated list (`[CLS],The,cat`).
+    pub fn from_arg(s: &str) -> LabelsSpec {
+        let lower = s.to_ascii_lowercase();
+        if lower.ends_with(".txt") || lower.ends_with(".json") {
+            LabelsSpec::File(s.to_string())
+        } else {
+            LabelsSpec::List(s.split(',').map(str::to_string).collect())
+        }
+    }
+}
+
 /// How one panel looks: the per-panel options, also the keys of a TOML
 /// `[[panel]]` (see the [module docs](self)).
 #[derive(clap::Args, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -170,6 +195,14 @@ pub struct FigureOptions {
     /// Row coordinates (e.g. training steps): a file or a list.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_coords_arg, value_name = "FILE|LIST")]
     pub y_coords: Option<CoordsSpec>,
+    /// Column labels (tokens): a .txt file (one a line, verbatim), a .json
+    /// list, or a comma-separated list; one per column.
+    #[arg(long, value_parser = parse_labels_arg, value_name = "FILE|LIST")]
+    pub xticklabels: Option<LabelsSpec>,
+    /// Row labels (tokens): a .txt file, a .json list or a comma-separated
+    /// list; one per row.
+    #[arg(long, value_parser = parse_labels_arg, value_name = "FILE|LIST")]
+    pub yticklabels: Option<LabelsSpec>,
     /// true: cells at their coordinates (edges halfway between); index:
     /// evenly spaced, coordinates as tick labels.
     #[arg(long, value_name = "true|index")]
@@ -231,6 +264,8 @@ pub const TOML_KEYS: &[(&str, Option<&str>)] = &[
     ("ylabel", Some("y.label")),
     ("x_coords", Some("x.coords")),
     ("y_coords", Some("y.coords")),
+    ("xticklabels", Some("x.ticklabels")),
+    ("yticklabels", Some("y.ticklabels")),
     ("coords", Some("x.mode, y.mode")),
     ("x_format", Some("x.format")),
     ("y_format", Some("y.format")),
@@ -273,6 +308,10 @@ pub fn parse_size(s: &str) -> Result<(u32, u32)> {
 
 fn parse_size_arg(s: &str) -> std::result::Result<(u32, u32), String> {
     parse_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_labels_arg(s: &str) -> std::result::Result<LabelsSpec, String> {
+    Ok(LabelsSpec::from_arg(s))
 }
 
 fn parse_coords_arg(s: &str) -> std::result::Result<CoordsSpec, String> {

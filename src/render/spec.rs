@@ -32,7 +32,7 @@ use crate::layout::{
     StreamFormat, StreamedGrid, StreamedSeries,
 };
 
-use crate::options::{CoordsSpec, FigureOptions, PanelOptions};
+use crate::options::{CoordsSpec, FigureOptions, LabelsSpec, PanelOptions};
 use crate::render::parse_color;
 pub use crate::render::stream::STREAM_MIN_BYTES;
 use crate::scale::{Aggregate, Colormap, NormKind, NormSpec};
@@ -51,6 +51,9 @@ pub struct AxisSpec {
     pub format: Option<String>,
     /// Text labels for the cells.
     pub categories: Option<Vec<String>>,
+    /// Text labels for the cells (tokens): a list, or a `.txt` (one a
+    /// line, verbatim) or `.json` file; wins over `categories`.
+    pub ticklabels: Option<LabelsSpec>,
     /// Visible range `[low, high]` (line charts).
     pub limits: Option<[f64; 2]>,
 }
@@ -109,20 +112,22 @@ impl PanelSpec {
         let axis = |label: &Option<String>,
                     coords: &Option<CoordsSpec>,
                     format: &Option<String>,
+                    ticklabels: &Option<LabelsSpec>,
                     limits: Option<[f64; 2]>| AxisSpec {
             label: label.clone(),
             coords: coords.clone(),
             mode: o.coords.clone(),
             format: format.clone(),
             categories: None,
+            ticklabels: ticklabels.clone(),
             limits,
         };
         Ok(PanelSpec {
             input: input.to_string(),
             title,
             options: o.panel.clone(),
-            x: Some(axis(&o.xlabel, &o.x_coords, &o.x_format, None)),
-            y: Some(axis(&o.ylabel, &o.y_coords, &o.y_format, o.ylim()?)),
+            x: Some(axis(&o.xlabel, &o.x_coords, &o.x_format, &o.xticklabels, None)),
+            y: Some(axis(&o.ylabel, &o.y_coords, &o.y_format, &o.yticklabels, o.ylim()?)),
         })
     }
 }
@@ -212,6 +217,67 @@ fn load_coords(coords: &CoordsSpec, base: &Path) -> Result<Vec<f64>> {
     }
 }
 
+/// The labels `spec` names, read from its file (relative to `base`) if
+/// it names one: a `.txt` file holds one label a line, kept verbatim
+/// (spaces, `Ġ`/`▁` prefixes), a `.json` file a list of strings (numbers
+/// are written as they are). Control characters are made visible
+/// ([`visible_label`]): a `"\n"` token is drawn as `\n`.
+pub fn load_labels(spec: &LabelsSpec, base: &Path) -> Result<Vec<String>> {
+    let labels = match spec {
+        LabelsSpec::List(v) => v.clone(),
+        LabelsSpec::File(f) => {
+            let path = resolve(base, f);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::Invalid(format!("tick labels {}: {e}", path.display())))?;
+            if f.to_ascii_lowercase().ends_with(".json") {
+                let bad = |why: String| {
+                    Error::Invalid(format!(
+                        "tick labels {}: expected a JSON list of strings ({why})",
+                        path.display()
+                    ))
+                };
+                let v: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+                v.into_iter()
+                    .enumerate()
+                    .map(|(i, v)| match v {
+                        serde_json::Value::String(s) => Ok(s),
+                        serde_json::Value::Number(n) => Ok(n.to_string()),
+                        other => Err(bad(format!("item {i} is {other}"))),
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            } else {
+                let body = text.strip_suffix('\n').unwrap_or(&text);
+                let body = body.strip_suffix('\r').unwrap_or(body);
+                if body.is_empty() && text.is_empty() {
+                    Vec::new()
+                } else {
+                    body.split('\n')
+                        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+                        .collect()
+                }
+            }
+        }
+    };
+    Ok(labels.iter().map(|l| visible_label(l)).collect())
+}
+
+/// A label as it is drawn: control characters written out (`\n`, `\t`,
+/// `\r`, `\u{1b}`), everything else as it is.
+pub fn visible_label(l: &str) -> String {
+    if !l.chars().any(char::is_control) {
+        return l.to_string();
+    }
+    l.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            '\t' => "\\t".to_string(),
+            '\r' => "\\r".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 fn tick_format(s: Option<&str>) -> Result<TickFormat> {
     match s.map(|s| s.to_ascii_lowercase()) {
         None => Ok(TickFormat::Plain),
@@ -248,7 +314,10 @@ impl AxisSpec {
             label: self.label.clone(),
             coords: self.coords.as_ref().map(|c| load_coords(c, base)).transpose()?,
             mode,
-            categories: self.categories.clone(),
+            categories: match &self.ticklabels {
+                Some(t) => Some(load_labels(t, base)?),
+                None => self.categories.clone(),
+            },
             format: tick_format(self.format.as_deref())?,
             limits,
         })
@@ -511,6 +580,7 @@ fn unknown_key_hint(message: &str) -> Option<String> {
         "mode",
         "format",
         "categories",
+        "ticklabels",
         "limits",
     ];
     known.extend(other.iter().map(|s| s.to_string()));
