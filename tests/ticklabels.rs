@@ -68,7 +68,10 @@ fn turned_token_labels_sit_at_the_cell_centres() {
     for (i, (a, b)) in runs.iter().enumerate() {
         let centre = (*a + *b) as f32 / 2.0 + 0.5;
         let want = r.x as f32 + (i as f32 + 0.5) * cell;
-        assert!((centre - want).abs() <= 2.0, "label {i}: ink centred at {centre}, cell centre {want}");
+        assert!(
+            (centre - want).abs() <= 2.0,
+            "label {i}: ink centred at {centre}, cell centre {want}"
+        );
         // Turned: a line high (13 px text at scale 1), not a word wide.
         assert!(b - a < 16, "label {i} is {} px wide: not turned", b - a + 1);
     }
@@ -93,7 +96,10 @@ fn turned_token_labels_sit_at_the_cell_centres() {
     for (i, c) in centres.iter().enumerate() {
         let want = r.y as f32 + (i as f32 + 0.5) * cell;
         // Ink of "tok" rises above the x-height: allow for the glyphs' shape.
-        assert!((c - want).abs() <= 3.0, "y label {i}: ink at {c}, row centre {want}");
+        assert!(
+            (c - want).abs() <= 3.0,
+            "y label {i}: ink at {c}, row centre {want}"
+        );
     }
 }
 
@@ -116,7 +122,16 @@ fn labels_that_cannot_all_fit_are_thinned_to_every_kth_and_say_so() {
         assert_eq!(tick.label, format!("Ġtok{}", i * k));
     }
     assert_eq!(t.len(), cols.div_ceil(k));
-    let note = format!("Token (every {k}{} label)", if k == 2 { "nd" } else if k == 3 { "rd" } else { "th" });
+    let note = format!(
+        "Token (every {k}{} label)",
+        if k == 2 {
+            "nd"
+        } else if k == 3 {
+            "rd"
+        } else {
+            "th"
+        }
+    );
     assert!(
         out.layout.scene.texts.iter().any(|r| r.text == note),
         "the axis label says which labels are shown ({note})"
@@ -133,19 +148,40 @@ fn labels_that_cannot_all_fit_are_thinned_to_every_kth_and_say_so() {
 fn a_label_count_that_does_not_match_is_one_error_naming_both() {
     let dir = tempfile::tempdir().unwrap();
     let grid = Grid::from_fn(4, 5, |r, c| (r + c) as f32).unwrap();
-    actmap::sink::npy::write_npy_f32(&dir.path().join("a.npy"), &[grid.rows(), grid.cols()], grid.data()).unwrap();
+    actmap::sink::npy::write_npy_f32(
+        &dir.path().join("a.npy"),
+        &[grid.rows(), grid.cols()],
+        grid.data(),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("t.txt"), "a\nb\nc\n").unwrap();
-    let o = actmap(&["render", "a.npy", "--xticklabels", "t.txt", "-o", "a.png"], dir.path());
+    let o = actmap(
+        &["render", "a.npy", "--xticklabels", "t.txt", "-o", "a.png"],
+        dir.path(),
+    );
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(e.contains("x tick labels: 3 labels for 5 columns"), "{e}");
     assert!(!dir.path().join("a.png").exists());
-    let o = actmap(&["render", "a.npy", "--yticklabels", "p,q", "-o", "a.png"], dir.path());
-    assert!(stderr(&o).contains("y tick labels: 2 labels for 4 rows"), "{}", stderr(&o));
-    let o = actmap(&["render", "a.npy", "--yticklabels", "missing.txt", "-o", "a.png"], dir.path());
+    let o = actmap(
+        &["render", "a.npy", "--yticklabels", "p,q", "-o", "a.png"],
+        dir.path(),
+    );
+    assert!(
+        stderr(&o).contains("y tick labels: 2 labels for 4 rows"),
+        "{}",
+        stderr(&o)
+    );
+    let o = actmap(
+        &["render", "a.npy", "--yticklabels", "missing.txt", "-o", "a.png"],
+        dir.path(),
+    );
     assert!(stderr(&o).contains("missing.txt"), "{}", stderr(&o));
     // And it draws when they match.
-    let o = actmap(&["render", "a.npy", "--yticklabels", "p,q,r,s", "-o", "a.png"], dir.path());
+    let o = actmap(
+        &["render", "a.npy", "--yticklabels", "p,q,r,s", "-o", "a.png"],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
@@ -159,10 +195,21 @@ fn txt_labels_are_verbatim_json_labels_are_strings_control_characters_visible() 
     let l = load_labels(&LabelsSpec::File("t.json".into()), dir.path()).unwrap();
     assert_eq!(l, ["[CLS]", "\\n", "a\\tb", "7", "猫"]);
     std::fs::write(dir.path().join("bad.json"), r#"{"a": 1}"#).unwrap();
-    let e = load_labels(&LabelsSpec::File("bad.json".into()), dir.path()).unwrap_err().to_string();
-    assert!(e.contains("bad.json") && e.contains("JSON list of strings"), "{e}");
-    assert_eq!(LabelsSpec::from_arg("[CLS],The"), LabelsSpec::List(vec!["[CLS]".into(), "The".into()]));
-    assert_eq!(LabelsSpec::from_arg("toks.TXT"), LabelsSpec::File("toks.TXT".into()));
+    let e = load_labels(&LabelsSpec::File("bad.json".into()), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bad.json") && e.contains("JSON list of strings"),
+        "{e}"
+    );
+    assert_eq!(
+        LabelsSpec::from_arg("[CLS],The"),
+        LabelsSpec::List(vec!["[CLS]".into(), "The".into()])
+    );
+    assert_eq!(
+        LabelsSpec::from_arg("toks.TXT"),
+        LabelsSpec::File("toks.TXT".into())
+    );
 }
 
 #[test]
@@ -185,7 +232,12 @@ fn cjk_and_emoji_tokens_render_as_visible_boxes() {
 fn the_toml_spec_takes_ticklabels_per_axis() {
     let dir = tempfile::tempdir().unwrap();
     let grid = Grid::from_fn(3, 3, |r, c| (r * 3 + c) as f32).unwrap();
-    actmap::sink::npy::write_npy_f32(&dir.path().join("a.npy"), &[grid.rows(), grid.cols()], grid.data()).unwrap();
+    actmap::sink::npy::write_npy_f32(
+        &dir.path().join("a.npy"),
+        &[grid.rows(), grid.cols()],
+        grid.data(),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("q.txt"), "x\ny\nz\n").unwrap();
     let spec: FigureSpec = toml::from_str(
         r#"

@@ -44,6 +44,12 @@ pub struct ShowArgs {
     /// Swap rows and columns.
     #[arg(long)]
     transpose: bool,
+    /// Column labels (tokens): a .txt file (one a line), a .json list or a comma-separated list.
+    #[arg(long, value_name = "FILE|LIST")]
+    xticklabels: Option<String>,
+    /// Row labels (tokens): a .txt file, a .json list or a comma-separated list.
+    #[arg(long, value_name = "FILE|LIST")]
+    yticklabels: Option<String>,
     #[command(flatten)]
     view: ViewArgs,
 }
@@ -108,6 +114,22 @@ pub fn show(a: ShowArgs) -> anyhow::Result<()> {
     store
         .replace("", grid)
         .with_context(|| format!("showing {}", a.file.display()))?;
+    let labels = |l: &Option<String>| -> anyhow::Result<Option<Arc<Vec<String>>>> {
+        Ok(match l {
+            Some(l) => Some(Arc::new(actmap::render::spec::load_labels(
+                &actmap::options::LabelsSpec::from_arg(l),
+                std::path::Path::new("."),
+            )?)),
+            None => None,
+        })
+    };
+    store.set_labels(
+        "",
+        actmap::live::AxisLabels {
+            x: labels(&a.xticklabels)?,
+            y: labels(&a.yticklabels)?,
+        },
+    )?;
     store.set_status(format!("{}", a.file.display()));
     Ok(window::run(store, opts)?)
 }

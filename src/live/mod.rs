@@ -20,5 +20,7 @@ pub use draw::{DrawStats, LiveDrawer};
 pub use history::History;
 pub use protocol::{Frame, FrameDecoder, ProtocolError, TextDecoder};
 pub use source::{SourceHandle, SourceOptions, SourceSpec, WireFormat, spawn_reader, spawn_source};
-pub use store::{ChannelSnapshot, LiveStore, Monitor, MonitorSender, StoreOptions, StoreSnapshot};
+pub use store::{
+    AxisLabels, ChannelSnapshot, LiveStore, Monitor, MonitorSender, StoreOptions, StoreSnapshot,
+};
 pub use view::{Autoscale, LiveView, PanelSource, ViewOptions};

@@ -119,6 +119,17 @@ struct Channel {
     epoch: u64,
     /// The grid and steps of the last snapshot and the channel version they show.
     cached: Option<Cached>,
+    /// Text labels of the columns and rows (tokens), for the axes and the hover.
+    labels: AxisLabels,
+}
+
+/// Text labels of a channel's columns (`x`) and rows (`y`): tokens, say.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AxisLabels {
+    /// One label per column.
+    pub x: Option<Arc<Vec<String>>>,
+    /// One label per row (2-D records).
+    pub y: Option<Arc<Vec<String>>>,
 }
 
 impl Channel {
@@ -192,6 +203,8 @@ pub struct ChannelSnapshot {
     /// Store version when the channel's history was (re)created: rows
     /// stored under another epoch are gone (the file was replaced).
     pub epoch: u64,
+    /// Text labels of the columns and rows (tokens).
+    pub labels: AxisLabels,
 }
 
 impl ChannelSnapshot {
@@ -435,6 +448,7 @@ impl LiveStore {
             version: 0,
             epoch: inner.version,
             cached: None,
+            labels: AxisLabels::default(),
         })
     }
 
@@ -712,6 +726,7 @@ impl LiveStore {
                 version: v,
                 epoch: v,
                 cached: None,
+                labels: old.map(|i| inner.channels[i].labels.clone()).unwrap_or_default(),
             };
             match old {
                 Some(i) => inner.channels[i] = fresh,
@@ -757,6 +772,48 @@ impl LiveStore {
             }
             None => false,
         }
+    }
+
+    /// Text labels for `channel`'s columns and rows (tokens): drawn on its
+    /// axes and shown in the hover. A count that does not match the
+    /// channel's shape is an error naming both counts; a channel not yet
+    /// seen is an error too (set labels after its first rows).
+    pub fn set_labels(&self, channel: &str, labels: AxisLabels) -> Result<()> {
+        let mut inner = self.lock();
+        let Some(i) = inner.find(channel) else {
+            return Err(Error::Invalid(format!("no channel '{channel}' to label")));
+        };
+        let c = &inner.channels[i];
+        let (cols, rows) = match c.shape.as_slice() {
+            [w] => (*w, None),
+            [.., h, w] => (*w, Some(*h)),
+            [] => (0, None),
+        };
+        if let Some(x) = &labels.x
+            && x.len() != cols
+        {
+            return Err(Error::Invalid(format!(
+                "channel '{channel}': x tick labels: {} labels for {cols} columns",
+                x.len()
+            )));
+        }
+        // Rows of a row channel: labels for its input rows, as many as sent.
+        let rows = rows.or(Some(c.total as usize));
+        if let Some(y) = &labels.y
+            && Some(y.len()) != rows
+        {
+            return Err(Error::Invalid(format!(
+                "channel '{channel}': y tick labels: {} labels for {} rows",
+                y.len(),
+                rows.map_or("no".to_string(), |r| r.to_string())
+            )));
+        }
+        let v = inner.bump();
+        let c = &mut inner.channels[i];
+        c.labels = labels;
+        c.version = v;
+        self.publish(&inner);
+        Ok(())
     }
 
     /// Forget a channel and its rows; false if there was none. Its next
@@ -917,6 +974,7 @@ impl LiveStore {
                     records,
                     version: c.version,
                     epoch: c.epoch,
+                    labels: c.labels.clone(),
                 }
             })
             .collect();

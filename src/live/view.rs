@@ -17,7 +17,7 @@ use crate::layout::{Axis, CoordMode, Figure, FigureLayout, HeatmapLayer, Panel};
 use crate::scale::aggregate::combine;
 use crate::scale::{Aggregate, Colormap, NormKind, NormSpec, Stats};
 
-use super::store::{ChannelSnapshot, StoreSnapshot};
+use super::store::{AxisLabels, ChannelSnapshot, StoreSnapshot};
 
 /// How the colour range follows the data.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -130,6 +130,8 @@ pub struct PanelSource {
     pub even: bool,
     /// A 2-D channel: the step of the record drawn.
     pub record_step: Option<i64>,
+    /// Text labels of the channel's columns and rows (tokens), for the hover.
+    pub labels: AxisLabels,
 }
 
 impl PanelSource {
@@ -459,6 +461,10 @@ impl LiveView {
         if c0 > 0 || c1 < cols {
             panel.x.coords = Some((c0..c1).map(|c| c as f64).collect());
             panel.x.mode = CoordMode::True;
+        } else if let Some(x) = ch.labels.x.as_ref().filter(|x| x.len() == cols) {
+            // Token labels on the axis while all columns show (a zoomed
+            // view keeps column numbers; the hover names the token).
+            panel.x.categories = Some(x.to_vec());
         }
         let per = 1usize << level;
         if let Some((i, step, _)) = &record {
@@ -478,6 +484,9 @@ impl LiveView {
                 }
             ));
             panel.y = Axis::labelled("row");
+            if let Some(y) = ch.labels.y.as_ref().filter(|y| whole && y.len() == cells.rows()) {
+                panel.y.categories = Some(y.to_vec());
+            }
             if !whole {
                 panel.y.coords = Some(
                     (0..cells.rows())
@@ -500,6 +509,7 @@ impl LiveView {
                 centres: None,
                 even: true,
                 record_step: Some(*step),
+                labels: ch.labels.clone(),
             };
             return Ok((panel, source));
         }
@@ -576,6 +586,7 @@ impl LiveView {
             centres,
             even,
             record_step: None,
+            labels: ch.labels.clone(),
         };
         Ok((panel, source))
     }
@@ -723,12 +734,19 @@ pub fn hover_text(layout: &FigureLayout, sources: &[PanelSource], x: f64, y: f64
     } else {
         format!("{} · ", src.channel)
     };
+    let label = |l: &Option<Arc<Vec<String>>>, i: usize| match l.as_ref().and_then(|l| l.get(i)) {
+        Some(t) => format!(" {t:?}"),
+        None => String::new(),
+    };
+    let (xl, yl) = (label(&src.labels.x, c), label(&src.labels.y, r));
     if let Some(step) = src.record_step {
-        return Some(format!("{name}step {step} · row {r} · column {c} · value {v}"));
+        return Some(format!(
+            "{name}step {step} · row {r}{yl} · column {c}{xl} · value {v}"
+        ));
     }
     let (a, b) = src.input_rows(r);
     let rows = if a == b {
-        format!("row {a}")
+        format!("row {a}{}", label(&src.labels.y, a as usize))
     } else {
         format!("rows {a}–{b}")
     };
@@ -737,7 +755,7 @@ pub fn hover_text(layout: &FigureLayout, sources: &[PanelSource], x: f64, y: f64
         Some(&(s0, s1)) if src.stepped => format!("steps {s0}–{s1} ({rows})"),
         _ => rows,
     };
-    Some(format!("{name}{steps} · column {c} · value {v}"))
+    Some(format!("{name}{steps} · column {c}{xl} · value {v}"))
 }
 
 #[cfg(test)]
@@ -761,6 +779,7 @@ mod tests {
                 records: Vec::new(),
                 version: 1,
                 epoch: 0,
+                labels: Default::default(),
             }],
             ..Default::default()
         }

@@ -127,7 +127,13 @@ impl PanelSpec {
             title,
             options: o.panel.clone(),
             x: Some(axis(&o.xlabel, &o.x_coords, &o.x_format, &o.xticklabels, None)),
-            y: Some(axis(&o.ylabel, &o.y_coords, &o.y_format, &o.yticklabels, o.ylim()?)),
+            y: Some(axis(
+                &o.ylabel,
+                &o.y_coords,
+                &o.y_format,
+                &o.yticklabels,
+                o.ylim()?,
+            )),
         })
     }
 }
@@ -236,7 +242,8 @@ pub fn load_labels(spec: &LabelsSpec, base: &Path) -> Result<Vec<String>> {
                         path.display()
                     ))
                 };
-                let v: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+                let v: Vec<serde_json::Value> =
+                    serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
                 v.into_iter()
                     .enumerate()
                     .map(|(i, v)| match v {
