@@ -283,3 +283,16 @@ def test_nasty_values_raise_not_crash():
                dict(aspect=-1), dict(nan_color="#12"), dict(linthresh=-1, norm="symlog")):
         with pytest.raises(actmap.Error):
             actmap.render(a, **kw)
+
+
+def test_xticklabels_take_a_python_list_of_tokens_and_a_wrong_count_names_both():
+    import numpy as np
+    import pytest
+
+    import actmap
+
+    tokens = ["[CLS]", "Ġthe", "Ġcat", "\n"]
+    fig = actmap.render(np.arange(12, dtype="f4").reshape(3, 4), xticklabels=tokens, size=(400, 300))
+    assert fig is not None
+    with pytest.raises(Exception, match="x tick labels: 1 labels for 4 columns"):
+        actmap.render(np.zeros((3, 4), "f4"), xticklabels=["a"])
