@@ -252,3 +252,50 @@ fn the_toml_spec_takes_ticklabels_per_axis() {
     assert_eq!(fig.panels[0].x.categories.as_deref().unwrap(), ["k0", "k1", "k2"]);
     assert_eq!(fig.panels[0].y.categories.as_deref().unwrap(), ["x", "y", "z"]);
 }
+
+#[test]
+fn a_live_channel_s_token_labels_are_on_its_axis_and_in_the_hover() {
+    use actmap::live::{AxisLabels, LiveStore, LiveView, StoreOptions, ViewOptions};
+    use std::sync::Arc;
+    let store = LiveStore::new(StoreOptions::default()).unwrap();
+    store
+        .replace("attn", Grid::from_fn(3, 4, |r, c| (r * 4 + c) as f32).unwrap())
+        .unwrap();
+    let toks: Vec<String> = ["[CLS]", "Ġthe", "Ġcat", "[SEP]"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let e = store
+        .set_labels(
+            "attn",
+            AxisLabels {
+                x: Some(Arc::new(toks[..3].to_vec())),
+                y: None,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("3 labels for 4 columns"), "{e}");
+    store
+        .set_labels(
+            "attn",
+            AxisLabels {
+                x: Some(Arc::new(toks.clone())),
+                y: None,
+            },
+        )
+        .unwrap();
+    let snap = store.snapshot();
+    let mut view = LiveView::new(ViewOptions::default());
+    let (fig, src) = view.figure(&snap, 640, 480).unwrap().unwrap();
+    assert_eq!(fig.panels[0].x.categories.as_deref(), Some(&toks[..]));
+    let layout = actmap::layout::layout_figure(&fig, actmap::text::Font::default_sans()).unwrap();
+    let r = layout.panels[0].plot;
+    // The centre of column 2, row 1.
+    let (x, y) = (
+        r.x as f64 + r.width as f64 * 2.5 / 4.0,
+        r.y as f64 + r.height as f64 * 1.5 / 3.0,
+    );
+    let t = actmap::live::view::hover_text(&layout, &src, x, y).unwrap();
+    assert!(t.contains("column 2 \"Ġcat\"") && t.contains("value 6"), "{t}");
+}
