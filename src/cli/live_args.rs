@@ -87,6 +87,22 @@ impl SourceArgs {
         }
         let w = Arc::new(w);
         store.set_recorder(Some(w.clone()));
+        // A window or a server has no loop of its own that could stop on a
+        // failed write: a watchdog ends the process with the one line.
+        let weak = Arc::downgrade(&w);
+        let run = run.clone();
+        let _ = std::thread::Builder::new()
+            .name("actmap recorder watchdog".into())
+            .spawn(move || {
+                while let Some(w) = weak.upgrade() {
+                    if let Some(e) = w.failure() {
+                        eprintln!("actmap: error: {}", super::record::stopped_line(&run, &e));
+                        std::process::exit(1);
+                    }
+                    drop(w);
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
         Ok(Some(w))
     }
 

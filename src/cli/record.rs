@@ -44,6 +44,15 @@ pub struct RecordArgs {
     quiet: bool,
 }
 
+/// The one line a recorder stops with when its run log's writer failed
+/// (a full disk, a file the system refused).
+pub fn stopped_line(run: &std::path::Path, e: &actmap::Error) -> String {
+    format!(
+        "recording to {} stopped: {e}; the records flushed before it are kept",
+        run.display()
+    )
+}
+
 /// Widths from `--cols`: the unnamed channel's, and named channels'.
 pub type Widths = (Option<usize>, Vec<(String, usize)>);
 
@@ -145,6 +154,14 @@ pub fn run(a: RecordArgs) -> anyhow::Result<()> {
     let ended = loop {
         if STOP.load(Ordering::SeqCst) {
             break false;
+        }
+        if let Some(e) = writer.failure() {
+            handle.stop();
+            store.set_recorder(None);
+            if terminal && !a.quiet {
+                eprintln!();
+            }
+            anyhow::bail!("{}", stopped_line(&a.out, &e));
         }
         version = store.wait_for_change(version, Duration::from_millis(200));
         let snap = store.snapshot();

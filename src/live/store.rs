@@ -552,6 +552,11 @@ impl LiveStore {
         for a in accepted {
             let r = w.append_records(disk_name(&a.channel), &a.shape, &a.data, Some(&a.steps), a.time);
             if let Err(e) = r {
+                if w.failure().is_some() {
+                    // The writer stopped (a full disk...): the front end
+                    // stops with one line; no problem per record.
+                    return;
+                }
                 self.report_problem(with_origin(origin, &format!("not recorded: {e}")));
             }
         }

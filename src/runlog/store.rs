@@ -36,6 +36,10 @@ pub(crate) struct RunStore {
     root: PathBuf,
     sync: bool,
     seq: AtomicU64,
+    /// The file and OS error of the latest write that failed (a full
+    /// disk, a read-only remount), so the writer's error keeps the errno
+    /// that the `zarrs` error chain turns into text.
+    failure: std::sync::Mutex<Option<(PathBuf, i32)>>,
 }
 
 impl RunStore {
@@ -45,7 +49,20 @@ impl RunStore {
             root: root.to_path_buf(),
             sync,
             seq: AtomicU64::new(0),
+            failure: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Remember a failed write of `path` (its OS error, when it has one).
+    fn note(&self, path: &Path, e: &io::Error) {
+        if let Some(code) = e.raw_os_error() {
+            *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some((path.to_path_buf(), code));
+        }
+    }
+
+    /// The file and OS error of the latest failed write, cleared.
+    pub(crate) fn take_failure(&self) -> Option<(PathBuf, i32)> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// The file holding `key`.
@@ -79,8 +96,9 @@ impl RunStore {
             }
             Ok(())
         })();
-        if result.is_err() {
+        if let Err(e) = &result {
             let _ = std::fs::remove_file(&tmp);
+            self.note(path, e);
         }
         result
     }
@@ -163,15 +181,24 @@ impl WritableStorageTraits for RunStore {
                 }
                 return self.write_atomic(&path, &whole).map_err(io_err);
             }
-            Err(e) => return Err(io_err(e)),
+            Err(e) => {
+                self.note(&path, &e);
+                return Err(io_err(e));
+            }
         };
-        for (offset, value) in offset_values {
-            file.write_all_at(&value, offset).map_err(io_err)?;
-        }
-        if self.sync {
-            file.sync_data().map_err(io_err)?;
-        }
-        Ok(())
+        let written = (|| {
+            for (offset, value) in offset_values {
+                file.write_all_at(&value, offset)?;
+            }
+            if self.sync {
+                file.sync_data()?;
+            }
+            Ok(())
+        })();
+        written.map_err(|e: io::Error| {
+            self.note(&path, &e);
+            io_err(e)
+        })
     }
 
     fn erase(&self, key: &StoreKey) -> Result<(), StorageError> {

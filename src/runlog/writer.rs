@@ -181,9 +181,28 @@ struct Shared {
     /// Buffers the I/O thread is done with, for reuse.
     spare: Mutex<Receiver<Rows>>,
     /// A write failed: the error, returned by every later call.
-    failed: Mutex<Option<String>>,
+    failed: Mutex<Option<Failure>>,
     lock: Mutex<Option<WriterLock>>,
     took_over: Option<u32>,
+}
+
+/// The first write that failed: what it was, and the file and OS error
+/// (errno) when the system refused it (a full disk, a read-only remount).
+#[derive(Clone, Debug)]
+struct Failure {
+    message: String,
+    os: Option<(PathBuf, i32)>,
+}
+
+impl Failure {
+    fn error(&self, run: &Path) -> Error {
+        match &self.os {
+            // The errno travels (Python raises OSError with it); the path
+            // is the file inside the run that could not be written.
+            Some((file, code)) => Error::io(file, std::io::Error::from_raw_os_error(*code)),
+            None => Error::io(run, std::io::Error::other(self.message.clone())),
+        }
+    }
 }
 
 /// Appends records to a run log; see the [module docs](self). `Send` and
@@ -540,11 +559,19 @@ fn io_loop(mut disk: Disk, jobs: Receiver<Job>, spare: Sender<Rows>, shared: Arc
     for mut job in jobs {
         let failed = shared.failed.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let result = match &failed {
-            Some(e) => Err(Error::io(&disk.path, std::io::Error::other(e.clone()))),
+            Some(f) => Err(f.error(&disk.path)),
             None => disk.job(&mut job),
         };
         if let (Err(e), None) = (&result, &failed) {
-            *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+            let os = match e {
+                Error::Io { path, cause } => cause.raw_os_error().map(|c| (path.clone(), c)),
+                _ => None,
+            };
+            let f = Failure {
+                message: e.to_string(),
+                os: os.or_else(|| disk.store.take_failure()),
+            };
+            *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
         }
         match job {
             Job::Commit { reply: Some(reply) } => {
@@ -568,8 +595,7 @@ impl Shared {
 
     fn failed(&self) -> Option<Error> {
         let f = self.failed.lock().unwrap_or_else(|e| e.into_inner());
-        f.as_ref()
-            .map(|e| Error::io(&self.path, std::io::Error::other(e.clone())))
+        f.as_ref().map(|f| f.error(&self.path))
     }
 
     /// Hand a job to the I/O thread (waits while its queue is full).
@@ -882,6 +908,14 @@ impl RunWriter {
     /// The run log's directory.
     pub fn path(&self) -> &Path {
         &self.shared.path
+    }
+
+    /// The first write that failed (a full disk, a file the system
+    /// refused), if one did: the writer then writes nothing more, every
+    /// later append, flush and close returns this error, and the run on
+    /// disk is as of the last flush that succeeded.
+    pub fn failure(&self) -> Option<Error> {
+        self.shared.failed()
     }
 
     /// The pid of a writer that died holding this run's lock, when this

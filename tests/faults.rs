@@ -1,0 +1,306 @@
+//! Faults on real filesystems: a full disk (a small tmpfs mounted here),
+//! a read-only target, a missing parent, a path that is a file. Every
+//! writer stops with one line naming the run and the cause, exits non-zero,
+//! and leaves what it flushed before readable by actmap and by zarr-python.
+//!
+//! Mounting needs root (as in CI); elsewhere these tests print why they
+//! did not run and pass.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+pub struct Tmpfs {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// A tmpfs of `size` (mount's syntax: `10m`), or why not (printed).
+    pub fn mount(size: &str) -> Option<Tmpfs> {
+        let is_root = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .map(|u| u.split_whitespace().next() == Some("0"))
+            })
+            .unwrap_or(false);
+        if !is_root {
+            eprintln!("SKIPPED: mounting a small tmpfs needs root; this test did not run");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        if !out.status.success() {
+            eprintln!(
+                "SKIPPED: cannot mount a tmpfs ({}); this test did not run",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Remount with `options` (`size=64m`, `ro`, `rw`).
+    pub fn remount(&self, options: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(self.path())
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "remount {options}: {}",
+            common::stderr(&out)
+        );
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}
+
+/// Columns of the streamed rows: 1024 float32 is 4 KiB a row, 4 MiB a chunk.
+const COLS: usize = 1024;
+
+/// Row `i` of the stream: every value `i`.
+fn text_row(i: usize) -> String {
+    let v = format!("{i}");
+    let mut s = String::with_capacity(COLS * 6);
+    for c in 0..COLS {
+        if c > 0 {
+            s.push(',');
+        }
+        s.push_str(&v);
+    }
+    s.push('\n');
+    s
+}
+
+/// Feed rows to `child`'s stdin (about 4 MB/s, so several flushes happen
+/// before the disk fills) until it stops reading; wait (at most 60 s, a
+/// guard against a hang, not a timing) for it to exit.
+fn feed_until_exit(child: &mut Child) -> ExitStatus {
+    let mut stdin = child.stdin.take().expect("stdin piped");
+    let feeder = std::thread::spawn(move || {
+        for i in 0..200_000 {
+            if stdin.write_all(text_row(i).as_bytes()).is_err() {
+                return i;
+            }
+            if i % 4 == 3 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        200_000
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let _ = feeder.join();
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the writer did not stop within 60 s of a full disk (a hang)");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The stderr lines of an exited child.
+fn stderr_of(child: &mut Child) -> Vec<String> {
+    let mut s = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut s);
+    }
+    s.lines().map(str::to_string).collect()
+}
+
+/// The one line a recorder on a full disk stops with.
+fn assert_one_stop_line(lines: &[String], run: &Path) {
+    let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("actmap:")).collect();
+    assert_eq!(errors.len(), 1, "one line, got:\n{}", lines.join("\n"));
+    let l = errors[0];
+    assert!(
+        l.contains(&format!("recording to {} stopped", run.display()))
+            && l.contains("No space left on device"),
+        "{l}"
+    );
+}
+
+/// What a full disk leaves: actmap's info and reader and zarr-python see
+/// the same rows, `0..n` in order, each row all its own index (never a
+/// torn or a missing chunk: zarr-python would read NaN fill there).
+fn assert_run_intact(run: &Path) -> u64 {
+    let tmp = tempfile::tempdir().unwrap();
+    let info = common::actmap(&["info", run.to_str().unwrap()], tmp.path());
+    assert!(info.status.success(), "{}", common::stderr(&info));
+    let reader = actmap::runlog::RunReader::open(run).expect("open the run");
+    let ch = reader.channel("default").expect("the channel");
+    let n = ch.rows();
+    assert!(n > 0, "records flushed before the disk filled are kept");
+    let mut v = Vec::new();
+    ch.read(0..n, &mut v).unwrap();
+    for (i, r) in v.chunks(COLS).enumerate() {
+        assert!(r.iter().all(|&x| x == i as f32), "row {i} torn: {:?}", &r[..4]);
+    }
+    let out = common::run_python(
+        r#"
+import sys, zarr, numpy as np
+g = zarr.open_group(sys.argv[1], mode="r")
+v = g["default/values"][:]
+s = g["default/step"][:]
+assert v.shape[0] == s.shape[0], (v.shape, s.shape)
+assert not np.isnan(v).any(), "metadata points past the written chunks"
+want = np.arange(v.shape[0], dtype=np.float32)[:, None]
+assert (v == want).all(), "rows differ"
+assert (s == np.arange(v.shape[0])).all(), s
+print(v.shape[0])
+"#,
+        tmp.path(),
+        &[run.to_str().unwrap()],
+    );
+    assert_eq!(out.trim(), n.to_string(), "zarr-python sees actmap's rows");
+    n
+}
+
+fn actmap_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_actmap"));
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn record_on_a_full_disk_stops_with_one_line_and_keeps_what_it_flushed() {
+    let Some(fs) = Tmpfs::mount("10m") else { return };
+    let run = fs.path().join("run");
+    let mut child = actmap_cmd(&[
+        "record",
+        "-",
+        "-o",
+        run.to_str().unwrap(),
+        "--flush-every",
+        "0.1",
+        "-q",
+    ])
+    .spawn()
+    .expect("start actmap record");
+    let status = feed_until_exit(&mut child);
+    let lines = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
+    assert_one_stop_line(&lines, &run);
+    assert_run_intact(&run);
+    // No temporary file left behind by the write that failed.
+    let leftovers: Vec<_> = walk(&run)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".actmap-tmp."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Once space is back, a restart appends after the kept rows.
+    fs.remount("size=64m");
+    let mut child = actmap_cmd(&["record", "-", "-o", run.to_str().unwrap(), "-q"])
+        .spawn()
+        .unwrap();
+    let kept = actmap::runlog::RunReader::open(&run)
+        .unwrap()
+        .channel("default")
+        .unwrap()
+        .rows();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for i in kept as usize..kept as usize + 10 {
+            stdin.write_all(text_row(i).as_bytes()).unwrap();
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(assert_run_intact(&run), kept + 10);
+}
+
+#[test]
+fn serve_record_on_a_full_disk_stops_with_one_line() {
+    let Some(fs) = Tmpfs::mount("10m") else { return };
+    let run = fs.path().join("run");
+    let mut child = actmap_cmd(&[
+        "serve",
+        "-",
+        "--record",
+        run.to_str().unwrap(),
+        "--flush-every",
+        "0.1",
+        "--bind",
+        "127.0.0.1:0",
+    ])
+    .spawn()
+    .expect("start actmap serve");
+    let status = feed_until_exit(&mut child);
+    let lines = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
+    let stop: Vec<&String> = lines.iter().filter(|l| l.contains("stopped")).collect();
+    assert_eq!(stop.len(), 1, "{}", lines.join("\n"));
+    assert!(
+        stop[0].contains(&format!("recording to {} stopped", run.display()))
+            && stop[0].contains("No space left on device"),
+        "{}",
+        stop[0]
+    );
+    assert_run_intact(&run);
+}
+
+#[test]
+fn watch_record_on_a_full_disk_stops_with_one_line() {
+    let Some(fs) = Tmpfs::mount("10m") else { return };
+    let x = common::x11::Xvfb::start(800, 600);
+    let run = fs.path().join("run");
+    let mut c = actmap_cmd(&[
+        "watch",
+        "-",
+        "--record",
+        run.to_str().unwrap(),
+        "--flush-every",
+        "0.1",
+        "--size",
+        "320x240",
+    ]);
+    c.env("DISPLAY", &x.display).env_remove("WAYLAND_DISPLAY");
+    let mut child = c.spawn().expect("start actmap watch");
+    let status = feed_until_exit(&mut child);
+    let lines = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
+    let stop: Vec<&String> = lines.iter().filter(|l| l.contains("stopped")).collect();
+    assert_eq!(stop.len(), 1, "{}", lines.join("\n"));
+    assert!(stop[0].contains("No space left on device"), "{}", stop[0]);
+    assert_run_intact(&run);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
