@@ -683,7 +683,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 }
 
 proptest! {
-    #![proptest_config(cases(64))]
+    #![proptest_config(cases(128))]
 
     /// A run log whose metadata (any `zarr.json`) has one field replaced,
     /// or is cut or flipped: readers give records or errors, never a panic
@@ -741,4 +741,45 @@ fn a_grid_whose_size_overflows_is_an_error() {
     let grid = actmap::Grid::from_fn(2, 2, |r, c| (r + c) as f32).unwrap();
     let e = spec.build_with_grids(vec![grid], dir.path()).unwrap_err();
     assert!(e.to_string().contains("bad grid"), "{e}");
+}
+
+/// Regression: a run log whose metadata claims records of 2^40 values
+/// (far past the chunks on disk) is refused when opened, instead of a read
+/// of one record asking for 4 TiB.
+#[test]
+fn a_run_log_claiming_huge_records_is_refused_not_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_log(dir.path());
+    for (shape, chunk) in [
+        (serde_json::json!([6, 1u64 << 40]), serde_json::json!([1, 1u64 << 40])),
+        (serde_json::json!([1u64 << 50, 4]), serde_json::json!([1u64 << 50, 4])),
+        (serde_json::json!([6, 1u64 << 20, 1u64 << 20]), serde_json::json!([1, 1u64 << 20, 1u64 << 20])),
+    ] {
+        let mut files = Vec::new();
+        metadata_files(&run, &mut files);
+        for f in files.iter().filter(|f| f.parent().unwrap().ends_with("acts/values")) {
+            let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+            meta["shape"] = shape.clone();
+            meta["chunk_grid"]["configuration"]["chunk_shape"] = chunk.clone();
+            std::fs::write(f, serde_json::to_vec(&meta).unwrap()).unwrap();
+        }
+        // The consolidated copy in the root too.
+        let root = run.join("zarr.json");
+        let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&root).unwrap()).unwrap();
+        if let Some(m) = meta.pointer_mut("/consolidated_metadata/metadata/acts~1values") {
+            m["shape"] = shape.clone();
+            m["chunk_grid"]["configuration"]["chunk_shape"] = chunk.clone();
+        }
+        std::fs::write(&root, serde_json::to_vec(&meta).unwrap()).unwrap();
+        let r = RunReader::open(&run).unwrap();
+        match r.channel("acts") {
+            Err(e) => assert!(e.to_string().contains("values"), "{e}"),
+            Ok(c) => {
+                let mut out = Vec::new();
+                let got = c.read(0..1, &mut out);
+                assert!(got.is_err(), "shape {shape}: read {} values", out.len());
+            }
+        }
+        read_run(&run);
+    }
 }
