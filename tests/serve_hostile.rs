@@ -452,10 +452,10 @@ fn token_guessing_is_slowed_to_two_tries_a_second() {
     let _one = serial();
     let (_m, server) = start(ServeOptions::default());
     let addr = server.local_addr();
-    let get = |query: &str| -> Answer {
+    let get = |target: &str| -> Answer {
         raw(
             addr,
-            format!("GET /{query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
         )
     };
     let wrong = "/?token=0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -476,16 +476,18 @@ fn token_guessing_is_slowed_to_two_tries_a_second() {
     let right = format!("/?token={}", server.token());
     assert!(matches!(get(&right), Answer::Status(429, _)), "the right token waits too");
     // A request without a token tells a guesser nothing and is not limited.
-    assert!(matches!(get(""), Answer::Status(403, t) if t.contains("needs its token")));
+    assert!(matches!(get("/"), Answer::Status(403, t) if t.contains("needs its token")));
     // A WebSocket guess is limited the same way.
     let ws = format!(
-        "GET /ws{wrong} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        "GET /ws{} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        &wrong[1..]
     );
     assert!(matches!(raw(addr, ws.as_bytes()), Answer::Status(429, _)));
     // Two refills later (0.5 s each) the right token is let in again.
     std::thread::sleep(Duration::from_millis(1200));
-    assert!(matches!(get(&right), Answer::Status(200, _)), "the right token after the pause");
+    let after = get(&right);
+    assert!(matches!(after, Answer::Status(200, _)), "the right token after the pause: {after:?}");
     // 40 guesses in a row after that: only the tries the bucket holds (2.4
     // after the pause, plus one per 0.5 s the guesses took) are compared.
     let t = Instant::now();
