@@ -54,12 +54,12 @@ open(f"{d}/runlog_meta/a.json", "w").write(json.dumps(meta))
 open(f"{d}/toml_spec/a.toml", "w").write('grid = "2x1"\ncolorbar = "shared"\n[[panel]]\ninput = "a.npy"\ncmap = "magma"\n'
                                          'norm = "log"\n[panel.x]\ncoords = [1, 2, 4, 8]\nmode = "true"\n[[panel]]\ninput = "b.npy"\nrows = [0, 2]\n')
 PY
-"${fuzz[@]}" build --fuzz-dir benches/fuzz --sanitizer none --release "${targets[@]}" >/dev/null 2>&1 || "${fuzz[@]}" build --fuzz-dir benches/fuzz --sanitizer none --release
+"${fuzz[@]}" build --fuzz-dir benches/fuzz --sanitizer none "${targets[@]}" >/dev/null 2>&1 || "${fuzz[@]}" build --fuzz-dir benches/fuzz --sanitizer none
 printf '| target | seconds | runs | coverage | result |\n|---|---|---|---|---|\n'
 status=0
 for t in "${targets[@]}"; do
   log=$(mktemp)
-  if "${fuzz[@]}" run --fuzz-dir benches/fuzz --sanitizer none --release "$t" "$seeds/$t" -- \
+  if "${fuzz[@]}" run --fuzz-dir benches/fuzz --sanitizer none "$t" "$seeds/$t" -- \
       -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len=65536 >"$log" 2>&1; then
     result="no crash"
   else
