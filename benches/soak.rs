@@ -23,11 +23,16 @@ use tungstenite::client::IntoClientRequest;
 const COLS: usize = 1024;
 
 fn env_f64(name: &str, default: f64) -> f64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn row(r: usize) -> Vec<f32> {
-    (0..COLS).map(|c| ((r as f32) * 0.02 + c as f32 * 0.01).sin()).collect()
+    (0..COLS)
+        .map(|c| ((r as f32) * 0.02 + c as f32 * 0.01).sin())
+        .collect()
 }
 
 /// (resident KiB, threads) of process `pid`.
@@ -46,7 +51,9 @@ fn proc_status(pid: u32) -> (u64, u64) {
 /// One client: connect as the page does, say its size, ack every frame.
 fn client(url: String, addr: String, frames: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
     let token = url.rsplit("token=").next().unwrap().to_string();
-    let mut req = format!("ws://{addr}/ws?token={token}").into_client_request().unwrap();
+    let mut req = format!("ws://{addr}/ws?token={token}")
+        .into_client_request()
+        .unwrap();
     req.headers_mut()
         .insert("Origin", format!("http://{addr}").parse().unwrap());
     let stream = TcpStream::connect(&addr).unwrap();
@@ -66,7 +73,10 @@ fn client(url: String, addr: String, frames: Arc<AtomicU64>, stop: Arc<AtomicBoo
             }
             Ok(_) => {}
             Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => {
                 eprintln!("soak: a client was dropped: {e}");
                 break;
@@ -159,13 +169,17 @@ fn main() {
     println!(
         "soak: {clients} clients, {rate} rows/s of {COLS}, {secs} s, a sample every {every} s (server pid {pid})\n"
     );
-    println!("| t (s) | rows in the run | server RSS (MiB) | server threads | frames/s (all clients) | frames/s per client |");
+    println!(
+        "| t (s) | rows in the run | server RSS (MiB) | server threads | frames/s (all clients) | frames/s per client |"
+    );
     println!("|---|---|---|---|---|---|");
     let start = Instant::now();
     let (mut last_t, mut last_frames) = (0.0, 0u64);
     let mut samples = Vec::new();
     while start.elapsed().as_secs_f64() < secs {
-        std::thread::sleep(Duration::from_secs_f64(every.min(secs - start.elapsed().as_secs_f64()).max(0.1)));
+        std::thread::sleep(Duration::from_secs_f64(
+            every.min(secs - start.elapsed().as_secs_f64()).max(0.1),
+        ));
         let t = start.elapsed().as_secs_f64();
         let f = frames.load(Ordering::Relaxed);
         let fps = (f - last_frames) as f64 / (t - last_t);

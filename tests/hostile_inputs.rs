@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use actmap::input::csv::{CsvOptions, CsvRowReader, parse_csv};
 use actmap::input::npy::{NpyRowReader, parse_npy, read_npy_header};
-use actmap::input::{LoadOptions, RowSource, SafetensorsFile, list_npz, load, load_all, read_npz, skipped_npz_members};
+use actmap::input::{
+    LoadOptions, RowSource, SafetensorsFile, list_npz, load, load_all, read_npz, skipped_npz_members,
+};
 use actmap::live::{FrameDecoder, TextDecoder};
 use actmap::options::CoordsSpec;
 use actmap::render::spec::FigureSpec;
@@ -258,7 +260,9 @@ proptest! {
     }
 }
 
-const ST_DTYPES: &[&str] = &["F32", "F16", "BF16", "F64", "I8", "U8", "I16", "I32", "I64", "U64", "BOOL", "F8_E4M3", "C64", "X"];
+const ST_DTYPES: &[&str] = &[
+    "F32", "F16", "BF16", "F64", "I8", "U8", "I16", "I32", "I64", "U64", "BOOL", "F8_E4M3", "C64", "X",
+];
 
 fn safetensors_bytes(header: &str, data: &[u8]) -> Vec<u8> {
     let mut out = (header.len() as u64).to_le_bytes().to_vec();
@@ -320,12 +324,29 @@ proptest! {
 /// Text of CSV-ish tokens: numbers, missing values, quotes, separators, line ends.
 fn csv_text() -> impl Strategy<Value = Vec<u8>> {
     let token = prop_oneof![
-        Just(b"1".to_vec()), Just(b"-2.5e3".to_vec()), Just(b"nan".to_vec()), Just(b"inf".to_vec()),
-        Just(b"NA".to_vec()), Just(b"".to_vec()), Just(b"x".to_vec()), Just(b"\"a,b\"".to_vec()),
-        Just(b"\"".to_vec()), Just(b"\"\"".to_vec()), Just(b",".to_vec()), Just(b"\t".to_vec()),
-        Just(b";".to_vec()), Just(b" ".to_vec()), Just(b"\n".to_vec()), Just(b"\r\n".to_vec()),
-        Just(b"\r".to_vec()), Just(b"#".to_vec()), Just(b"\xef\xbb\xbf".to_vec()), Just(b"\xff".to_vec()),
-        Just(b"1e999".to_vec()), Just(b"0x10".to_vec()), Just(b"\0".to_vec()),
+        Just(b"1".to_vec()),
+        Just(b"-2.5e3".to_vec()),
+        Just(b"nan".to_vec()),
+        Just(b"inf".to_vec()),
+        Just(b"NA".to_vec()),
+        Just(b"".to_vec()),
+        Just(b"x".to_vec()),
+        Just(b"\"a,b\"".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(b"\"\"".to_vec()),
+        Just(b",".to_vec()),
+        Just(b"\t".to_vec()),
+        Just(b";".to_vec()),
+        Just(b" ".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"#".to_vec()),
+        Just(b"\xef\xbb\xbf".to_vec()),
+        Just(b"\xff".to_vec()),
+        Just(b"1e999".to_vec()),
+        Just(b"0x10".to_vec()),
+        Just(b"\0".to_vec()),
         any::<u8>().prop_map(|b| vec![b]),
     ];
     prop::collection::vec(token, 0..80).prop_map(|v| v.concat())
@@ -333,11 +354,17 @@ fn csv_text() -> impl Strategy<Value = Vec<u8>> {
 
 fn csv_options() -> impl Strategy<Value = CsvOptions> {
     (
-        prop::option::of(prop::sample::select(&[b',', b'\t', b';', b' ', b'|', b'"', b'\n'][..])),
+        prop::option::of(prop::sample::select(
+            &[b',', b'\t', b';', b' ', b'|', b'"', b'\n'][..],
+        )),
         prop::option::of(any::<bool>()),
         prop::option::of(any::<bool>()),
     )
-        .prop_map(|(delimiter, header, row_labels)| CsvOptions { delimiter, header, row_labels })
+        .prop_map(|(delimiter, header, row_labels)| CsvOptions {
+            delimiter,
+            header,
+            row_labels,
+        })
 }
 
 proptest! {
@@ -382,7 +409,16 @@ proptest! {
 
 /// A v1 or v2 binary frame with any header fields, its body as long as given.
 #[allow(clippy::too_many_arguments)]
-fn raw_frame(version: u8, flags: u8, name: &[u8], name_len: u16, rows: u32, cols: u32, h: u32, body: &[u8]) -> Vec<u8> {
+fn raw_frame(
+    version: u8,
+    flags: u8,
+    name: &[u8],
+    name_len: u16,
+    rows: u32,
+    cols: u32,
+    h: u32,
+    body: &[u8],
+) -> Vec<u8> {
     let mut out = b"AMAP".to_vec();
     out.push(version);
     out.push(flags);
@@ -460,10 +496,7 @@ proptest! {
         if then_valid { bytes.extend_from_slice(&good); }
         let mut d = FrameDecoder::new();
         let total = bytes.len();
-        let got = feed(&bytes, &cuts, |c| {
-            let r = d.push(c);
-            r
-        });
+        let got = feed(&bytes, &cuts, |c| d.push(c));
         prop_assert!(d.pending() <= total);
         for f in got.iter().flatten() {
             prop_assert_eq!(f.data.len(), f.rows * f.cols);
@@ -504,28 +537,67 @@ proptest! {
 /// `key = value` lines of a table: each key with values of its own type
 /// (in range and far out of it), and now and then one of another type.
 fn toml_lines(table: &'static [(&'static str, &'static [&'static str])]) -> impl Strategy<Value = String> {
-    let line = (prop::sample::select(table), any::<prop::sample::Index>(), 0u8..10).prop_map(|((k, vs), i, odd)| {
-        let v = if odd == 0 { WRONG_TYPE[i.index(WRONG_TYPE.len())] } else { vs[i.index(vs.len())] };
-        (k, format!("{k} = {v}\n"))
-    });
+    let line =
+        (prop::sample::select(table), any::<prop::sample::Index>(), 0u8..10).prop_map(|((k, vs), i, odd)| {
+            let v = if odd == 0 {
+                WRONG_TYPE[i.index(WRONG_TYPE.len())]
+            } else {
+                vs[i.index(vs.len())]
+            };
+            (k, format!("{k} = {v}\n"))
+        });
     prop::collection::vec(line, 0..6).prop_map(|lines| {
         let mut seen = std::collections::HashSet::new();
-        lines.into_iter().filter(|(k, _)| seen.insert(*k)).map(|(_, l)| l).collect::<String>()
+        lines
+            .into_iter()
+            .filter(|(k, _)| seen.insert(*k))
+            .map(|(_, l)| l)
+            .collect::<String>()
     })
 }
 
 const WRONG_TYPE: &[&str] = &["true", "\"x\"", "[]", "{}", "-1", "1.5", "[\"a\", 1]"];
 const SIZES: &[&str] = &["1", "0", "4294967295", "100000", "16", "1200"];
 const FLOATS: &[&str] = &["1.0", "0.0", "-1", "1e30", "nan", "-inf", "3.4e38", "1e-45"];
-const INDICES: &[&str] = &["0", "1", "18446744073709551615", "[0, 2]", "[5, 1]", "[0, 18446744073709551615]", "[]"];
-const COLORS: &[&str] = &["\"#ff0000\"", "\"red\"", "\"#zz\"", "\"\"", "\"#ff000080\"", "\"rgb(1,2,3)\""];
+const INDICES: &[&str] = &[
+    "0",
+    "1",
+    "18446744073709551615",
+    "[0, 2]",
+    "[5, 1]",
+    "[0, 18446744073709551615]",
+    "[]",
+];
+const COLORS: &[&str] = &[
+    "\"#ff0000\"",
+    "\"red\"",
+    "\"#zz\"",
+    "\"\"",
+    "\"#ff000080\"",
+    "\"rgb(1,2,3)\"",
+];
 const FIGURE_KEYS: &[(&str, &[&str])] = &[
     ("width", SIZES),
     ("height", SIZES),
     ("scale", FLOATS),
     ("title", &["\"t\"", "\"\"", "\"\\u0000\""]),
-    ("grid", &["\"2x2\"", "\"0x3\"", "\"9999999999999x9999999999999\"", "\"4294967296x4294967296\"", "\"1x1\"", "\"x\"", "\"8x8\"", "\"65x1\""]),
-    ("colorbar", &["\"shared\"", "\"none\"", "\"per-panel\"", "\"bogus\""]),
+    (
+        "grid",
+        &[
+            "\"2x2\"",
+            "\"0x3\"",
+            "\"9999999999999x9999999999999\"",
+            "\"4294967296x4294967296\"",
+            "\"1x1\"",
+            "\"x\"",
+            "\"8x8\"",
+            "\"65x1\"",
+        ],
+    ),
+    (
+        "colorbar",
+        &["\"shared\"", "\"none\"", "\"per-panel\"", "\"bogus\""],
+    ),
     ("background", COLORS),
     ("bare", &["true", "false"]),
 ];
@@ -535,7 +607,10 @@ const PANEL_KEYS: &[(&str, &[&str])] = &[
     ("rows", INDICES),
     ("transpose", &["true"]),
     ("cmap", &["\"viridis\"", "\"magma_r\"", "\"nope\"", "\"\""]),
-    ("norm", &["\"log\"", "\"symlog\"", "\"linear\"", "\"centered\"", "\"x\""]),
+    (
+        "norm",
+        &["\"log\"", "\"symlog\"", "\"linear\"", "\"centered\"", "\"x\""],
+    ),
     ("vmin", FLOATS),
     ("vmax", FLOATS),
     ("vcenter", FLOATS),
@@ -545,7 +620,10 @@ const PANEL_KEYS: &[(&str, &[&str])] = &[
     ("nan_color", COLORS),
     ("annotate", &["true", "\".2f\"", "\"{\"", "\"%d\"", "\".999f\""]),
     ("origin", &["\"upper\"", "\"lower\"", "\"x\""]),
-    ("aspect", &["\"equal\"", "\"auto\"", "-1", "0", "\"nan\"", "1e300"]),
+    (
+        "aspect",
+        &["\"equal\"", "\"auto\"", "-1", "0", "\"nan\"", "1e300"],
+    ),
     ("colorbar_label", &["\"v\""]),
     ("labels", &["[\"a\", \"b\"]", "[]"]),
     ("colors", &["[\"red\", \"#zz\"]", "[]"]),
@@ -557,14 +635,37 @@ const AXIS_KEYS: &[(&str, &[&str])] = &[
     ("mode", &["\"true\"", "\"index\"", "\"x\""]),
     ("format", &["\"k\"", "\"plain\"", "\"x\""]),
     ("categories", &["[\"a\", \"b\", \"c\"]", "[]", "[\"a\"]"]),
-    ("limits", &["[0, 1]", "[1, 0]", "[nan, 1]", "[-inf, inf]", "[0, 1e308]"]),
-    ("coords", &["\"c.csv\"", "\"missing.npy\"", "\"/dev/null\"", "[1, 2, 3]", "[nan, 1, 2]", "[3, 2, 1]", "[]", "[1, 1, 1, 1]", "[0, 1e308, -1e308]"]),
+    (
+        "limits",
+        &["[0, 1]", "[1, 0]", "[nan, 1]", "[-inf, inf]", "[0, 1e308]"],
+    ),
+    (
+        "coords",
+        &[
+            "\"c.csv\"",
+            "\"missing.npy\"",
+            "\"/dev/null\"",
+            "[1, 2, 3]",
+            "[nan, 1, 2]",
+            "[3, 2, 1]",
+            "[]",
+            "[1, 1, 1, 1]",
+            "[0, 1e308, -1e308]",
+        ],
+    ),
 ];
 
 fn toml_spec() -> impl Strategy<Value = String> {
     (
         toml_lines(FIGURE_KEYS),
-        prop::collection::vec((toml_lines(PANEL_KEYS), toml_lines(AXIS_KEYS), toml_lines(AXIS_KEYS)), 0..4),
+        prop::collection::vec(
+            (
+                toml_lines(PANEL_KEYS),
+                toml_lines(AXIS_KEYS),
+                toml_lines(AXIS_KEYS),
+            ),
+            0..4,
+        ),
         prop::collection::vec(any::<u8>(), 0..3),
     )
         .prop_map(|(fig, panels, garbage)| {
@@ -639,7 +740,11 @@ fn run_log(dir: &Path) -> PathBuf {
 
 /// Every `zarr.json` under `dir`.
 fn metadata_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -674,11 +779,26 @@ fn read_run(run: &Path) {
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::json;
     prop_oneof![
-        Just(json!(1u64 << 40)), Just(json!(u64::MAX)), Just(json!(-1)), Just(json!(0)), Just(json!(3)),
-        Just(json!([1u64 << 40, 4])), Just(json!([3, 1u64 << 40])), Just(json!([u64::MAX, u64::MAX])),
-        Just(json!([])), Just(json!([0])), Just(json!([0, 0])), Just(json!("float32")), Just(json!("int64")),
-        Just(json!("complex64")), Just(json!("string")), Just(json!(null)), Just(json!({})), Just(json!(1.5)),
-        Just(json!([{"name": "bytes"}])), Just(json!([{"name": "zstd", "configuration": {"level": 1}}])),
+        Just(json!(1u64 << 40)),
+        Just(json!(u64::MAX)),
+        Just(json!(-1)),
+        Just(json!(0)),
+        Just(json!(3)),
+        Just(json!([1u64 << 40, 4])),
+        Just(json!([3, 1u64 << 40])),
+        Just(json!([u64::MAX, u64::MAX])),
+        Just(json!([])),
+        Just(json!([0])),
+        Just(json!([0, 0])),
+        Just(json!("float32")),
+        Just(json!("int64")),
+        Just(json!("complex64")),
+        Just(json!("string")),
+        Just(json!(null)),
+        Just(json!({})),
+        Just(json!(1.5)),
+        Just(json!([{"name": "bytes"}])),
+        Just(json!([{"name": "zstd", "configuration": {"level": 1}}])),
     ]
 }
 
@@ -727,7 +847,11 @@ proptest! {
 /// (debug builds) or a wrapped product that passes the check (release).
 #[test]
 fn a_grid_whose_size_overflows_is_an_error() {
-    for g in ["4294967296x4294967296", "18446744073709551615x2", "9999999999999x9999999999999"] {
+    for g in [
+        "4294967296x4294967296",
+        "18446744073709551615x2",
+        "9999999999999x9999999999999",
+    ] {
         let e = actmap::render::spec::parse_grid(g).unwrap_err();
         assert!(e.to_string().contains("bad grid"), "{g}: {e}");
     }
@@ -751,13 +875,25 @@ fn a_run_log_claiming_huge_records_is_refused_not_allocated() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_log(dir.path());
     for (shape, chunk) in [
-        (serde_json::json!([6, 1u64 << 40]), serde_json::json!([1, 1u64 << 40])),
-        (serde_json::json!([1u64 << 50, 4]), serde_json::json!([1u64 << 50, 4])),
-        (serde_json::json!([6, 1u64 << 20, 1u64 << 20]), serde_json::json!([1, 1u64 << 20, 1u64 << 20])),
+        (
+            serde_json::json!([6, 1u64 << 40]),
+            serde_json::json!([1, 1u64 << 40]),
+        ),
+        (
+            serde_json::json!([1u64 << 50, 4]),
+            serde_json::json!([1u64 << 50, 4]),
+        ),
+        (
+            serde_json::json!([6, 1u64 << 20, 1u64 << 20]),
+            serde_json::json!([1, 1u64 << 20, 1u64 << 20]),
+        ),
     ] {
         let mut files = Vec::new();
         metadata_files(&run, &mut files);
-        for f in files.iter().filter(|f| f.parent().unwrap().ends_with("acts/values")) {
+        for f in files
+            .iter()
+            .filter(|f| f.parent().unwrap().ends_with("acts/values"))
+        {
             let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
             meta["shape"] = shape.clone();
             meta["chunk_grid"]["configuration"]["chunk_shape"] = chunk.clone();

@@ -73,7 +73,12 @@ fn answer(c: &mut TcpStream, timeout: Duration) -> Answer {
                     }
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 if buf.is_empty() {
                     return Answer::Silent;
                 }
@@ -117,9 +122,7 @@ fn threads(prefix: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
         .flatten()
-        .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|n| n.starts_with(prefix))
-        })
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|n| n.starts_with(prefix)))
         .count()
 }
 
@@ -135,7 +138,10 @@ fn rss_kib() -> u64 {
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -147,7 +153,10 @@ fn malformed_http_is_refused_and_the_server_goes_on() {
     let addr = server.local_addr();
     let token = server.token().to_string();
     let host = format!("Host: {addr}\r\n");
-    let long_uri = format!("GET /?token={token}&{} HTTP/1.1\r\n{host}\r\n", "a".repeat(20_000));
+    let long_uri = format!(
+        "GET /?token={token}&{} HTTP/1.1\r\n{host}\r\n",
+        "a".repeat(20_000)
+    );
     let many_headers = format!(
         "GET /?token={token} HTTP/1.1\r\n{host}{}\r\n",
         (0..100).map(|i| format!("X-{i}: v\r\n")).collect::<String>()
@@ -155,22 +164,50 @@ fn malformed_http_is_refused_and_the_server_goes_on() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("binary garbage", b"\x00\x01\x02\xff\xfe\r\n\r\n".to_vec()),
         ("a bare method", b"GET\r\n\r\n".to_vec()),
-        ("no version", format!("GET /?token={token}\r\n{host}\r\n").into_bytes()),
-        ("an unknown version", format!("GET /?token={token} HTTP/9.9\r\n{host}\r\n").into_bytes()),
-        ("a header without a colon", format!("GET / HTTP/1.1\r\n{host}nonsense\r\n\r\n").into_bytes()),
-        ("a control byte in a header", format!("GET / HTTP/1.1\r\n{host}X: a\x01b\r\n\r\n").into_bytes()),
-        ("a space before the colon", format!("GET / HTTP/1.1\r\n{host}X : a\r\n\r\n").into_bytes()),
-        ("a bad Content-Length", format!("GET / HTTP/1.1\r\n{host}Content-Length: abc\r\n\r\n").into_bytes()),
+        (
+            "no version",
+            format!("GET /?token={token}\r\n{host}\r\n").into_bytes(),
+        ),
+        (
+            "an unknown version",
+            format!("GET /?token={token} HTTP/9.9\r\n{host}\r\n").into_bytes(),
+        ),
+        (
+            "a header without a colon",
+            format!("GET / HTTP/1.1\r\n{host}nonsense\r\n\r\n").into_bytes(),
+        ),
+        (
+            "a control byte in a header",
+            format!("GET / HTTP/1.1\r\n{host}X: a\x01b\r\n\r\n").into_bytes(),
+        ),
+        (
+            "a space before the colon",
+            format!("GET / HTTP/1.1\r\n{host}X : a\r\n\r\n").into_bytes(),
+        ),
+        (
+            "a bad Content-Length",
+            format!("GET / HTTP/1.1\r\n{host}Content-Length: abc\r\n\r\n").into_bytes(),
+        ),
         (
             "two Content-Lengths",
             format!("GET / HTTP/1.1\r\n{host}Content-Length: 1\r\nContent-Length: 2\r\n\r\nab").into_bytes(),
         ),
-        ("a bad chunked body", format!("GET / HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\nzz\r\n").into_bytes()),
+        (
+            "a bad chunked body",
+            format!("GET / HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\nzz\r\n").into_bytes(),
+        ),
         ("a URI of 20 kB", long_uri.into_bytes()),
         ("100 headers", many_headers.into_bytes()),
         ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec()),
-        ("a CONNECT", format!("CONNECT 127.0.0.1:22 HTTP/1.1\r\n{host}\r\n").into_bytes()),
-        ("an absolute URI elsewhere", format!("GET http://evil.example/?token={token} HTTP/1.1\r\nHost: evil.example\r\n\r\n").into_bytes()),
+        (
+            "a CONNECT",
+            format!("CONNECT 127.0.0.1:22 HTTP/1.1\r\n{host}\r\n").into_bytes(),
+        ),
+        (
+            "an absolute URI elsewhere",
+            format!("GET http://evil.example/?token={token} HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+                .into_bytes(),
+        ),
     ];
     for (what, req) in &cases {
         match raw(addr, req) {
@@ -185,8 +222,10 @@ fn malformed_http_is_refused_and_the_server_goes_on() {
     }
     // A body announced as 1 TB is refused before a byte of it is read.
     let mut c = TcpStream::connect(addr).unwrap();
-    c.write_all(format!("GET /?token={token} HTTP/1.1\r\n{host}Content-Length: 1000000000000\r\n\r\n").as_bytes())
-        .unwrap();
+    c.write_all(
+        format!("GET /?token={token} HTTP/1.1\r\n{host}Content-Length: 1000000000000\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
     match answer(&mut c, Duration::from_secs(15)) {
         Answer::Status(413, text) => assert!(text.contains("no body"), "{text}"),
         other => panic!("a 1 TB body: {other:?}"),
@@ -198,7 +237,10 @@ fn malformed_http_is_refused_and_the_server_goes_on() {
     head.extend(std::iter::repeat_n(b'a', 1 << 20));
     let _ = c.write_all(&head);
     assert!(
-        matches!(answer(&mut c, Duration::from_secs(15)), Answer::Closed | Answer::Status(431, _)),
+        matches!(
+            answer(&mut c, Duration::from_secs(15)),
+            Answer::Closed | Answer::Status(431, _)
+        ),
         "a 1 MB head"
     );
     assert!(rss_kib() < before + 16 * 1024, "a 1 MB head was buffered");
@@ -254,9 +296,15 @@ fn slowloris_clients_are_closed_and_others_are_served() {
     let mut c = TcpStream::connect(addr).unwrap();
     c.write_all(format!("GET /?token={} HTTP/1.1\r\nHost: {addr}\r\n\r\n", server.token()).as_bytes())
         .unwrap();
-    assert!(matches!(answer(&mut c, Duration::from_secs(10)), Answer::Status(200, _)));
+    assert!(matches!(
+        answer(&mut c, Duration::from_secs(10)),
+        Answer::Status(200, _)
+    ));
     let a = answer(&mut c, Duration::from_secs(10));
-    assert!(matches!(a, Answer::Closed | Answer::Status(408, _)), "an idle keep-alive: {a:?}");
+    assert!(
+        matches!(a, Answer::Closed | Answer::Status(408, _)),
+        "an idle keep-alive: {a:?}"
+    );
 }
 
 type Ws = tungstenite::WebSocket<TcpStream>;
@@ -291,7 +339,12 @@ fn ws_frame(fin: bool, rsv: u8, opcode: u8, masked: bool, claimed: u64, payload:
     if masked {
         out.extend_from_slice(&key);
     }
-    out.extend(payload.iter().enumerate().map(|(i, b)| if masked { b ^ key[i % 4] } else { *b }));
+    out.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, b)| if masked { b ^ key[i % 4] } else { *b }),
+    );
     out
 }
 
@@ -301,7 +354,9 @@ fn hostile(ws: &mut Ws, bytes: &[u8], want_pong: Option<&[u8]>) -> bool {
     if ws.get_mut().write_all(bytes).is_err() {
         return true;
     }
-    ws.get_mut().set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    ws.get_mut()
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
     let start = Instant::now();
     loop {
         match ws.read() {
@@ -309,7 +364,10 @@ fn hostile(ws: &mut Ws, bytes: &[u8], want_pong: Option<&[u8]>) -> bool {
             Ok(Message::Close(_)) => return true,
             Ok(_) => {}
             Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
             {
                 return false;
             }
@@ -335,11 +393,19 @@ fn websocket_frames_of_every_opcode_and_length_are_taken_or_refused() {
     for op in 0u8..16 {
         let ends = !matches!(op, 1 | 2 | 9 | 10);
         let payload: &[u8] = if op == 8 { b"\x03\xe8bye" } else { b"{\"t\":1}" };
-        cases.push((format!("opcode {op}"), ws_frame(true, 0, op, true, payload.len() as u64, payload), ends || op == 8));
+        cases.push((
+            format!("opcode {op}"),
+            ws_frame(true, 0, op, true, payload.len() as u64, payload),
+            ends || op == 8,
+        ));
     }
     // The same frames unmasked (a client must mask): refused.
     for op in [1u8, 2, 9] {
-        cases.push((format!("unmasked opcode {op}"), ws_frame(true, 0, op, false, 3, b"abc"), true));
+        cases.push((
+            format!("unmasked opcode {op}"),
+            ws_frame(true, 0, op, false, 3, b"abc"),
+            true,
+        ));
     }
     // Reserved bits without an extension that defines them.
     for rsv in 1u8..8 {
@@ -347,16 +413,36 @@ fn websocket_frames_of_every_opcode_and_length_are_taken_or_refused() {
     }
     // Lengths: empty, 125, the 16-bit form, at the limit, past the limit.
     for n in [0usize, 125, 126, 1000, 65_535] {
-        cases.push((format!("binary of {n} bytes"), ws_frame(true, 0, 2, true, n as u64, &big[..n]), false));
+        cases.push((
+            format!("binary of {n} bytes"),
+            ws_frame(true, 0, 2, true, n as u64, &big[..n]),
+            false,
+        ));
     }
-    cases.push(("text of 70 kB (over 64 kB)".into(), ws_frame(true, 0, 1, true, 70_000, &big), true));
+    cases.push((
+        "text of 70 kB (over 64 kB)".into(),
+        ws_frame(true, 0, 1, true, 70_000, &big),
+        true,
+    ));
     // A length claimed far past anything sent: refused from the header, nothing allocated.
     for claimed in [1u64 << 32, 1 << 62, (1 << 63) - 1, u64::MAX] {
-        cases.push((format!("a claimed length of {claimed}"), ws_frame(true, 0, 2, true, claimed, b"abcd"), true));
+        cases.push((
+            format!("a claimed length of {claimed}"),
+            ws_frame(true, 0, 2, true, claimed, b"abcd"),
+            true,
+        ));
     }
     // Control frames: longer than 125 bytes, or fragmented.
-    cases.push(("a ping of 126 bytes".into(), ws_frame(true, 0, 9, true, 126, &big[..126]), true));
-    cases.push(("a fragmented ping".into(), ws_frame(false, 0, 9, true, 2, b"hi"), true));
+    cases.push((
+        "a ping of 126 bytes".into(),
+        ws_frame(true, 0, 9, true, 126, &big[..126]),
+        true,
+    ));
+    cases.push((
+        "a fragmented ping".into(),
+        ws_frame(false, 0, 9, true, 2, b"hi"),
+        true,
+    ));
     // A message fragmented past the limit: 10 frames of 8 kB.
     let mut frag = ws_frame(false, 0, 1, true, 8000, &big[..8000]);
     for i in 0..9 {
@@ -364,8 +450,16 @@ fn websocket_frames_of_every_opcode_and_length_are_taken_or_refused() {
     }
     cases.push(("a message of 80 kB in 10 fragments".into(), frag, true));
     // Text that is not UTF-8 ends the view; text that is not a message is ignored.
-    cases.push(("invalid UTF-8 text".into(), ws_frame(true, 0, 1, true, 3, b"\xff\xfe\xfd"), true));
-    cases.push(("JSON of the wrong shape".into(), ws_frame(true, 0, 1, true, 24, b"{\"t\":\"wheel\",\"dy\":\"x\"}  "), false));
+    cases.push((
+        "invalid UTF-8 text".into(),
+        ws_frame(true, 0, 1, true, 3, b"\xff\xfe\xfd"),
+        true,
+    ));
+    cases.push((
+        "JSON of the wrong shape".into(),
+        ws_frame(true, 0, 1, true, 24, b"{\"t\":\"wheel\",\"dy\":\"x\"}  "),
+        false,
+    ));
 
     let before = rss_kib();
     for (what, bytes, should_end) in &cases {
@@ -373,16 +467,29 @@ fn websocket_frames_of_every_opcode_and_length_are_taken_or_refused() {
         wait_until("the view to open", || server.clients() == 1);
         let pong = (bytes[0] & 0x0f == 9 && bytes[0] & 0x80 != 0 && !should_end).then_some(&b"{\"t\":1}"[..]);
         let ended = hostile(&mut ws, bytes, pong);
-        assert_eq!(ended, *should_end, "{what}: the view {}", if ended { "was ended" } else { "went on" });
+        assert_eq!(
+            ended,
+            *should_end,
+            "{what}: the view {}",
+            if ended { "was ended" } else { "went on" }
+        );
         if !ended {
             // A view that took the frame still answers a ping.
-            assert!(!hostile(&mut ws, &ws_frame(true, 0, 9, true, 2, b"ok"), Some(b"ok")), "{what}: no pong after");
+            assert!(
+                !hostile(&mut ws, &ws_frame(true, 0, 9, true, 2, b"ok"), Some(b"ok")),
+                "{what}: no pong after"
+            );
         }
         drop(ws);
         // One browser at most here: its place must come free for the next case.
-        wait_until(&format!("{what}: the view's place to be freed"), || server.clients() == 0);
+        wait_until(&format!("{what}: the view's place to be freed"), || {
+            server.clients() == 0
+        });
     }
-    assert!(rss_kib() < before + 64 * 1024, "memory grew by more than 64 MiB over the hostile frames");
+    assert!(
+        rss_kib() < before + 64 * 1024,
+        "memory grew by more than 64 MiB over the hostile frames"
+    );
     assert_serves(&server, "hostile WebSocket frames");
 }
 
@@ -412,7 +519,10 @@ fn two_hundred_connections_at_once_are_bounded_in_threads_and_memory() {
     assert_eq!(served + closed, 200);
     assert!((1..=64).contains(&served), "{served} served at once (limit 64)");
     assert_eq!(threads(""), threads_before, "a connection costs no thread");
-    assert!(rss_kib() < rss_before + 32 * 1024, "200 connections took more than 32 MiB");
+    assert!(
+        rss_kib() < rss_before + 32 * 1024,
+        "200 connections took more than 32 MiB"
+    );
     drop(conns);
     wait_until("the connections to be counted out", || {
         matches!(good_get(&server), Answer::Status(200, _))
@@ -441,10 +551,15 @@ fn two_hundred_connections_at_once_are_bounded_in_threads_and_memory() {
     }
     assert_eq!(open.len(), 8, "the default 8 browsers");
     assert_eq!(refused, 192);
-    assert!(threads("actmap-view") <= views_before + 8, "one render thread per view, 8 at most");
+    assert!(
+        threads("actmap-view") <= views_before + 8,
+        "one render thread per view, 8 at most"
+    );
     drop(open);
     wait_until("the views to close", || server.clients() == 0);
-    wait_until("their render threads to end", || threads("actmap-view") == views_before);
+    wait_until("their render threads to end", || {
+        threads("actmap-view") == views_before
+    });
 }
 
 #[test]
@@ -474,7 +589,10 @@ fn token_guessing_is_slowed_to_two_tries_a_second() {
         other => panic!("the 11th wrong token: {other:?}"),
     }
     let right = format!("/?token={}", server.token());
-    assert!(matches!(get(&right), Answer::Status(429, _)), "the right token waits too");
+    assert!(
+        matches!(get(&right), Answer::Status(429, _)),
+        "the right token waits too"
+    );
     // A request without a token tells a guesser nothing and is not limited.
     assert!(matches!(get("/"), Answer::Status(403, t) if t.contains("needs its token")));
     // A WebSocket guess is limited the same way.
@@ -487,12 +605,20 @@ fn token_guessing_is_slowed_to_two_tries_a_second() {
     // Two refills later (0.5 s each) the right token is let in again.
     std::thread::sleep(Duration::from_millis(1200));
     let after = get(&right);
-    assert!(matches!(after, Answer::Status(200, _)), "the right token after the pause: {after:?}");
+    assert!(
+        matches!(after, Answer::Status(200, _)),
+        "the right token after the pause: {after:?}"
+    );
     // 40 guesses in a row after that: only the tries the bucket holds (2.4
     // after the pause, plus one per 0.5 s the guesses took) are compared.
     let t = Instant::now();
-    let compared = (0..40).filter(|_| matches!(get(wrong), Answer::Status(403, _))).count();
+    let compared = (0..40)
+        .filter(|_| matches!(get(wrong), Answer::Status(403, _)))
+        .count();
     let allowed = 3.4 + t.elapsed().as_secs_f64() / 0.5;
-    assert!(compared as f64 <= allowed, "{compared} of 40 guesses were compared (at most {allowed:.1})");
+    assert!(
+        compared as f64 <= allowed,
+        "{compared} of 40 guesses were compared (at most {allowed:.1})"
+    );
     assert!(compared < 40);
 }

@@ -292,8 +292,8 @@ fn check_sizes(
             ),
         ));
     }
-    let arrays = std::iter::once((VALUES, Some(values)))
-        .chain(others.into_iter().map(|(n, a)| (n, a.as_deref())));
+    let arrays =
+        std::iter::once((VALUES, Some(values))).chain(others.into_iter().map(|(n, a)| (n, a.as_deref())));
     for (name, array) in arrays {
         let Some(array) = array else { continue };
         let Ok(chunk) = array.chunk_shape(&vec![0; array.dimensionality()]) else {

@@ -285,7 +285,8 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             "refused: too many wrong tokens lately; try again in a second",
         );
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return r;
     }
     let good = |t: Option<&str>| t.is_some_and(|t| same_secret(t, &shared.token));

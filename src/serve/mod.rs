@@ -256,7 +256,9 @@ pub fn serve_with(
         ));
     }
     if opts.head_timeout.is_zero() {
-        return Err(Error::Invalid("the request head timeout must be above zero".into()));
+        return Err(Error::Invalid(
+            "the request head timeout must be above zero".into(),
+        ));
     }
     if !opts.max_fps.is_finite() || opts.max_fps <= 0.0 {
         return Err(Error::Invalid(format!(
