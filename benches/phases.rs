@@ -6,7 +6,8 @@
 //! reduction while reading the file in blocks) on the CPU and as a GPU
 //! compute pass, the `startup` group the pieces of a cold start, and the
 //! `csv` group CSV parsing, sequential against parallel
-//! (`cargo bench --bench phases -- csv`).
+//! (`cargo bench --bench phases -- csv`), and against the `csv` crate's
+//! tokeniser.
 //!
 //! The `live_frame` group times one browser-view frame at 1280x720 (a
 //! 2048-row history of 1024 noisy columns): building the frame (snapshot,
@@ -187,6 +188,25 @@ fn csv(c: &mut Criterion) {
                 })
             });
         }
+        // The `csv` crate doing the tokenising, with the same number
+        // parsing (`str::parse::<f32>`) and nothing else (no detection, no
+        // labels, no threads): the least a `csv`-crate parser would cost.
+        g.bench_function(format!("parse_{rows}x{cols}_csv_crate"), |b| {
+            b.iter(|| {
+                let mut r = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(text.as_bytes());
+                let mut record = csv::ByteRecord::new();
+                let mut out: Vec<f32> = Vec::with_capacity(rows * cols);
+                while r.read_byte_record(&mut record).expect("record") {
+                    for f in record.iter() {
+                        let s = std::str::from_utf8(f).expect("utf-8");
+                        out.push(s.trim().parse::<f32>().unwrap_or(f32::NAN));
+                    }
+                }
+                black_box(out)
+            })
+        });
     }
     g.finish();
 }

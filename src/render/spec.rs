@@ -185,7 +185,7 @@ pub fn parse_grid(s: &str) -> Result<(usize, usize)> {
     let (r, c) = s.split_once(['x', 'X']).ok_or_else(bad)?;
     let r: usize = r.trim().parse().map_err(|_| bad())?;
     let c: usize = c.trim().parse().map_err(|_| bad())?;
-    if r == 0 || c == 0 || r * c > 64 {
+    if r == 0 || c == 0 || r.checked_mul(c).is_none_or(|n| n > 64) {
         return Err(bad());
     }
     Ok((r, c))

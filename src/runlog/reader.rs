@@ -267,6 +267,55 @@ const NUMERIC: [&str; 13] = [
     "uint32", "uint64", "bool",
 ];
 
+/// Most values in one record, and in one chunk of any array (2^28, as
+/// many as the largest stream frame: 1 GiB of float32). Metadata claiming
+/// more is refused when a channel is opened: reading one record or one
+/// chunk would otherwise ask for memory sized by the metadata, not by the
+/// bytes on disk.
+pub const MAX_RECORD_VALUES: u64 = crate::live::protocol::MAX_VALUES;
+
+fn check_sizes(
+    dir: &Path,
+    values: &Array<RunStore>,
+    record_shape: &[usize],
+    others: [(&str, &Option<Arc<Array<RunStore>>>); 2],
+) -> Result<()> {
+    let record = record_shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .filter(|&n| n <= MAX_RECORD_VALUES);
+    if record.is_none() {
+        return Err(Error::format(
+            dir.join(VALUES).join("zarr.json"),
+            format!(
+                "records of shape {record_shape:?} exceed {MAX_RECORD_VALUES} values: damaged metadata, not a record actmap reads"
+            ),
+        ));
+    }
+    let arrays =
+        std::iter::once((VALUES, Some(values))).chain(others.into_iter().map(|(n, a)| (n, a.as_deref())));
+    for (name, array) in arrays {
+        let Some(array) = array else { continue };
+        let Ok(chunk) = array.chunk_shape(&vec![0; array.dimensionality()]) else {
+            continue;
+        };
+        let n = chunk
+            .iter()
+            .try_fold(1u64, |acc, d| acc.checked_mul(d.get()))
+            .filter(|&n| n <= MAX_RECORD_VALUES);
+        if n.is_none() {
+            let dims: Vec<u64> = chunk.iter().map(|d| d.get()).collect();
+            return Err(Error::format(
+                dir.join(name).join("zarr.json"),
+                format!(
+                    "chunks of shape {dims:?} exceed {MAX_RECORD_VALUES} values: damaged metadata, not a chunk actmap reads"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl ChannelReader {
     fn open(store: &Arc<RunStore>, root: &Path, name: &str, strict: bool) -> Result<ChannelReader> {
         let dir = root.join(name);
@@ -330,6 +379,7 @@ impl ChannelReader {
         } else {
             values.shape()[1..].iter().map(|&d| d as usize).collect()
         };
+        check_sizes(&dir, &values, &record_shape, [(STEP, &steps), (TIME, &times)])?;
         let attrs = values.attributes();
         let plain_chunk_rows = vmeta.as_ref().and_then(|m| plain_layout(m, &values));
         Ok(ChannelReader {

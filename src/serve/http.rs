@@ -4,9 +4,9 @@
 //! WebSocket (Origin checked, browsers bounded). Nothing is read from disk.
 
 use std::net::{IpAddr, TcpListener};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -26,8 +26,10 @@ const PAGE: &str = include_str!("page.html");
 pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Most headers in a request.
 const MAX_HEADERS: usize = 64;
-/// A request head must arrive within this.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Wrong tokens taken at full speed before guessing is slowed down.
+pub(crate) const TOKEN_BURST: f64 = 10.0;
+/// Once the burst is spent, one more try per this interval.
+pub(crate) const TOKEN_REFILL: Duration = Duration::from_millis(500);
 /// Largest WebSocket message from a browser (input events are tiny).
 pub(crate) const MAX_WS_MESSAGE: usize = 64 * 1024;
 
@@ -52,6 +54,63 @@ fn escape_html(s: &str) -> String {
     out
 }
 
+/// Rate limit on wrong tokens (a token bucket for the whole server: every
+/// client is on this machine, so one address is as good as another). Once
+/// [`TOKEN_BURST`] wrong tokens have come in quick succession, every
+/// request that carries a token is answered 429 without being compared
+/// until the bucket refills (one try per [`TOKEN_REFILL`]): a guesser gets
+/// two tries a second. Views already open are not touched.
+#[derive(Debug)]
+pub(crate) struct TokenGuard {
+    /// Tries left and when that was last brought up to date.
+    state: Mutex<(f64, Instant)>,
+    /// Whether the current lockout was reported on stderr.
+    reported: std::sync::atomic::AtomicBool,
+}
+
+impl Default for TokenGuard {
+    fn default() -> Self {
+        TokenGuard {
+            state: Mutex::new((TOKEN_BURST, Instant::now())),
+            reported: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl TokenGuard {
+    fn refill(state: &mut (f64, Instant)) {
+        let now = Instant::now();
+        let gained = now.duration_since(state.1).as_secs_f64() / TOKEN_REFILL.as_secs_f64();
+        state.0 = (state.0 + gained).min(TOKEN_BURST);
+        state.1 = now;
+    }
+
+    /// `Some(wait)` while tokens are not checked (the bucket is empty).
+    fn locked(&self) -> Option<Duration> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        Self::refill(&mut state);
+        if state.0 >= 1.0 {
+            self.reported.store(false, Ordering::Relaxed);
+            return None;
+        }
+        Some(TOKEN_REFILL.mul_f64(1.0 - state.0))
+    }
+
+    /// A wrong token came in.
+    fn failed(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        Self::refill(&mut state);
+        state.0 = (state.0 - 1.0).max(0.0);
+        if state.0 < 1.0 && !self.reported.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "actmap: serve: {} wrong tokens in a row: someone is guessing; tokens are now checked at most every {} ms",
+                TOKEN_BURST as u32,
+                TOKEN_REFILL.as_millis()
+            );
+        }
+    }
+}
+
 /// Counts an open connection until dropped.
 struct ConnectionSlot(Arc<Shared>);
 
@@ -74,7 +133,7 @@ pub(super) async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: Ar
     let service = TowerToHyperService::new(router);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT)
+        .header_read_timeout(shared.opts.head_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS);
     loop {
@@ -218,9 +277,22 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     let from_query = query_token(parts.uri.query());
     let from_cookie = cookie_token(&parts.headers, &shared.cookie_name);
+    if (from_query.is_some() || from_cookie.is_some())
+        && let Some(wait) = shared.token_guard.locked()
+    {
+        let mut r = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "refused: too many wrong tokens lately; try again in a second",
+        );
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return r;
+    }
     let good = |t: Option<&str>| t.is_some_and(|t| same_secret(t, &shared.token));
     if !good(from_query) && !good(from_cookie) {
         let why = if from_query.is_some() || from_cookie.is_some() {
+            shared.token_guard.failed();
             "refused: wrong token"
         } else {
             "refused: this page needs its token; open the URL `actmap serve` printed (…/?token=…)"

@@ -102,6 +102,11 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// One line per frame sent on stderr.
     pub verbose: bool,
+    /// A request head (request line and headers) must arrive within this,
+    /// from the moment the connection opens or its previous response went
+    /// out: a client that trickles bytes or sends nothing is closed
+    /// (default 10 s).
+    pub head_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -116,6 +121,7 @@ impl Default for ServeOptions {
             allowed_hosts: Vec::new(),
             token: None,
             verbose: false,
+            head_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -134,6 +140,8 @@ struct Shared {
     clients: Mutex<Vec<Weak<client::Mailbox>>>,
     /// Views connected now.
     client_count: AtomicUsize,
+    /// The rate limit on wrong tokens.
+    token_guard: http::TokenGuard,
     /// HTTP connections open now (views not counted).
     connection_count: AtomicUsize,
     /// Views ever connected (numbers them in `-v` lines).
@@ -247,6 +255,11 @@ pub fn serve_with(
             "the server needs room for at least one browser and one connection".into(),
         ));
     }
+    if opts.head_timeout.is_zero() {
+        return Err(Error::Invalid(
+            "the request head timeout must be above zero".into(),
+        ));
+    }
     if !opts.max_fps.is_finite() || opts.max_fps <= 0.0 {
         return Err(Error::Invalid(format!(
             "frames per second must be positive, got {}",
@@ -291,6 +304,7 @@ pub fn serve_with(
         opts,
         clients: Mutex::new(Vec::new()),
         client_count: AtomicUsize::new(0),
+        token_guard: http::TokenGuard::default(),
         connection_count: AtomicUsize::new(0),
         client_serial: AtomicUsize::new(0),
         stopping: AtomicBool::new(false),
