@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use actmap::input::{self, LoadOptions, safetensors::SafetensorsFile};
-use actmap::runlog::RunReader;
+use actmap::runlog::{ChannelInfo, RunReader};
 use actmap::{Stats, Tensor};
 use clap::Args;
 
@@ -126,8 +126,22 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                 Ok(c) => {
                     let shape: Vec<String> = c.record_shape.iter().map(|d| d.to_string()).collect();
                     let s = &c.summary;
+                    let damage: Vec<String> = c
+                        .damage
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{{\"array\": {}, \"records\": [{}, {}], \"file\": {}, \"why\": {}}}",
+                                json::string(&d.array),
+                                d.rows.start,
+                                d.rows.end,
+                                json::string(&d.file.display().to_string()),
+                                json::string(&d.why)
+                            )
+                        })
+                        .collect();
                     format!(
-                        "{{\"name\": {}, \"record_shape\": [{}], \"dtype\": {}, \"records\": {}, \"steps\": {}, \"distinct_steps\": {}, \"backwards\": {}, \"last_write\": {}}}",
+                        "{{\"name\": {}, \"record_shape\": [{}], \"dtype\": {}, \"records\": {}, \"steps\": {}, \"distinct_steps\": {}, \"backwards\": {}, \"last_write\": {}, \"lost\": {}, \"damage\": [{}]}}",
                         json::string(n),
                         shape.join(", "),
                         json::string(&c.dtype),
@@ -136,6 +150,8 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                         s.distinct_steps,
                         s.backwards,
                         s.last_write.map_or("null".into(), json::number),
+                        s.lost,
+                        damage.join(", "),
                     )
                 }
                 Err(e) => format!("{{\"name\": {}, \"error\": {}}}", json::string(n), json::string(&e.to_string())),
@@ -175,7 +191,11 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                         n.clone(),
                         format!("[{}]", shape.join(", ")),
                         c.dtype.clone(),
-                        c.rows.to_string(),
+                        if s.lost > 0 {
+                            format!("{} ({} lost)", c.rows, s.lost)
+                        } else {
+                            c.rows.to_string()
+                        },
                         steps,
                         s.last_write
                             .map_or("-".into(), |t| format!("{} ({})", utc(t), ago(t))),
@@ -213,6 +233,7 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                 println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]).trim_end());
             }
         }
+        print_damage(&reader, &info);
     }
     for (n, i) in &info {
         if let Err(e) = i {
@@ -226,6 +247,45 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The damaged files of a run, one line each, and what repair would do.
+fn print_damage(reader: &RunReader, info: &[(String, actmap::Result<ChannelInfo>)]) {
+    let mut lines = Vec::new();
+    for d in reader.damage() {
+        lines.push(format!("  {}: {}", d.file.display(), d.why));
+    }
+    let (mut lost, mut channels) = (0, 0);
+    for (n, i) in info {
+        let Ok(c) = i else { continue };
+        if c.damage.is_empty() {
+            continue;
+        }
+        channels += 1;
+        lost += c.summary.lost;
+        for d in &c.damage {
+            let what = if d.rows.is_empty() {
+                String::new()
+            } else if d.array == actmap::runlog::TIME {
+                format!(" (write times of records {}..{} unknown)", d.rows.start, d.rows.end)
+            } else {
+                format!(" (records {}..{} lost)", d.rows.start, d.rows.end)
+            };
+            lines.push(format!("  channel '{n}': {}: {}{what}", d.file.display(), d.why));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    println!("damaged:");
+    for l in &lines {
+        println!("{l}");
+    }
+    println!(
+        "{lost} records lost in {channels} channel{}; `actmap repair {}` rewrites the run without the damaged files",
+        if channels == 1 { "" } else { "s" },
+        reader.path().display()
+    );
 }
 
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {

@@ -31,6 +31,7 @@
 
 mod lock;
 pub mod reader;
+pub mod repair;
 mod store;
 pub mod writer;
 
@@ -39,7 +40,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 pub use lock::LOCK_FILE;
-pub use reader::{ChannelInfo, ChannelReader, ChannelSummary, RunReader, RunRows, StepIndex};
+pub use repair::{ChannelRepair, RepairReport, repair};
+pub use reader::{ChannelInfo, ChannelReader, ChannelSummary, Damage, RunReader, RunRows, StepIndex};
 pub use writer::{RunWriter, WriterOptions};
 
 /// The array of a channel's records.
@@ -176,19 +178,30 @@ fn walk(dir: &Path, prefix: String, out: &mut Vec<String>, depth: usize) -> Resu
         .collect();
     subdirs.sort();
     for (name, path) in subdirs {
-        let Ok(Some(meta)) = read_node(&path) else {
-            continue;
+        let values = path.join(VALUES);
+        // A channel group whose own zarr.json is damaged is still a
+        // channel when its arrays are there (the reader names the damage).
+        let channel_attrs = match read_node(&path) {
+            Ok(Some(meta)) if node_type(&meta) == Some("group") => {
+                meta.pointer("/attributes/actmap/channel").is_some()
+            }
+            Ok(_) => continue,
+            Err(_) if values.join("zarr.json").is_file() => true,
+            Err(_) => continue,
         };
-        if node_type(&meta) != Some("group") {
-            continue;
-        }
         let full = if prefix.is_empty() {
             name.clone()
         } else {
             format!("{prefix}/{name}")
         };
-        let values = path.join(VALUES);
-        if matches!(read_node(&values), Ok(Some(v)) if node_type(&v) == Some("array")) {
+        // A `values` array, readable or damaged; or a group actmap made
+        // for a channel whose `values` is gone (its records are lost).
+        let is_channel = match read_node(&values) {
+            Ok(Some(v)) => node_type(&v) == Some("array"),
+            Ok(None) => channel_attrs,
+            Err(_) => true,
+        };
+        if is_channel {
             out.push(full.clone());
         }
         walk(&path, full, out, depth + 1)?;

@@ -1106,7 +1106,7 @@ fn flush_loop(shared: &Shared) {
 }
 
 /// Remove temporary files a killed writer left.
-fn remove_temporaries(dir: &Path, depth: usize) {
+pub(crate) fn remove_temporaries(dir: &Path, depth: usize) {
     if depth > 40 {
         return;
     }
