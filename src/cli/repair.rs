@@ -15,8 +15,8 @@ pub struct RepairArgs {
 pub fn run(args: RepairArgs) -> anyhow::Result<()> {
     let run = &args.run;
     let report = runlog::repair(run)?;
-    if let Some(pid) = report.took_over_lock {
-        println!("{}: took over the lock left by writer pid {pid}, which is gone", run.display());
+    if let Some(pid) = &report.took_over_lock {
+        println!("{}: took over the lock left by {pid}, which is no longer running", run.display());
     }
     if report.is_clean() {
         println!("{}: nothing damaged", run.display());
@@ -29,10 +29,18 @@ pub fn run(args: RepairArgs) -> anyhow::Result<()> {
         match &c.unreadable {
             Some(why) => println!("channel '{}': nothing could be kept: {why}", c.name),
             None => {
-                println!(
-                    "channel '{}': kept {} records, lost {}",
-                    c.name, c.kept, c.lost
-                );
+                let mut line = format!("channel '{}': kept {} records", c.name, c.kept);
+                if c.blank > 0 {
+                    line += &format!(
+                        "; {} of them lost their values and are kept as NaN at their steps",
+                        c.blank
+                    );
+                }
+                let dropped = c.lost - c.blank;
+                if dropped > 0 {
+                    line += &format!("; {dropped} records dropped (their steps are lost)");
+                }
+                println!("{line}");
                 for d in &c.damage {
                     let rows = if d.rows.is_empty() {
                         String::new()

@@ -144,7 +144,7 @@ fn damage_warnings<'a>(reader: &RunReader, channels: impl Iterator<Item = &'a st
     }
     if any || !reader.damage().is_empty() {
         eprintln!(
-            "actmap: warning: the figures show the records that can be read; `actmap repair {}` rewrites the run without the damaged files",
+            "actmap: warning: the figures show lost records as NaN at their steps; `actmap repair {}` rewrites the run keeping every readable record",
             reader.path().display()
         );
     }

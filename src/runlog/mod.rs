@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-pub use lock::LOCK_FILE;
+pub use lock::{LOCK_FILE, LockOwner, lock_holder};
 pub use repair::{ChannelRepair, RepairReport, repair};
 pub use reader::{ChannelInfo, ChannelReader, ChannelSummary, Damage, RunReader, RunRows, StepIndex};
 pub use writer::{RunWriter, WriterOptions};
@@ -274,4 +274,33 @@ mod tests {
         assert_eq!(disk_name(""), "default");
         assert_eq!(disk_name("x"), "x");
     }
+}
+
+/// `secs` (Unix) as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn utc(secs: f64) -> String {
+    let t = secs.floor() as i64;
+    let (days, rem) = (t.div_euclid(86400), t.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Now, as [`utc`] writes it.
+pub(crate) fn utc_now() -> String {
+    utc(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64()))
 }

@@ -53,6 +53,8 @@ pub struct ChannelInfo {
     pub column_labels: Option<Vec<String>>,
     /// What is damaged on disk ([`ChannelReader::damage`]).
     pub damage: Vec<Damage>,
+    /// What an earlier `actmap repair` could not keep ([`ChannelReader::repaired`]).
+    pub repaired: Vec<String>,
 }
 
 /// A channel's steps and write times.
@@ -222,6 +224,13 @@ pub struct ChannelReader {
     damage: Vec<Damage>,
     /// Records lost to damage in `values` or `step`: sorted, disjoint.
     lost: Vec<Range<u64>>,
+    /// Records whose step is lost (they cannot be placed): sorted, disjoint.
+    unplaced: Vec<Range<u64>>,
+    /// Records whose values are lost (they read as NaN): sorted, disjoint.
+    blank: Vec<Range<u64>>,
+    /// What an earlier repair could not keep, one line each (the channel
+    /// group's `actmap.repaired` attribute).
+    repaired: Vec<String>,
 }
 
 /// Records per chunk if `values` (its `zarr.json` in `meta`) is stored as
@@ -514,6 +523,12 @@ impl ChannelReader {
                 }
             }
         };
+        let repaired: Vec<String> = group
+            .as_ref()
+            .and_then(|g| g.pointer("/attributes/actmap/repaired"))
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+            .unwrap_or_default();
         let vmeta = meta(VALUES)?;
         let smeta = meta(STEP)?;
         let tmeta = meta(TIME)?;
@@ -615,6 +630,10 @@ impl ChannelReader {
                 .filter(|d| d.array == VALUES || d.array == STEP)
                 .map(|d| d.rows.clone()),
         );
+        let of = |array: &str| {
+            merge_ranges(damage.iter().filter(|d| d.array == array).map(|d| d.rows.clone()))
+        };
+        let (unplaced, blank) = (of(STEP), of(VALUES));
         let attrs = values.attributes();
         let plain_chunk_rows = plain_layout(&vmeta, &values);
         Ok(ChannelReader {
@@ -635,6 +654,9 @@ impl ChannelReader {
             strict,
             damage,
             lost,
+            unplaced,
+            blank,
+            repaired,
         })
     }
 
@@ -646,6 +668,13 @@ impl ChannelReader {
     /// What is damaged on disk in this channel (empty for a sound one).
     pub fn damage(&self) -> &[Damage] {
         &self.damage
+    }
+
+    /// What an earlier repair of this channel could not keep, one line
+    /// each (e.g. NaN records whose values were lost, steps that are
+    /// record numbers), kept in the channel's metadata so the run says so.
+    pub fn repaired(&self) -> &[String] {
+        &self.repaired
     }
 
     /// The records that cannot be read, sorted and disjoint.
@@ -686,11 +715,28 @@ impl ChannelReader {
         ))
     }
 
-    /// The rows of `rows` that are not lost, as runs of consecutive rows.
-    pub(crate) fn intact(&self, rows: Range<u64>) -> Vec<Range<u64>> {
-        let mut out = Vec::new();
+    /// The rows of `rows` whose step can be read, as runs.
+    pub(crate) fn placed(&self, rows: Range<u64>) -> Vec<Range<u64>> {
+        complement(&self.unplaced, rows)
+    }
+
+    /// How many records have a readable step but lost values (they read
+    /// as NaN).
+    pub fn blank_records(&self) -> u64 {
+        let unplaced = &self.unplaced;
+        self.blank
+            .iter()
+            .flat_map(|b| complement(unplaced, b.clone()))
+            .map(|r| r.end - r.start)
+            .sum()
+    }
+}
+
+/// The rows of `rows` outside `holes` (sorted, disjoint), as runs.
+fn complement(holes: &[Range<u64>], rows: Range<u64>) -> Vec<Range<u64>> {
+    let mut out = Vec::new();
         let mut at = rows.start;
-        for l in &self.lost {
+        for l in holes {
             if l.end <= at {
                 continue;
             }
@@ -702,12 +748,13 @@ impl ChannelReader {
             }
             at = at.max(l.end);
         }
-        if at < rows.end {
-            out.push(at..rows.end);
-        }
-        out
+    if at < rows.end {
+        out.push(at..rows.end);
     }
+    out
+}
 
+impl ChannelReader {
     /// An error if `rows` touch a damaged chunk of `array`.
     fn check_damage(&self, array: &str, rows: &Range<u64>) -> Result<()> {
         for d in &self.damage {
@@ -890,9 +937,23 @@ impl ChannelReader {
     }
 
     /// Records `rows` in write order, flattened, appended to `out`.
+    ///
+    /// Records whose values are lost to damage on disk (see
+    /// [`ChannelReader::damage`]) read as NaN, so a figure shows them as
+    /// missing at their true steps.
     pub fn read_append(&self, rows: Range<u64>, out: &mut Vec<f32>) -> Result<()> {
         self.check_rows(&rows)?;
-        self.check_damage(VALUES, &rows)?;
+        if self.blank.iter().any(|b| b.start < rows.end && rows.start < b.end) {
+            let len = self.record_len();
+            let mut at = rows.start;
+            for part in complement(&self.blank, rows.clone()) {
+                out.resize(out.len() + (part.start - at) as usize * len, f32::NAN);
+                self.read_append(part.clone(), out)?;
+                at = part.end;
+            }
+            out.resize(out.len() + (rows.end - at) as usize * len, f32::NAN);
+            return Ok(());
+        }
         if rows.is_empty() {
             return Ok(());
         }
@@ -977,18 +1038,21 @@ impl ChannelReader {
     }
 
     /// Which row shows each step.
+    ///
+    /// Records whose step is lost are left out; records whose values are
+    /// lost stay (they read as NaN).
     pub fn step_index(&self) -> Result<StepIndex> {
-        if self.lost.is_empty() {
+        if self.unplaced.is_empty() {
             return Ok(StepIndex::from_steps(&self.steps(0..self.rows)?));
         }
         let (steps, rows) = self.intact_steps()?;
         Ok(StepIndex::from_rows(&steps, &rows))
     }
 
-    /// The steps of the records that are not lost, with their rows.
+    /// The steps of the records whose step can be read, with their rows.
     fn intact_steps(&self) -> Result<(Vec<i64>, Vec<u64>)> {
         let (mut steps, mut rows) = (Vec::new(), Vec::new());
-        for part in self.intact(0..self.rows) {
+        for part in complement(&self.unplaced, 0..self.rows) {
             steps.extend(self.steps(part.clone())?);
             rows.extend(part);
         }
@@ -997,7 +1061,7 @@ impl ChannelReader {
 
     /// Step range, distinct steps, backwards steps and the last write time.
     pub fn summary(&self) -> Result<ChannelSummary> {
-        let (steps, rows) = if self.lost.is_empty() {
+        let (steps, rows) = if self.unplaced.is_empty() {
             (self.steps(0..self.rows)?, None)
         } else {
             let (s, r) = self.intact_steps()?;
@@ -1196,6 +1260,7 @@ impl RunReader {
                         summary: c.summary()?,
                         column_labels: c.column_labels.clone(),
                         damage: c.damage.clone(),
+                        repaired: c.repaired.clone(),
                     })
                 });
                 (name.clone(), info)

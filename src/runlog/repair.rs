@@ -35,8 +35,11 @@ pub struct ChannelRepair {
     pub name: String,
     /// Records kept.
     pub kept: u64,
-    /// Records lost (in damaged chunks).
+    /// Records lost (in damaged chunks): `blank` of them kept at their
+    /// steps with NaN values, the rest (whose steps are lost) dropped.
     pub lost: u64,
+    /// Records kept at their steps whose values were lost (NaN now).
+    pub blank: u64,
     /// What was damaged.
     pub damage: Vec<Damage>,
     /// Why nothing of the channel could be kept, if so.
@@ -51,7 +54,7 @@ pub struct RepairReport {
     /// Damage in the run's own metadata, now rewritten.
     pub root: Vec<Damage>,
     /// The pid whose stale writer lock was taken over.
-    pub took_over_lock: Option<u32>,
+    pub took_over_lock: Option<super::lock::LockOwner>,
     /// Where the damaged files were moved.
     pub moved_to: Option<PathBuf>,
 }
@@ -88,7 +91,7 @@ pub fn repair(path: impl AsRef<Path>) -> Result<RepairReport> {
     }
     let mut report = RepairReport {
         root: reader.damage().to_vec(),
-        took_over_lock: lock.took_over,
+        took_over_lock: lock.took_over.clone(),
         ..RepairReport::default()
     };
     let stamp = std::time::SystemTime::now()
@@ -109,6 +112,7 @@ pub fn repair(path: impl AsRef<Path>) -> Result<RepairReport> {
                     name: name.clone(),
                     kept,
                     lost: c.lost_records(),
+                    blank: c.blank_records(),
                     damage: c.damage().to_vec(),
                     unreadable: None,
                 }
@@ -117,6 +121,7 @@ pub fn repair(path: impl AsRef<Path>) -> Result<RepairReport> {
                 name: name.clone(),
                 kept: 0,
                 lost: 0,
+                blank: 0,
                 damage: Vec::new(),
                 unreadable: Some(e.to_string()),
             },
@@ -167,7 +172,10 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
     let store = Arc::new(RunStore::new(&work, false));
     let name = c.name();
     let dir = work.join(name);
-    let intact = c.intact(0..c.rows());
+    // Records whose step survives are kept at it, their lost values as
+    // NaN (what zarr-python reads for a missing chunk of a NaN-filled
+    // array); records whose step is lost cannot be placed and are dropped.
+    let intact = c.placed(0..c.rows());
     let kept: u64 = intact.iter().map(|r| r.end - r.start).sum();
     let fail = |what: &str, e: &dyn std::fmt::Display| Error::io(&dir, std::io::Error::other(format!("{what}: {e}")));
     let make = |array: &str, like: &Array<RunStore>, shape: Vec<u64>| -> Result<Array<RunStore>> {
@@ -185,6 +193,9 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
     let new_steps = make(STEP, steps.unwrap_or(&step_like), vec![kept])?;
     let new_times = make(TIME, times.unwrap_or(&time_like), vec![kept])?;
     let per_block = (BLOCK_BYTES / (c.record_len() as u64 * 4).max(1)).max(1);
+    // Every chunk is written, NaN ones too: a run actmap wrote has no
+    // holes, so a missing chunk reads as damage.
+    let opts = super::writer::codec_options();
     let mut at = 0u64;
     let mut buf = Vec::new();
     for part in &intact {
@@ -198,14 +209,14 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
             let mut ranges = vec![at..at + n];
             ranges.extend(values.shape()[1..].iter().map(|&d| 0..d));
             new_values
-                .store_array_subset(&ArraySubset::new_with_ranges(&ranges), &buf[..])
+                .store_array_subset_opt(&ArraySubset::new_with_ranges(&ranges), &buf[..], &opts)
                 .map_err(|e| fail(VALUES, &e))?;
             let rows = ArraySubset::new_with_ranges(&[at..at + n]);
             new_steps
-                .store_array_subset(&rows, &s[..])
+                .store_array_subset_opt(&rows, &s[..], &opts)
                 .map_err(|e| fail(STEP, &e))?;
             new_times
-                .store_array_subset(&rows, &t[..])
+                .store_array_subset_opt(&rows, &t[..], &opts)
                 .map_err(|e| fail(TIME, &e))?;
             at += n;
             r = end;
@@ -224,6 +235,27 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
     attrs
         .entry("actmap")
         .or_insert_with(|| json!({"channel": name, "record_shape": c.record_shape()}));
+    // What this repair could not keep stays written in the channel, so a
+    // later reader still knows which rows are NaN and whether the steps
+    // are real.
+    let when = super::utc_now();
+    let mut notes: Vec<Value> = c.repaired().iter().map(|n| json!(n)).collect();
+    for d in c.damage() {
+        let what = match d.array.as_str() {
+            a if a == STEP && d.rows.is_empty() => "steps lost: records are numbered 0.. in write order".to_string(),
+            a if a == STEP => format!("steps of records {}..{} lost: those records were dropped", d.rows.start, d.rows.end),
+            a if a == VALUES && !d.rows.is_empty() => format!("values of records {}..{} lost: they are NaN", d.rows.start, d.rows.end),
+            a if a == TIME && !d.rows.is_empty() => format!("write times of records {}..{} lost: they are NaN", d.rows.start, d.rows.end),
+            a if a == TIME => "write times lost: they are NaN".to_string(),
+            _ => continue,
+        };
+        notes.push(json!(format!("{what} (repaired {when}: {}: {})", d.file.display(), d.why)));
+    }
+    if !notes.is_empty()
+        && let Some(Value::Object(a)) = attrs.get_mut("actmap")
+    {
+        a.insert("repaired".into(), Value::Array(notes));
+    }
     let group = json!({
         "zarr_format": 3,
         "node_type": "group",
