@@ -239,7 +239,10 @@ fn print_damage(reader: &RunReader, info: &[(String, actmap::Result<ChannelInfo>
             let what = if d.rows.is_empty() {
                 String::new()
             } else if d.array == actmap::runlog::TIME {
-                format!(" (write times of records {}..{} unknown)", d.rows.start, d.rows.end)
+                format!(
+                    " (write times of records {}..{} unknown)",
+                    d.rows.start, d.rows.end
+                )
             } else {
                 format!(" (records {}..{} lost)", d.rows.start, d.rows.end)
             };

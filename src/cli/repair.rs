@@ -16,7 +16,10 @@ pub fn run(args: RepairArgs) -> anyhow::Result<()> {
     let run = &args.run;
     let report = runlog::repair(run)?;
     if let Some(pid) = &report.took_over_lock {
-        println!("{}: took over the lock left by {pid}, which is no longer running", run.display());
+        println!(
+            "{}: took over the lock left by {pid}, which is no longer running",
+            run.display()
+        );
     }
     if report.is_clean() {
         println!("{}: nothing damaged", run.display());
@@ -45,7 +48,10 @@ pub fn run(args: RepairArgs) -> anyhow::Result<()> {
                     let rows = if d.rows.is_empty() {
                         String::new()
                     } else if d.array == runlog::TIME {
-                        format!(" (write times of records {}..{} unknown)", d.rows.start, d.rows.end)
+                        format!(
+                            " (write times of records {}..{} unknown)",
+                            d.rows.start, d.rows.end
+                        )
                     } else {
                         format!(" (records {}..{})", d.rows.start, d.rows.end)
                     };

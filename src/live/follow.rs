@@ -117,7 +117,8 @@ impl Follower {
             return Ok(());
         }
         if !c.lost().is_empty() {
-            // The step index leaves the lost records out.
+            // A damaged channel is reloaded through its step index (lost
+            // steps left out, lost values read as NaN).
             return self.load(c, stop);
         }
         let fresh = !self.channels.contains_key(c.name()) || c.rows() < seen;

@@ -40,8 +40,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 pub use lock::{LOCK_FILE, LockOwner, lock_holder};
-pub use repair::{ChannelRepair, RepairReport, repair};
 pub use reader::{ChannelInfo, ChannelReader, ChannelSummary, Damage, RunReader, RunRows, StepIndex};
+pub use repair::{ChannelRepair, RepairReport, repair};
 pub use writer::{RunWriter, WriterOptions};
 
 /// The array of a channel's records.
@@ -257,25 +257,6 @@ pub fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn channel_names() {
-        for ok in ["layer3", "blocks.0/attn", "a b", "mlp.3", "time", "step/x"] {
-            assert!(check_channel_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "", "/a", "a/", "a//b", "a/../b", "__x", "a/values", "a/step", "a\\b", "a\nb",
-        ] {
-            assert!(check_channel_name(bad).is_err(), "{bad}");
-        }
-        assert_eq!(disk_name(""), "default");
-        assert_eq!(disk_name("x"), "x");
-    }
-}
-
 /// `secs` (Unix) as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn utc(secs: f64) -> String {
     let t = secs.floor() as i64;
@@ -303,4 +284,23 @@ pub(crate) fn utc_now() -> String {
     utc(std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names() {
+        for ok in ["layer3", "blocks.0/attn", "a b", "mlp.3", "time", "step/x"] {
+            assert!(check_channel_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "/a", "a/", "a//b", "a/../b", "__x", "a/values", "a/step", "a\\b", "a\nb",
+        ] {
+            assert!(check_channel_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(disk_name(""), "default");
+        assert_eq!(disk_name("x"), "x");
+    }
 }

@@ -437,13 +437,15 @@ fn scan_chunks(
         .and_then(|t| t.as_str())
         .and_then(element_bytes)
         .filter(|_| plain);
-    let mut ranges = vec![0..rows];
+    let mut ranges: Vec<Range<u64>> = std::iter::once(0..rows).collect();
     ranges.extend(array.shape()[1..].iter().map(|&d| 0..d));
     let Ok(Some(chunks)) = array.chunks_in_array_subset(&ArraySubset::new_with_ranges(&ranges)) else {
         return;
     };
     for idx in chunks.indices().into_iter() {
-        let Ok(shape) = array.chunk_shape(&idx) else { continue };
+        let Ok(shape) = array.chunk_shape(&idx) else {
+            continue;
+        };
         let key = array.chunk_key(&idx);
         let file = store.path_of(key.as_str());
         let first = idx[0] * shape[0].get();
@@ -510,8 +512,8 @@ impl ChannelReader {
             match read_node(&dir.join(array)) {
                 Ok(m) => Ok(m),
                 Err(e) => {
-                    let copy = consolidated_copy(group.as_ref(), array)
-                        .or_else(|| root_copy(root, name, array));
+                    let copy =
+                        consolidated_copy(group.as_ref(), array).or_else(|| root_copy(root, name, array));
                     let Some((copy, from)) = copy else { return Err(e) };
                     damage.push(Damage {
                         array: array.into(),
@@ -630,9 +632,8 @@ impl ChannelReader {
                 .filter(|d| d.array == VALUES || d.array == STEP)
                 .map(|d| d.rows.clone()),
         );
-        let of = |array: &str| {
-            merge_ranges(damage.iter().filter(|d| d.array == array).map(|d| d.rows.clone()))
-        };
+        let of =
+            |array: &str| merge_ranges(damage.iter().filter(|d| d.array == array).map(|d| d.rows.clone()));
         let (unplaced, blank) = (of(STEP), of(VALUES));
         let attrs = values.attributes();
         let plain_chunk_rows = plain_layout(&vmeta, &values);
@@ -661,7 +662,13 @@ impl ChannelReader {
     }
 
     /// The channel's `values`, `step` and `time` arrays.
-    pub(crate) fn arrays(&self) -> (&Array<RunStore>, Option<&Array<RunStore>>, Option<&Array<RunStore>>) {
+    pub(crate) fn arrays(
+        &self,
+    ) -> (
+        &Array<RunStore>,
+        Option<&Array<RunStore>>,
+        Option<&Array<RunStore>>,
+    ) {
         (&self.values, self.steps.as_deref(), self.times.as_deref())
     }
 
@@ -693,7 +700,12 @@ impl ChannelReader {
         let first = self.damage.first()?;
         let lost = self.lost_records();
         let head = if lost > 0 {
-            let ranges: Vec<String> = self.lost.iter().take(4).map(|r| format!("{}..{}", r.start, r.end)).collect();
+            let ranges: Vec<String> = self
+                .lost
+                .iter()
+                .take(4)
+                .map(|r| format!("{}..{}", r.start, r.end))
+                .collect();
             let more = if self.lost.len() > 4 { ", ..." } else { "" };
             format!(
                 "{lost} of {} records lost (records {}{more})",
@@ -735,19 +747,19 @@ impl ChannelReader {
 /// The rows of `rows` outside `holes` (sorted, disjoint), as runs.
 fn complement(holes: &[Range<u64>], rows: Range<u64>) -> Vec<Range<u64>> {
     let mut out = Vec::new();
-        let mut at = rows.start;
-        for l in holes {
-            if l.end <= at {
-                continue;
-            }
-            if l.start >= rows.end {
-                break;
-            }
-            if l.start > at {
-                out.push(at..l.start);
-            }
-            at = at.max(l.end);
+    let mut at = rows.start;
+    for l in holes {
+        if l.end <= at {
+            continue;
         }
+        if l.start >= rows.end {
+            break;
+        }
+        if l.start > at {
+            out.push(at..l.start);
+        }
+        at = at.max(l.end);
+    }
     if at < rows.end {
         out.push(at..rows.end);
     }
@@ -943,7 +955,11 @@ impl ChannelReader {
     /// missing at their true steps.
     pub fn read_append(&self, rows: Range<u64>, out: &mut Vec<f32>) -> Result<()> {
         self.check_rows(&rows)?;
-        if self.blank.iter().any(|b| b.start < rows.end && rows.start < b.end) {
+        if self
+            .blank
+            .iter()
+            .any(|b| b.start < rows.end && rows.start < b.end)
+        {
             let len = self.record_len();
             let mut at = rows.start;
             for part in complement(&self.blank, rows.clone()) {
@@ -1178,7 +1194,10 @@ impl RunReader {
                     array: "zarr.json".into(),
                     rows: 0..0,
                     file: path.join("zarr.json"),
-                    why: format!("{}; the channels are read from their own metadata", ErrorMessage(&e)),
+                    why: format!(
+                        "{}; the channels are read from their own metadata",
+                        ErrorMessage(&e)
+                    ),
                 });
                 serde_json::json!({"attributes": {"actmap": {"run_log": super::FORMAT_VERSION}}})
             }

@@ -165,7 +165,10 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
     if c.dtype() != "float32" {
         return Err(Error::format(
             c.dir(),
-            format!("values are {}; repair rewrites actmap's float32 records", c.dtype()),
+            format!(
+                "values are {}; repair rewrites actmap's float32 records",
+                c.dtype()
+            ),
         ));
     }
     let work = run.join(WORK_DIR);
@@ -177,10 +180,16 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
     // array); records whose step is lost cannot be placed and are dropped.
     let intact = c.placed(0..c.rows());
     let kept: u64 = intact.iter().map(|r| r.end - r.start).sum();
-    let fail = |what: &str, e: &dyn std::fmt::Display| Error::io(&dir, std::io::Error::other(format!("{what}: {e}")));
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        Error::io(&dir, std::io::Error::other(format!("{what}: {e}")))
+    };
     let make = |array: &str, like: &Array<RunStore>, shape: Vec<u64>| -> Result<Array<RunStore>> {
-        let mut a = Array::new_with_metadata(store.clone(), &format!("/{name}/{array}"), like.metadata().clone())
-            .map_err(|e| fail(array, &e))?;
+        let mut a = Array::new_with_metadata(
+            store.clone(),
+            &format!("/{name}/{array}"),
+            like.metadata().clone(),
+        )
+        .map_err(|e| fail(array, &e))?;
         a.set_shape(shape).map_err(|e| fail(array, &e))?;
         Ok(a)
     };
@@ -204,14 +213,16 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
             let end = part.end.min(r + per_block);
             c.read(r..end, &mut buf)?;
             let s = c.steps(r..end)?;
-            let t = c.times(r..end)?.unwrap_or_else(|| vec![f64::NAN; (end - r) as usize]);
+            let t = c
+                .times(r..end)?
+                .unwrap_or_else(|| vec![f64::NAN; (end - r) as usize]);
             let n = end - r;
-            let mut ranges = vec![at..at + n];
+            let mut ranges: Vec<std::ops::Range<u64>> = std::iter::once(at..at + n).collect();
             ranges.extend(values.shape()[1..].iter().map(|&d| 0..d));
             new_values
                 .store_array_subset_opt(&ArraySubset::new_with_ranges(&ranges), &buf[..], &opts)
                 .map_err(|e| fail(VALUES, &e))?;
-            let rows = ArraySubset::new_with_ranges(&[at..at + n]);
+            let rows = ArraySubset::new_with_ranges(std::slice::from_ref(&(at..at + n)));
             new_steps
                 .store_array_subset_opt(&rows, &s[..], &opts)
                 .map_err(|e| fail(STEP, &e))?;
@@ -228,7 +239,11 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
         write_json(&store, &dir.join(array).join("zarr.json"), &meta)?;
         members.insert(array.to_string(), meta);
     }
-    let mut attrs = match read_node(c.dir()).ok().flatten().and_then(|g| g.get("attributes").cloned()) {
+    let mut attrs = match read_node(c.dir())
+        .ok()
+        .flatten()
+        .and_then(|g| g.get("attributes").cloned())
+    {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
@@ -242,14 +257,29 @@ fn rewrite(run: &Path, c: &ChannelReader) -> Result<u64> {
     let mut notes: Vec<Value> = c.repaired().iter().map(|n| json!(n)).collect();
     for d in c.damage() {
         let what = match d.array.as_str() {
-            a if a == STEP && d.rows.is_empty() => "steps lost: records are numbered 0.. in write order".to_string(),
-            a if a == STEP => format!("steps of records {}..{} lost: those records were dropped", d.rows.start, d.rows.end),
-            a if a == VALUES && !d.rows.is_empty() => format!("values of records {}..{} lost: they are NaN", d.rows.start, d.rows.end),
-            a if a == TIME && !d.rows.is_empty() => format!("write times of records {}..{} lost: they are NaN", d.rows.start, d.rows.end),
+            a if a == STEP && d.rows.is_empty() => {
+                "steps lost: records are numbered 0.. in write order".to_string()
+            }
+            a if a == STEP => format!(
+                "steps of records {}..{} lost: those records were dropped",
+                d.rows.start, d.rows.end
+            ),
+            a if a == VALUES && !d.rows.is_empty() => format!(
+                "values of records {}..{} lost: they are NaN",
+                d.rows.start, d.rows.end
+            ),
+            a if a == TIME && !d.rows.is_empty() => format!(
+                "write times of records {}..{} lost: they are NaN",
+                d.rows.start, d.rows.end
+            ),
             a if a == TIME => "write times lost: they are NaN".to_string(),
             _ => continue,
         };
-        notes.push(json!(format!("{what} (repaired {when}: {}: {})", d.file.display(), d.why)));
+        notes.push(json!(format!(
+            "{what} (repaired {when}: {}: {})",
+            d.file.display(),
+            d.why
+        )));
     }
     if !notes.is_empty()
         && let Some(Value::Object(a)) = attrs.get_mut("actmap")
@@ -281,14 +311,19 @@ fn aux_array(store: &Arc<RunStore>, name: &str, array: &str) -> Result<Array<Run
 }
 
 fn write_json(store: &RunStore, path: &Path, v: &Value) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(v).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    let bytes =
+        serde_json::to_vec_pretty(v).map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
     store.write_atomic(path, &bytes).map_err(io(path))
 }
 
 /// The root group's metadata written anew: its attributes (kept when
 /// readable), and every node below consolidated, as the writer does.
 fn write_root(run: &Path) -> Result<()> {
-    let mut attrs = match read_node(run).ok().flatten().and_then(|g| g.get("attributes").cloned()) {
+    let mut attrs = match read_node(run)
+        .ok()
+        .flatten()
+        .and_then(|g| g.get("attributes").cloned())
+    {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
