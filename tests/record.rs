@@ -239,7 +239,7 @@ print(n)
     let out = again.wait_with_output().unwrap();
     let err = common::stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("took over the lock of pid"), "{err}");
+    assert!(err.contains("took over the lock left by pid"), "{err}");
     let c = RunReader::open(&run).unwrap().channel("acts").unwrap();
     assert_eq!(c.rows() as i64, n + 3);
     assert_eq!(c.steps(n as u64..n as u64 + 3).unwrap(), [n, n + 1, n + 2]);

@@ -183,7 +183,7 @@ fn a_second_writer_is_refused_and_a_stale_lock_taken_over() {
     // The lock file of a writer that died (its pid left in it, no flock held).
     std::fs::write(run.join(".actmap-writer.lock"), "pid=4000000\nhost=x\nsince=1\n").unwrap();
     let w = RunWriter::open(&run, WriterOptions::default()).unwrap();
-    assert_eq!(w.took_over_lock(), Some(4_000_000));
+    assert_eq!(w.took_over_lock().map(|o| o.pid), Some(4_000_000));
     let lock = std::fs::read_to_string(run.join(".actmap-writer.lock")).unwrap();
     assert!(lock.contains(&format!("pid={pid}")), "{lock}");
     w.close().unwrap();

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use actmap::input::{self, LoadOptions, safetensors::SafetensorsFile};
-use actmap::runlog::RunReader;
+use actmap::runlog::{ChannelInfo, RunReader};
 use actmap::{Stats, Tensor};
 use clap::Args;
 
@@ -68,27 +68,7 @@ fn metadata(path: &Path) -> Vec<(String, String)> {
     }
 }
 
-/// `secs` (Unix) as `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn utc(secs: f64) -> String {
-    let t = secs.floor() as i64;
-    let (days, rem) = (t.div_euclid(86400), t.rem_euclid(86400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
+pub use actmap::runlog::utc;
 
 fn ago(secs: f64) -> String {
     let d = (actmap::runlog::now() - secs).max(0.0);
@@ -100,24 +80,14 @@ fn ago(secs: f64) -> String {
     }
 }
 
-/// The pid recording to the run, if a live process holds its lock.
-fn writer_pid(run: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(run.join(actmap::runlog::LOCK_FILE)).ok()?;
-    let pid: u32 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("pid="))?
-        .trim()
-        .parse()
-        .ok()?;
-    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
-}
-
 fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
     let path = &args.file;
     let reader = RunReader::open(path)?;
     let info = reader.info();
     let name = path.display().to_string();
-    let writer = writer_pid(path);
+    // A live writer on any host sharing the filesystem (its lock is
+    // tested, not its pid).
+    let writer = actmap::runlog::lock_holder(path).ok().flatten();
     let failed = info.iter().filter(|(_, i)| i.is_err()).count();
     if args.json {
         let channels: Vec<String> = info
@@ -126,8 +96,22 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                 Ok(c) => {
                     let shape: Vec<String> = c.record_shape.iter().map(|d| d.to_string()).collect();
                     let s = &c.summary;
+                    let damage: Vec<String> = c
+                        .damage
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{{\"array\": {}, \"records\": [{}, {}], \"file\": {}, \"why\": {}}}",
+                                json::string(&d.array),
+                                d.rows.start,
+                                d.rows.end,
+                                json::string(&d.file.display().to_string()),
+                                json::string(&d.why)
+                            )
+                        })
+                        .collect();
                     format!(
-                        "{{\"name\": {}, \"record_shape\": [{}], \"dtype\": {}, \"records\": {}, \"steps\": {}, \"distinct_steps\": {}, \"backwards\": {}, \"last_write\": {}}}",
+                        "{{\"name\": {}, \"record_shape\": [{}], \"dtype\": {}, \"records\": {}, \"steps\": {}, \"distinct_steps\": {}, \"backwards\": {}, \"last_write\": {}, \"lost\": {}, \"damage\": [{}], \"repaired\": [{}]}}",
                         json::string(n),
                         shape.join(", "),
                         json::string(&c.dtype),
@@ -136,15 +120,19 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                         s.distinct_steps,
                         s.backwards,
                         s.last_write.map_or("null".into(), json::number),
+                        s.lost,
+                        damage.join(", "),
+                        c.repaired.iter().map(|r| json::string(r)).collect::<Vec<_>>().join(", "),
                     )
                 }
                 Err(e) => format!("{{\"name\": {}, \"error\": {}}}", json::string(n), json::string(&e.to_string())),
             })
             .collect();
         println!(
-            "{{\"run\": {}, \"writer_pid\": {}, \"channels\": [{}]}}",
+            "{{\"run\": {}, \"writer_pid\": {}, \"writer_host\": {}, \"channels\": [{}]}}",
             json::string(&name),
-            writer.map_or("null".into(), |p| p.to_string()),
+            writer.as_ref().map_or("null".into(), |o| o.pid.to_string()),
+            writer.as_ref().map_or("null".into(), |o| json::string(&o.host)),
             channels.join(", ")
         );
     } else {
@@ -152,7 +140,7 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
             "{name}: run log, {} channel{}{}",
             info.len(),
             if info.len() == 1 { "" } else { "s" },
-            writer.map_or(String::new(), |p| format!(", being recorded by pid {p}"))
+            writer.map_or(String::new(), |o| format!(", being recorded by {o}"))
         );
         if !info.is_empty() {
             let rows: Vec<[String; 6]> = info
@@ -175,7 +163,11 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                         n.clone(),
                         format!("[{}]", shape.join(", ")),
                         c.dtype.clone(),
-                        c.rows.to_string(),
+                        if s.lost > 0 {
+                            format!("{} ({} lost)", c.rows, s.lost)
+                        } else {
+                            c.rows.to_string()
+                        },
                         steps,
                         s.last_write
                             .map_or("-".into(), |t| format!("{} ({})", utc(t), ago(t))),
@@ -213,6 +205,7 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                 println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]).trim_end());
             }
         }
+        print_damage(&reader, &info);
     }
     for (n, i) in &info {
         if let Err(e) = i {
@@ -228,7 +221,76 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The damaged files of a run, one line each, and what repair would do.
+fn print_damage(reader: &RunReader, info: &[(String, actmap::Result<ChannelInfo>)]) {
+    let mut lines = Vec::new();
+    for d in reader.damage() {
+        lines.push(format!("  {}: {}", d.file.display(), d.why));
+    }
+    let (mut lost, mut channels) = (0, 0);
+    for (n, i) in info {
+        let Ok(c) = i else { continue };
+        if c.damage.is_empty() {
+            continue;
+        }
+        channels += 1;
+        lost += c.summary.lost;
+        for d in &c.damage {
+            let what = if d.rows.is_empty() {
+                String::new()
+            } else if d.array == actmap::runlog::TIME {
+                format!(
+                    " (write times of records {}..{} unknown)",
+                    d.rows.start, d.rows.end
+                )
+            } else {
+                format!(" (records {}..{} lost)", d.rows.start, d.rows.end)
+            };
+            lines.push(format!("  channel '{n}': {}: {}{what}", d.file.display(), d.why));
+        }
+    }
+    let repaired: Vec<String> = info
+        .iter()
+        .filter_map(|(n, i)| i.as_ref().ok().map(|c| (n, c)))
+        .flat_map(|(n, c)| c.repaired.iter().map(move |r| format!("  channel '{n}': {r}")))
+        .collect();
+    if !repaired.is_empty() {
+        println!("repaired earlier:");
+        for l in &repaired {
+            println!("{l}");
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    println!("damaged:");
+    for l in &lines {
+        println!("{l}");
+    }
+    if lost == 0 {
+        println!(
+            "no records lost; `actmap repair {}` rewrites the damaged metadata",
+            reader.path().display()
+        );
+        return;
+    }
+    println!(
+        "{lost} records lost in {channels} channel{}; `actmap repair {}` rewrites the run keeping every readable record",
+        if channels == 1 { "" } else { "s" },
+        reader.path().display()
+    );
+}
+
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {
+    // `actmap info RUN | head` ends quietly when `head` has read enough,
+    // as `ls` and `cat` do, rather than panicking on the closed pipe.
+    // (Only here: the commands that serve sockets keep SIGPIPE ignored.)
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default before any
+    // thread is started has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if args.file.is_dir() {
         return run_log(&args);
     }

@@ -81,7 +81,7 @@ impl SourceArgs {
         )?;
         if let Some(pid) = w.took_over_lock() {
             eprintln!(
-                "{}: took over the lock of pid {pid}, which is no longer running",
+                "{}: took over the lock left by {pid}, which is no longer running",
                 run.display()
             );
         }

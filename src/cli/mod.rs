@@ -9,6 +9,7 @@ mod json;
 mod live_args;
 mod record;
 mod render;
+mod repair;
 mod runrender;
 #[cfg(feature = "serve")]
 mod serve;
@@ -45,6 +46,8 @@ enum Command {
     /// Serve the live view to browsers (for machines without a display).
     #[cfg(feature = "serve")]
     Serve(Box<serve::ServeArgs>),
+    /// Rewrite a damaged run log, keeping every record that can be read.
+    Repair(repair::RepairArgs),
     /// Write the built-in reference datasets and their renders.
     Demo {
         /// Output directory.
@@ -103,6 +106,7 @@ where
         Command::Render(args) => render::single(*args),
         Command::Info(args) => info::run(args),
         Command::Record(args) => record::run(*args),
+        Command::Repair(args) => repair::run(args),
         #[cfg(feature = "window")]
         Command::Watch(args) => watch::watch(*args),
         #[cfg(feature = "window")]

@@ -114,7 +114,7 @@ pub fn run(a: RecordArgs) -> anyhow::Result<()> {
     )?;
     if let Some(pid) = writer.took_over_lock() {
         eprintln!(
-            "{}: took over the lock of pid {pid}, which is no longer running",
+            "{}: took over the lock left by {pid}, which is no longer running",
             a.out.display()
         );
     }

@@ -68,6 +68,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     for (what, e) in &failed {
         eprintln!("actmap: error: {what}: {e}");
     }
+    damage_warnings(&reader, jobs.iter().map(|j| j.channel.as_str()));
     if jobs.is_empty() {
         if failed.is_empty() {
             anyhow::bail!("{}: the run log has no channels yet", run.display());
@@ -122,6 +123,31 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         anyhow::bail!("{errors} channels failed (listed above)");
     }
     Ok(())
+}
+
+/// One warning line per damaged channel drawn (and for the run's own
+/// metadata): the figure shows the records that can be read.
+fn damage_warnings<'a>(reader: &RunReader, channels: impl Iterator<Item = &'a str>) {
+    for d in reader.damage() {
+        eprintln!("actmap: warning: {}: {}", d.file.display(), d.why);
+    }
+    let mut said = std::collections::HashSet::new();
+    let mut any = false;
+    for name in channels {
+        if !said.insert(name) {
+            continue;
+        }
+        if let Some(note) = reader.channel(name).ok().and_then(|c| c.damage_note()) {
+            eprintln!("actmap: warning: {}: {note}", reader.path().display());
+            any = true;
+        }
+    }
+    if any || !reader.damage().is_empty() {
+        eprintln!(
+            "actmap: warning: the figures show lost records as NaN at their steps; `actmap repair {}` rewrites the run keeping every readable record",
+            reader.path().display()
+        );
+    }
 }
 
 fn label(job: &RunJob) -> String {

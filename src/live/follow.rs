@@ -41,6 +41,8 @@ pub struct Follower {
     channels: HashMap<String, Followed>,
     last_error: String,
     waiting: bool,
+    /// Damage already reported, so each is said once.
+    damage_said: std::collections::HashSet<String>,
 }
 
 impl Follower {
@@ -54,6 +56,7 @@ impl Follower {
             channels: HashMap::new(),
             last_error: String::new(),
             waiting: false,
+            damage_said: Default::default(),
         }
     }
 
@@ -81,6 +84,9 @@ impl Follower {
                 return;
             }
         };
+        for d in reader.damage() {
+            self.say_damage(format!("{}: {}: {}", self.name, d.file.display(), d.why));
+        }
         if self.waiting || self.channels.is_empty() {
             self.waiting = false;
             self.store.set_status(format!("following {}", self.name));
@@ -96,10 +102,24 @@ impl Follower {
         }
     }
 
+    fn say_damage(&mut self, note: String) {
+        if self.damage_said.insert(note.clone()) {
+            self.store.report_problem(note);
+        }
+    }
+
     fn update(&mut self, c: &ChannelReader, stop: &AtomicBool) -> Result<()> {
+        if let Some(note) = c.damage_note() {
+            self.say_damage(format!("{}: {note}", self.name));
+        }
         let seen = self.channels.get(c.name()).map_or(0, |f| f.rows);
         if c.rows() == seen && self.channels.contains_key(c.name()) {
             return Ok(());
+        }
+        if !c.lost().is_empty() {
+            // A damaged channel is reloaded through its step index (lost
+            // steps left out, lost values read as NaN).
+            return self.load(c, stop);
         }
         let fresh = !self.channels.contains_key(c.name()) || c.rows() < seen;
         if !fresh {

@@ -31,6 +31,7 @@
 
 mod lock;
 pub mod reader;
+pub mod repair;
 mod store;
 pub mod writer;
 
@@ -38,8 +39,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-pub use lock::LOCK_FILE;
-pub use reader::{ChannelInfo, ChannelReader, ChannelSummary, RunReader, RunRows, StepIndex};
+pub use lock::{LOCK_FILE, LockOwner, lock_holder};
+pub use reader::{ChannelInfo, ChannelReader, ChannelSummary, Damage, RunReader, RunRows, StepIndex};
+pub use repair::{ChannelRepair, RepairReport, repair};
 pub use writer::{RunWriter, WriterOptions};
 
 /// The array of a channel's records.
@@ -176,19 +178,30 @@ fn walk(dir: &Path, prefix: String, out: &mut Vec<String>, depth: usize) -> Resu
         .collect();
     subdirs.sort();
     for (name, path) in subdirs {
-        let Ok(Some(meta)) = read_node(&path) else {
-            continue;
+        let values = path.join(VALUES);
+        // A channel group whose own zarr.json is damaged is still a
+        // channel when its arrays are there (the reader names the damage).
+        let channel_attrs = match read_node(&path) {
+            Ok(Some(meta)) if node_type(&meta) == Some("group") => {
+                meta.pointer("/attributes/actmap/channel").is_some()
+            }
+            Ok(_) => continue,
+            Err(_) if values.join("zarr.json").is_file() => true,
+            Err(_) => continue,
         };
-        if node_type(&meta) != Some("group") {
-            continue;
-        }
         let full = if prefix.is_empty() {
             name.clone()
         } else {
             format!("{prefix}/{name}")
         };
-        let values = path.join(VALUES);
-        if matches!(read_node(&values), Ok(Some(v)) if node_type(&v) == Some("array")) {
+        // A `values` array, readable or damaged; or a group actmap made
+        // for a channel whose `values` is gone (its records are lost).
+        let is_channel = match read_node(&values) {
+            Ok(Some(v)) => node_type(&v) == Some("array"),
+            Ok(None) => channel_attrs,
+            Err(_) => true,
+        };
+        if is_channel {
             out.push(full.clone());
         }
         walk(&path, full, out, depth + 1)?;
@@ -242,6 +255,35 @@ pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `secs` (Unix) as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn utc(secs: f64) -> String {
+    let t = secs.floor() as i64;
+    let (days, rem) = (t.div_euclid(86400), t.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Now, as [`utc`] writes it.
+pub(crate) fn utc_now() -> String {
+    utc(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64()))
 }
 
 #[cfg(test)]

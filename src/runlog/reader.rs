@@ -33,6 +33,7 @@ pub struct RunReader {
     store: Arc<RunStore>,
     channels: Vec<String>,
     strict: bool,
+    damage: Vec<Damage>,
 }
 
 /// What [`RunReader::info`] says about a channel.
@@ -50,6 +51,10 @@ pub struct ChannelInfo {
     pub summary: ChannelSummary,
     /// Column labels (the `values` array's `column_labels` attribute).
     pub column_labels: Option<Vec<String>>,
+    /// What is damaged on disk ([`ChannelReader::damage`]).
+    pub damage: Vec<Damage>,
+    /// What an earlier `actmap repair` could not keep ([`ChannelReader::repaired`]).
+    pub repaired: Vec<String>,
 }
 
 /// A channel's steps and write times.
@@ -65,6 +70,25 @@ pub struct ChannelSummary {
     pub backwards: u64,
     /// The latest write time, Unix seconds.
     pub last_write: Option<f64>,
+    /// Records that cannot be read (their chunk file is damaged or
+    /// missing; [`ChannelReader::damage`] says which).
+    pub lost: u64,
+}
+
+/// A file of a run log that cannot be read as written: a chunk file cut
+/// short, of the wrong size or missing, or metadata that is not valid
+/// JSON (then read from its consolidated copy when there is one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Damage {
+    /// The array at fault (`values`, `step`, `time`), or `zarr.json` for
+    /// the channel group's own metadata.
+    pub array: String,
+    /// The records whose data in `array` is lost (empty when nothing is).
+    pub rows: Range<u64>,
+    /// The damaged or missing file.
+    pub file: PathBuf,
+    /// What is wrong with it.
+    pub why: String,
 }
 
 /// Which record to show for each step: the steps in increasing order, each
@@ -97,6 +121,30 @@ impl StepIndex {
         for (s, r) in pairs {
             if out_s.last() == Some(&s) {
                 *out_r.last_mut().unwrap_or(&mut 0) = r;
+            } else {
+                out_s.push(s);
+                out_r.push(r);
+            }
+        }
+        StepIndex {
+            steps: out_s,
+            rows: Some(out_r),
+            offset: 0,
+        }
+    }
+
+    /// The index of records at `rows` (increasing) written with `steps`:
+    /// the records of a damaged channel that can still be read.
+    pub fn from_rows(steps: &[i64], rows: &[u64]) -> StepIndex {
+        let mut pairs: Vec<(i64, u64)> = steps.iter().copied().zip(rows.iter().copied()).collect();
+        pairs.sort_unstable();
+        let mut out_s: Vec<i64> = Vec::with_capacity(pairs.len());
+        let mut out_r: Vec<u64> = Vec::with_capacity(pairs.len());
+        for (s, r) in pairs {
+            if out_s.last() == Some(&s) {
+                if let Some(last) = out_r.last_mut() {
+                    *last = r;
+                }
             } else {
                 out_s.push(s);
                 out_r.push(r);
@@ -172,6 +220,17 @@ pub struct ChannelReader {
     /// chunk is the records themselves, read straight into the caller's
     /// buffer; other arrays go through zarrs' codecs.
     plain_chunk_rows: Option<u64>,
+    /// What is damaged on disk (found when the channel is opened).
+    damage: Vec<Damage>,
+    /// Records lost to damage in `values` or `step`: sorted, disjoint.
+    lost: Vec<Range<u64>>,
+    /// Records whose step is lost (they cannot be placed): sorted, disjoint.
+    unplaced: Vec<Range<u64>>,
+    /// Records whose values are lost (they read as NaN): sorted, disjoint.
+    blank: Vec<Range<u64>>,
+    /// What an earlier repair could not keep, one line each (the channel
+    /// group's `actmap.repaired` attribute).
+    repaired: Vec<String>,
 }
 
 /// Records per chunk if `values` (its `zarr.json` in `meta`) is stored as
@@ -316,29 +375,191 @@ fn check_sizes(
     Ok(())
 }
 
+/// An error's message without the path it names (the damage names the file).
+struct ErrorMessage<'a>(&'a Error);
+
+impl std::fmt::Display for ErrorMessage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Error::Format { message, .. } => f.write_str(message),
+            Error::Io { cause, .. } => write!(f, "{cause}"),
+            e => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The copy of `array`'s metadata in a channel group's consolidated metadata.
+fn consolidated_copy(group: Option<&serde_json::Value>, array: &str) -> Option<(serde_json::Value, PathBuf)> {
+    let m = group?.pointer("/consolidated_metadata/metadata")?.get(array)?;
+    (m.get("node_type")?.as_str()? == "array").then(|| (m.clone(), PathBuf::from("the channel's zarr.json")))
+}
+
+/// The copy of `name/array`'s metadata in the root's consolidated metadata.
+fn root_copy(root: &Path, name: &str, array: &str) -> Option<(serde_json::Value, PathBuf)> {
+    let r = read_node(root).ok()??;
+    let m = r
+        .pointer("/consolidated_metadata/metadata")?
+        .get(format!("{name}/{array}"))?;
+    (m.get("node_type")?.as_str()? == "array").then(|| (m.clone(), root.join("zarr.json")))
+}
+
+/// Bytes per element of a numeric Zarr data type.
+fn element_bytes(dtype: &str) -> Option<u64> {
+    Some(match dtype {
+        "float64" | "int64" | "uint64" => 8,
+        "float32" | "int32" | "uint32" => 4,
+        "float16" | "bfloat16" | "int16" | "uint16" => 2,
+        "int8" | "uint8" | "bool" => 1,
+        _ => return None,
+    })
+}
+
+/// Look at every chunk file of `array` below row `rows`: a missing one,
+/// or (for chunks stored plainly, the `bytes` codec alone) one whose size
+/// is not its chunk's, is damage losing the rows it holds.
+fn scan_chunks(
+    store: &RunStore,
+    array: &Array<RunStore>,
+    meta: &serde_json::Value,
+    name: &str,
+    rows: u64,
+    out: &mut Vec<Damage>,
+) {
+    if rows == 0 {
+        return;
+    }
+    let plain = meta
+        .get("codecs")
+        .and_then(|c| c.as_array())
+        .is_some_and(|c| c.len() == 1 && c[0].get("name").and_then(|n| n.as_str()) == Some("bytes"));
+    let elem = meta
+        .get("data_type")
+        .and_then(|t| t.as_str())
+        .and_then(element_bytes)
+        .filter(|_| plain);
+    let mut ranges: Vec<Range<u64>> = std::iter::once(0..rows).collect();
+    ranges.extend(array.shape()[1..].iter().map(|&d| 0..d));
+    let Ok(Some(chunks)) = array.chunks_in_array_subset(&ArraySubset::new_with_ranges(&ranges)) else {
+        return;
+    };
+    for idx in chunks.indices().into_iter() {
+        let Ok(shape) = array.chunk_shape(&idx) else {
+            continue;
+        };
+        let key = array.chunk_key(&idx);
+        let file = store.path_of(key.as_str());
+        let first = idx[0] * shape[0].get();
+        let lost = first..(first + shape[0].get()).min(rows);
+        let why = match std::fs::metadata(&file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "chunk file missing".to_string(),
+            Err(e) => format!("cannot be read: {e}"),
+            Ok(m) => {
+                let Some(elem) = elem else { continue };
+                let want = shape.iter().map(|d| d.get()).product::<u64>() * elem;
+                if m.len() == want {
+                    continue;
+                }
+                let dims: Vec<String> = shape.iter().map(|d| d.get().to_string()).collect();
+                format!(
+                    "chunk file of {} bytes, where a chunk of {} values is {want} bytes",
+                    m.len(),
+                    dims.join(" x ")
+                )
+            }
+        };
+        out.push(Damage {
+            array: name.into(),
+            rows: lost,
+            file,
+            why,
+        });
+    }
+}
+
+/// `ranges` sorted, with overlapping and touching ones joined.
+fn merge_ranges(ranges: impl Iterator<Item = Range<u64>>) -> Vec<Range<u64>> {
+    let mut v: Vec<Range<u64>> = ranges.filter(|r| !r.is_empty()).collect();
+    v.sort_by_key(|r| r.start);
+    let mut out: Vec<Range<u64>> = Vec::with_capacity(v.len());
+    for r in v {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
 impl ChannelReader {
     fn open(store: &Arc<RunStore>, root: &Path, name: &str, strict: bool) -> Result<ChannelReader> {
         let dir = root.join(name);
-        let meta = |array: &str| -> Result<Option<serde_json::Value>> { read_node(&dir.join(array)) };
-        let open = |array: &str| -> Result<Arc<Array<RunStore>>> {
-            Array::open(store.clone(), &format!("/{name}/{array}"))
-                .map(Arc::new)
-                .map_err(|e| {
-                    Error::format(
-                        dir.join(array).join("zarr.json"),
-                        format!("not a Zarr array actmap can read: {e}"),
-                    )
-                })
+        let mut damage = Vec::new();
+        // The channel group's metadata holds a consolidated copy of its
+        // arrays', written after them: the fallback for a damaged one.
+        let group = match read_node(&dir) {
+            Ok(g) => g,
+            Err(e) => {
+                damage.push(Damage {
+                    array: "zarr.json".into(),
+                    rows: 0..0,
+                    file: dir.join("zarr.json"),
+                    why: format!("{}", ErrorMessage(&e)),
+                });
+                None
+            }
         };
-        let dtype_of = |m: &Option<serde_json::Value>| {
-            m.as_ref()
-                .and_then(|v| v.get("data_type"))
+        let mut meta = |array: &str| -> Result<Option<serde_json::Value>> {
+            match read_node(&dir.join(array)) {
+                Ok(m) => Ok(m),
+                Err(e) => {
+                    let copy =
+                        consolidated_copy(group.as_ref(), array).or_else(|| root_copy(root, name, array));
+                    let Some((copy, from)) = copy else { return Err(e) };
+                    damage.push(Damage {
+                        array: array.into(),
+                        rows: 0..0,
+                        file: dir.join(array).join("zarr.json"),
+                        why: format!("{}; read from its copy in {}", ErrorMessage(&e), from.display()),
+                    });
+                    Ok(Some(copy))
+                }
+            }
+        };
+        let repaired: Vec<String> = group
+            .as_ref()
+            .and_then(|g| g.pointer("/attributes/actmap/repaired"))
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        let vmeta = meta(VALUES)?;
+        let smeta = meta(STEP)?;
+        let tmeta = meta(TIME)?;
+        let Some(vmeta) = vmeta else {
+            return Err(Error::format(
+                dir.join(VALUES),
+                format!("the values array is missing: every record of channel '{name}' is lost"),
+            ));
+        };
+        let open = |array: &str, m: &serde_json::Value| -> Result<Arc<Array<RunStore>>> {
+            let bad = |e: String| {
+                Error::format(
+                    dir.join(array).join("zarr.json"),
+                    format!("not a Zarr array actmap can read: {e}"),
+                )
+            };
+            let md: zarrs::array::ArrayMetadata =
+                serde_json::from_value(m.clone()).map_err(|e| bad(e.to_string()))?;
+            Array::new_with_metadata(store.clone(), &format!("/{name}/{array}"), md)
+                .map(Arc::new)
+                .map_err(|e| bad(e.to_string()))
+        };
+        let dtype_of = |m: &serde_json::Value| {
+            m.get("data_type")
                 .and_then(|t| t.as_str())
                 .unwrap_or("")
                 .to_string()
         };
-        let vmeta = meta(VALUES)?;
-        let values = open(VALUES)?;
+        let values = open(VALUES, &vmeta)?;
         let dtype = dtype_of(&vmeta);
         if !NUMERIC.contains(&dtype.as_str()) {
             return Err(Error::format(
@@ -346,12 +567,12 @@ impl ChannelReader {
                 format!("values are {dtype}; actmap reads numeric arrays"),
             ));
         }
-        let (steps, step_dtype) = match meta(STEP)? {
-            Some(m) => (Some(open(STEP)?), dtype_of(&Some(m))),
+        let (steps, step_dtype) = match &smeta {
+            Some(m) => (Some(open(STEP, m)?), dtype_of(m)),
             None => (None, String::new()),
         };
-        let (times, time_dtype) = match meta(TIME)? {
-            Some(m) => (Some(open(TIME)?), dtype_of(&Some(m))),
+        let (times, time_dtype) = match &tmeta {
+            Some(m) => (Some(open(TIME, m)?), dtype_of(m)),
             None => (None, String::new()),
         };
         if values.dimensionality() == 0 {
@@ -380,8 +601,42 @@ impl ChannelReader {
             values.shape()[1..].iter().map(|&d| d as usize).collect()
         };
         check_sizes(&dir, &values, &record_shape, [(STEP, &steps), (TIME, &times)])?;
+        if strict {
+            for (array, a, m) in [(STEP, &steps, &smeta), (TIME, &times, &tmeta)] {
+                if a.is_none() && m.is_none() {
+                    damage.push(Damage {
+                        array: array.into(),
+                        rows: 0..0,
+                        file: dir.join(array),
+                        why: if array == STEP {
+                            "the step array is missing: records are shown at their record numbers".into()
+                        } else {
+                            "the time array is missing: write times are unknown".into()
+                        },
+                    });
+                }
+            }
+            for (array, a, m) in [
+                (VALUES, Some(&values), Some(&vmeta)),
+                (STEP, steps.as_ref(), smeta.as_ref()),
+                (TIME, times.as_ref(), tmeta.as_ref()),
+            ] {
+                if let (Some(a), Some(m)) = (a, m) {
+                    scan_chunks(store, a, m, array, rows, &mut damage);
+                }
+            }
+        }
+        let lost = merge_ranges(
+            damage
+                .iter()
+                .filter(|d| d.array == VALUES || d.array == STEP)
+                .map(|d| d.rows.clone()),
+        );
+        let of =
+            |array: &str| merge_ranges(damage.iter().filter(|d| d.array == array).map(|d| d.rows.clone()));
+        let (unplaced, blank) = (of(STEP), of(VALUES));
         let attrs = values.attributes();
-        let plain_chunk_rows = vmeta.as_ref().and_then(|m| plain_layout(m, &values));
+        let plain_chunk_rows = plain_layout(&vmeta, &values);
         Ok(ChannelReader {
             plain_chunk_rows,
             name: name.to_string(),
@@ -398,7 +653,134 @@ impl ChannelReader {
             step_dtype,
             time_dtype,
             strict,
+            damage,
+            lost,
+            unplaced,
+            blank,
+            repaired,
         })
+    }
+
+    /// The channel's `values`, `step` and `time` arrays.
+    pub(crate) fn arrays(
+        &self,
+    ) -> (
+        &Array<RunStore>,
+        Option<&Array<RunStore>>,
+        Option<&Array<RunStore>>,
+    ) {
+        (&self.values, self.steps.as_deref(), self.times.as_deref())
+    }
+
+    /// What is damaged on disk in this channel (empty for a sound one).
+    pub fn damage(&self) -> &[Damage] {
+        &self.damage
+    }
+
+    /// What an earlier repair of this channel could not keep, one line
+    /// each (e.g. NaN records whose values were lost, steps that are
+    /// record numbers), kept in the channel's metadata so the run says so.
+    pub fn repaired(&self) -> &[String] {
+        &self.repaired
+    }
+
+    /// The records that cannot be read, sorted and disjoint.
+    pub fn lost(&self) -> &[Range<u64>] {
+        &self.lost
+    }
+
+    /// How many records cannot be read.
+    pub fn lost_records(&self) -> u64 {
+        self.lost.iter().map(|r| r.end - r.start).sum()
+    }
+
+    /// One line saying what is damaged and lost, for a warning; `None`
+    /// for a sound channel.
+    pub fn damage_note(&self) -> Option<String> {
+        let first = self.damage.first()?;
+        let lost = self.lost_records();
+        let head = if lost > 0 {
+            let ranges: Vec<String> = self
+                .lost
+                .iter()
+                .take(4)
+                .map(|r| format!("{}..{}", r.start, r.end))
+                .collect();
+            let more = if self.lost.len() > 4 { ", ..." } else { "" };
+            format!(
+                "{lost} of {} records lost (records {}{more})",
+                self.rows,
+                ranges.join(", ")
+            )
+        } else {
+            "no records lost".to_string()
+        };
+        let others = match self.damage.len() {
+            1 => String::new(),
+            n => format!(" and {} more damaged files", n - 1),
+        };
+        Some(format!(
+            "channel '{}' is damaged: {head}: {}: {}{others}",
+            self.name,
+            first.file.display(),
+            first.why
+        ))
+    }
+
+    /// The rows of `rows` whose step can be read, as runs.
+    pub(crate) fn placed(&self, rows: Range<u64>) -> Vec<Range<u64>> {
+        complement(&self.unplaced, rows)
+    }
+
+    /// How many records have a readable step but lost values (they read
+    /// as NaN).
+    pub fn blank_records(&self) -> u64 {
+        let unplaced = &self.unplaced;
+        self.blank
+            .iter()
+            .flat_map(|b| complement(unplaced, b.clone()))
+            .map(|r| r.end - r.start)
+            .sum()
+    }
+}
+
+/// The rows of `rows` outside `holes` (sorted, disjoint), as runs.
+fn complement(holes: &[Range<u64>], rows: Range<u64>) -> Vec<Range<u64>> {
+    let mut out = Vec::new();
+    let mut at = rows.start;
+    for l in holes {
+        if l.end <= at {
+            continue;
+        }
+        if l.start >= rows.end {
+            break;
+        }
+        if l.start > at {
+            out.push(at..l.start);
+        }
+        at = at.max(l.end);
+    }
+    if at < rows.end {
+        out.push(at..rows.end);
+    }
+    out
+}
+
+impl ChannelReader {
+    /// An error if `rows` touch a damaged chunk of `array`.
+    fn check_damage(&self, array: &str, rows: &Range<u64>) -> Result<()> {
+        for d in &self.damage {
+            if d.array == array && d.rows.start < rows.end && rows.start < d.rows.end {
+                return Err(Error::format(
+                    &d.file,
+                    format!(
+                        "{}: records {}..{} of channel '{}' are lost",
+                        d.why, d.rows.start, d.rows.end, self.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Channel name.
@@ -567,8 +949,27 @@ impl ChannelReader {
     }
 
     /// Records `rows` in write order, flattened, appended to `out`.
+    ///
+    /// Records whose values are lost to damage on disk (see
+    /// [`ChannelReader::damage`]) read as NaN, so a figure shows them as
+    /// missing at their true steps.
     pub fn read_append(&self, rows: Range<u64>, out: &mut Vec<f32>) -> Result<()> {
         self.check_rows(&rows)?;
+        if self
+            .blank
+            .iter()
+            .any(|b| b.start < rows.end && rows.start < b.end)
+        {
+            let len = self.record_len();
+            let mut at = rows.start;
+            for part in complement(&self.blank, rows.clone()) {
+                out.resize(out.len() + (part.start - at) as usize * len, f32::NAN);
+                self.read_append(part.clone(), out)?;
+                at = part.end;
+            }
+            out.resize(out.len() + (rows.end - at) as usize * len, f32::NAN);
+            return Ok(());
+        }
         if rows.is_empty() {
             return Ok(());
         }
@@ -598,6 +999,7 @@ impl ChannelReader {
     /// channel has no `step` array).
     pub fn steps(&self, rows: Range<u64>) -> Result<Vec<i64>> {
         self.check_rows(&rows)?;
+        self.check_damage(STEP, &rows)?;
         let Some(a) = &self.steps else {
             return Ok(rows.map(|r| r as i64).collect());
         };
@@ -619,22 +1021,68 @@ impl ChannelReader {
         if rows.is_empty() {
             return Ok(Some(Vec::new()));
         }
+        // Write times in a damaged chunk are unknown (NaN); the records
+        // they belong to are not lost.
+        let bad = merge_ranges(
+            self.damage
+                .iter()
+                .filter(|d| d.array == TIME)
+                .map(|d| d.rows.start.max(rows.start)..d.rows.end.min(rows.end)),
+        );
+        let mut out = Vec::with_capacity((rows.end - rows.start) as usize);
+        let mut at = rows.start;
+        for b in &bad {
+            self.read_times(a, at..b.start, &mut out)?;
+            out.resize(out.len() + (b.end - b.start) as usize, f64::NAN);
+            at = b.end;
+        }
+        self.read_times(a, at..rows.end, &mut out)?;
+        Ok(Some(out))
+    }
+
+    fn read_times(&self, a: &Array<RunStore>, rows: Range<u64>, out: &mut Vec<f64>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let subset = ArraySubset::new_with_ranges(std::slice::from_ref(&rows));
         self.check_chunks(a, &subset)?;
         let path = self.dir.join(TIME);
-        read_numeric!(a, &subset, self.time_dtype.as_str(), f64, &path)
-            .map(Some)
-            .map_err(|e| self.chunk_error(a, &subset, e))
+        let v = read_numeric!(a, &subset, self.time_dtype.as_str(), f64, &path)
+            .map_err(|e| self.chunk_error(a, &subset, e))?;
+        out.extend(v);
+        Ok(())
     }
 
     /// Which row shows each step.
+    ///
+    /// Records whose step is lost are left out; records whose values are
+    /// lost stay (they read as NaN).
     pub fn step_index(&self) -> Result<StepIndex> {
-        Ok(StepIndex::from_steps(&self.steps(0..self.rows)?))
+        if self.unplaced.is_empty() {
+            return Ok(StepIndex::from_steps(&self.steps(0..self.rows)?));
+        }
+        let (steps, rows) = self.intact_steps()?;
+        Ok(StepIndex::from_rows(&steps, &rows))
+    }
+
+    /// The steps of the records whose step can be read, with their rows.
+    fn intact_steps(&self) -> Result<(Vec<i64>, Vec<u64>)> {
+        let (mut steps, mut rows) = (Vec::new(), Vec::new());
+        for part in complement(&self.unplaced, 0..self.rows) {
+            steps.extend(self.steps(part.clone())?);
+            rows.extend(part);
+        }
+        Ok((steps, rows))
     }
 
     /// Step range, distinct steps, backwards steps and the last write time.
     pub fn summary(&self) -> Result<ChannelSummary> {
-        let steps = self.steps(0..self.rows)?;
+        let (steps, rows) = if self.unplaced.is_empty() {
+            (self.steps(0..self.rows)?, None)
+        } else {
+            let (s, r) = self.intact_steps()?;
+            (s, Some(r))
+        };
         let mut backwards = 0;
         let mut max = i64::MIN;
         for &s in &steps {
@@ -643,7 +1091,10 @@ impl ChannelReader {
             }
             max = max.max(s);
         }
-        let index = StepIndex::from_steps(&steps);
+        let index = match &rows {
+            Some(r) => StepIndex::from_rows(&steps, r),
+            None => StepIndex::from_steps(&steps),
+        };
         let last_write = self
             .times(0..self.rows)?
             .and_then(|t| t.into_iter().filter(|x| x.is_finite()).reduce(f64::max));
@@ -657,6 +1108,7 @@ impl ChannelReader {
             distinct_steps: index.len(),
             backwards,
             last_write,
+            lost: self.lost_records(),
         })
     }
 
@@ -732,7 +1184,25 @@ impl RunReader {
     /// an error saying what it is instead.
     pub fn open(path: impl AsRef<Path>) -> Result<RunReader> {
         let path = path.as_ref().to_path_buf();
-        let meta = check_root(&path)?;
+        let mut damage = Vec::new();
+        let meta = match check_root(&path) {
+            Ok(meta) => meta,
+            // An actmap run (it has the writer's lock file) whose root
+            // metadata is damaged: its channels still have their own.
+            Err(e) if read_node(&path).is_err() && path.join(super::LOCK_FILE).is_file() => {
+                damage.push(Damage {
+                    array: "zarr.json".into(),
+                    rows: 0..0,
+                    file: path.join("zarr.json"),
+                    why: format!(
+                        "{}; the channels are read from their own metadata",
+                        ErrorMessage(&e)
+                    ),
+                });
+                serde_json::json!({"attributes": {"actmap": {"run_log": super::FORMAT_VERSION}}})
+            }
+            Err(e) => return Err(e),
+        };
         let strict = meta
             .get("attributes")
             .and_then(|a| a.get("actmap"))
@@ -744,7 +1214,20 @@ impl RunReader {
             path,
             channels,
             strict,
+            damage,
         })
+    }
+
+    /// What is damaged in the run's own metadata (its channels say their
+    /// own: [`ChannelReader::damage`]).
+    pub fn damage(&self) -> &[Damage] {
+        &self.damage
+    }
+
+    /// Whether actmap wrote the run (its root says so): every chunk
+    /// below the visible length must then exist.
+    pub fn is_actmap(&self) -> bool {
+        self.strict
     }
 
     /// The run's directory.
@@ -795,6 +1278,8 @@ impl RunReader {
                         rows: c.rows,
                         summary: c.summary()?,
                         column_labels: c.column_labels.clone(),
+                        damage: c.damage.clone(),
+                        repaired: c.repaired.clone(),
                     })
                 });
                 (name.clone(), info)

@@ -183,7 +183,7 @@ struct Shared {
     /// A write failed: the error, returned by every later call.
     failed: Mutex<Option<Failure>>,
     lock: Mutex<Option<WriterLock>>,
-    took_over: Option<u32>,
+    took_over: Option<super::lock::LockOwner>,
 }
 
 /// The first write that failed: what it was, and the file and OS error
@@ -229,7 +229,7 @@ fn rows_subset(r: std::ops::Range<u64>) -> ArraySubset {
     ArraySubset::new_with_ranges(std::slice::from_ref(&r))
 }
 
-fn codec_options() -> CodecOptions {
+pub(crate) fn codec_options() -> CodecOptions {
     CodecOptions::default()
         .with_experimental_partial_encoding(true)
         .with_store_empty_chunks(true)
@@ -277,10 +277,14 @@ fn is_group(v: &Value) -> bool {
 
 fn channel_attrs(ch: &DiskChannel) -> Map<String, Value> {
     let mut a = ch.attrs.clone();
-    a.insert(
-        "actmap".into(),
-        json!({"channel": ch.name, "record_shape": ch.shape}),
-    );
+    // Other keys of `actmap` (what a repair left, `repaired`) are kept.
+    let mut own = match a.remove("actmap") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    own.insert("channel".into(), json!(ch.name));
+    own.insert("record_shape".into(), json!(ch.shape));
+    a.insert("actmap".into(), Value::Object(own));
     a
 }
 
@@ -886,7 +890,7 @@ impl RunWriter {
             jobs: Mutex::new(Some(tx)),
             spare: Mutex::new(spare_rx),
             failed: Mutex::new(None),
-            took_over: lock.took_over,
+            took_over: lock.took_over.clone(),
             lock: Mutex::new(Some(lock)),
         });
         let s2 = shared.clone();
@@ -918,10 +922,10 @@ impl RunWriter {
         self.shared.failed()
     }
 
-    /// The pid of a writer that died holding this run's lock, when this
-    /// writer took the lock over from it.
-    pub fn took_over_lock(&self) -> Option<u32> {
-        self.shared.took_over
+    /// The writer that died holding this run's lock, when this writer
+    /// took the lock over from it.
+    pub fn took_over_lock(&self) -> Option<&super::lock::LockOwner> {
+        self.shared.took_over.as_ref()
     }
 
     /// Append one record (a row of `shape = [cols]`, or a 2-D record of
@@ -1106,7 +1110,7 @@ fn flush_loop(shared: &Shared) {
 }
 
 /// Remove temporary files a killed writer left.
-fn remove_temporaries(dir: &Path, depth: usize) {
+pub(crate) fn remove_temporaries(dir: &Path, depth: usize) {
     if depth > 40 {
         return;
     }
