@@ -304,3 +304,203 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Pseudo-random float32 noise (an LCG): PNGs of it hardly compress, so a
+/// few fill a small disk.
+fn noise(n: usize, seed: u64) -> Vec<f32> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+/// Every file and directory under `dir` (relative names, directories
+/// ending in `/`), sorted; symbolic links are listed, not followed.
+fn listing(dir: &Path) -> Vec<String> {
+    fn go(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.push(format!("{name}/"));
+                go(root, &p, out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    go(dir, dir, &mut v);
+    v.sort();
+    v
+}
+
+#[test]
+fn batch_on_a_full_disk_names_the_figure_stops_and_a_rerun_finishes() {
+    let Some(fs) = Tmpfs::mount("4m") else { return };
+    let inputs = tempfile::tempdir().unwrap();
+    for i in 0..12 {
+        actmap::sink::write_npy_f32(
+            &inputs.path().join(format!("g{i:02}.npy")),
+            &[400, 600],
+            &noise(400 * 600, i),
+        )
+        .unwrap();
+    }
+    let figs = fs.path().join("figs");
+    let args = ["render", "in", "-o", figs.to_str().unwrap(), "--size", "1200x900"];
+    std::os::unix::fs::symlink(inputs.path(), fs.path().join("in")).ok();
+    let started = Instant::now();
+    let mut quiet = args.to_vec();
+    quiet.push("-q");
+    let o = common::actmap(&quiet, fs.path());
+    let took = started.elapsed();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    // One line: the figure, its file and the cause.
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line, got:\n{err}");
+    let l = lines[0];
+    assert!(
+        l.starts_with("actmap: error: writing in/g") && l.contains(".npy stopped the batch: "),
+        "{l}"
+    );
+    assert!(
+        l.contains(&format!("{}/g", figs.display())) && l.contains("No space left on device"),
+        "{l}"
+    );
+    assert!(l.contains("run the same command again"), "{l}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    // No half-written PNG: what is there is whole (decodes to the full
+    // size), and no temporary file is left.
+    let written = listing(&figs);
+    assert!(written.iter().all(|f| !f.ends_with('/')), "{written:?}");
+    assert!(!written.is_empty() && written.len() < 12, "{written:?}");
+    for f in &written {
+        assert!(f.ends_with(".png") && !f.starts_with('.'), "a leftover: {f}");
+        let img = image::open(figs.join(f)).unwrap_or_else(|e| panic!("{f} is torn: {e}"));
+        assert_eq!((img.width(), img.height()), (1200, 900));
+    }
+    // Space back: the same command finishes the rest, skipping what is done.
+    fs.remount("size=64m");
+    let o = common::actmap(&args, fs.path());
+    let err = common::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "rendered {}, skipped {}, failed 0 of 12",
+            12 - written.len(),
+            written.len()
+        )),
+        "{err}"
+    );
+    let all = listing(&figs);
+    assert_eq!(all.len(), 12, "{all:?}");
+    for f in &all {
+        let img = image::open(figs.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!((img.width(), img.height()), (1200, 900));
+    }
+}
+
+/// How a writer is started on a target: `record`, `serve --record`,
+/// `watch --record`, batch `render -o`.
+fn writer_args(kind: &str, target: &str) -> Vec<String> {
+    let v: Vec<&str> = match kind {
+        "record" => vec!["record", "-", "-o", target, "-q"],
+        "serve" => vec!["serve", "-", "--record", target, "--bind", "127.0.0.1:0"],
+        "watch" => vec!["watch", "-", "--record", target],
+        "batch" => vec!["render", "in", "-o", target, "-q"],
+        _ => unreachable!(),
+    };
+    v.into_iter().map(String::from).collect()
+}
+
+/// Start the writer `kind` on `target` in `dir` (as `uid` when given) and
+/// check it is refused at once: exit 1, one line naming the target and
+/// `cause`.
+fn assert_refused(kind: &str, dir: &Path, target: &str, cause: &str, uid: Option<u32>) {
+    let args = writer_args(kind, target);
+    let mut c = match uid {
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".into(),
+            ])
+            .arg(env!("CARGO_BIN_EXE_actmap"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_actmap")),
+    };
+    // A window would open only after the recorder: no X server is needed
+    // to see the refusal.
+    c.args(&args)
+        .current_dir(dir)
+        .env("DISPLAY", ":65000")
+        .stdin(Stdio::null());
+    let started = Instant::now();
+    let o = c.output().expect("start actmap");
+    let err = common::stderr(&o);
+    let what = format!("{kind} on {target} ({cause})");
+    assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{what}: not refused at start"
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{what}: one line, got:\n{err}");
+    assert!(
+        lines[0].starts_with(&format!("actmap: error: {target}")) && lines[0].contains(cause),
+        "{what}: {}",
+        lines[0]
+    );
+}
+
+#[test]
+fn every_writer_refuses_a_target_it_cannot_write_at_start_and_creates_nothing() {
+    let Some(fs) = Tmpfs::mount("1m") else { return };
+    // Work in the tmpfs: `in` holds two inputs for the batch, `file` is a
+    // regular file, `locked` a directory only root may write to, `ro` a
+    // read-only tmpfs with an empty directory in it.
+    let d = fs.path();
+    std::fs::create_dir(d.join("in")).unwrap();
+    for i in 0..2 {
+        actmap::sink::write_npy_f32(&d.join(format!("in/g{i}.npy")), &[4, 4], &[i as f32; 16]).unwrap();
+    }
+    std::fs::write(d.join("file"), b"not a run").unwrap();
+    std::fs::create_dir(d.join("locked")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(d.join("locked"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let ro = Tmpfs::mount("1m").unwrap();
+    std::fs::create_dir(ro.path().join("empty")).unwrap();
+    ro.remount("ro");
+    std::os::unix::fs::symlink(ro.path(), d.join("ro")).unwrap();
+    let before = listing(d);
+    for kind in ["record", "serve", "watch", "batch"] {
+        assert_refused(kind, d, "ro/new", "Read-only file system", None);
+        assert_refused(kind, d, "ro/empty", "Read-only file system", None);
+        assert_refused(
+            kind,
+            d,
+            "missing/new",
+            "its parent directory missing does not exist",
+            None,
+        );
+        assert_refused(kind, d, "file", "not a directory", None);
+        // Root may write anywhere but to a read-only mount (above): as
+        // another user, a directory of root's 0555.
+        assert_refused(kind, d, "locked/new", "Permission denied", Some(65534));
+        assert_eq!(listing(d), before, "{kind}: a refused start created something");
+        assert_eq!(std::fs::read(d.join("file")).unwrap(), b"not a run");
+    }
+    assert_eq!(listing(ro.path()), ["empty/"]);
+}
