@@ -800,7 +800,12 @@ impl RunWriter {
             let other = std::fs::read_dir(&path)
                 .map_err(|e| Error::io(&path, e))?
                 .filter_map(|e| e.ok())
-                .any(|e| e.file_name() != super::LOCK_FILE);
+                .any(|e| {
+                    // A writer killed before its first commit leaves its
+                    // lock and perhaps a temporary file: still a new run.
+                    let name = e.file_name();
+                    name != super::LOCK_FILE && !name.to_string_lossy().contains(TMP_MARK)
+                });
             if other {
                 return Err(Error::format(
                     &path,
@@ -835,6 +840,7 @@ impl RunWriter {
         };
         let mut st = State::default();
         if fresh {
+            remove_temporaries(&path, 0);
             disk.root_attrs
                 .insert("actmap".into(), json!({"run_log": FORMAT_VERSION}));
         } else {
