@@ -68,6 +68,8 @@ np.save("acts.npy", acts); np.save("layers.npy", layers)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // The run's parent must exist (a missing one is refused, tests/faults.rs).
+    std::fs::create_dir(dir.path().join("runs")).unwrap();
     let out = record(&["-", "-o", "runs/exp1"], dir.path())
         .stdin(py.stdout.take().unwrap())
         .output()

@@ -33,10 +33,11 @@ class FileError(Error, OSError):
 _by_errno = {}
 
 
-def _file_error(message, errno=None, filename=None):
+def _file_error(message, errno=None, filename=None, strerror=None):
     """A FileError for ``errno`` that is also the built-in OSError subclass
     for it (``FileNotFoundError``, ``PermissionError``, ...), so
-    ``except FileNotFoundError`` catches it; called by the native module."""
+    ``except FileNotFoundError`` catches it; ``strerror`` (default: the
+    system's words for ``errno``) says why. Called by the native module."""
     if errno is None:
         e = FileError(message)
         e.filename = filename
@@ -51,7 +52,7 @@ def _file_error(message, errno=None, filename=None):
         if cls is None:
             cls = type(f"FileError.{builtin.__name__}", (FileError, builtin), {"__module__": __name__})
             _by_errno[builtin] = cls
-    return cls(errno, os.strerror(errno), filename)
+    return cls(errno, strerror or os.strerror(errno), filename)
 
 
 class GpuError(Error, RuntimeError):

@@ -45,15 +45,16 @@ pub fn to_py(py: Python<'_>, e: actmap::Error) -> PyErr {
         _ => ("Error", None, None),
     };
     if name == "FileError" {
-        let filename = path.map(|p| p.to_string_lossy().into_owned());
-        let made = py
-            .import("actmap.errors")
-            .and_then(|m| m.getattr("_file_error"))
-            .and_then(|f| f.call1((message.clone(), errno, filename)));
-        return match made {
-            Ok(e) => PyErr::from_value(e),
-            Err(e) => e,
+        // An error the library made (a missing parent directory) has no
+        // OS code but a kind, and its own words.
+        let (errno, strerror) = match &e {
+            actmap::Error::Io { cause, .. } if errno.is_none() => match errno_of_kind(cause.kind()) {
+                Some(n) => (Some(n), Some(cause.to_string())),
+                None => (None, None),
+            },
+            _ => (errno, None),
         };
+        return file_error(py, message, errno, path.as_deref(), strerror);
     }
     let err = raise(py, name, message);
     if let Some(p) = path {
@@ -62,6 +63,41 @@ pub fn to_py(py: Python<'_>, e: actmap::Error) -> PyErr {
             .setattr("filename", p.to_string_lossy().into_owned());
     }
     err
+}
+
+/// The errno of an I/O error kind, for errors without an OS code.
+fn errno_of_kind(kind: std::io::ErrorKind) -> Option<i32> {
+    use std::io::ErrorKind as K;
+    Some(match kind {
+        K::NotFound => 2,
+        K::PermissionDenied => 13,
+        K::AlreadyExists => 17,
+        K::NotADirectory => 20,
+        K::StorageFull => 28,
+        K::ReadOnlyFilesystem => 30,
+        _ => return None,
+    })
+}
+
+/// `actmap.FileError` (an `OSError`, and the built-in subclass for
+/// `errno`): `message` where there is no errno, else `strerror` (default:
+/// the system's words for `errno`) with `errno` and `filename`.
+pub fn file_error(
+    py: Python<'_>,
+    message: String,
+    errno: Option<i32>,
+    filename: Option<&std::path::Path>,
+    strerror: Option<String>,
+) -> PyErr {
+    let filename = filename.map(|p| p.to_string_lossy().into_owned());
+    let made = py
+        .import("actmap.errors")
+        .and_then(|m| m.getattr("_file_error"))
+        .and_then(|f| f.call1((message, errno, filename, strerror)));
+    match made {
+        Ok(e) => PyErr::from_value(e),
+        Err(e) => e,
+    }
 }
 
 /// `Result<T, actmap::Error>` -> `PyResult<T>`.

@@ -18,7 +18,7 @@ use actmap::runlog::{RunWriter, WriterOptions, check_channel_name};
 use pyo3::prelude::*;
 
 use crate::convert::Array;
-use crate::errors::{IntoPy, invalid, raise};
+use crate::errors::{IntoPy, file_error, invalid, raise};
 
 struct Record {
     channel: String,
@@ -116,7 +116,31 @@ fn now() -> f64 {
 }
 
 impl RunLog {
+    /// The writer's first failed write (a full disk) as the `OSError` it
+    /// is (`errno` ENOSPC, `filename` the file in the run), saying that
+    /// the records flushed before are kept.
+    fn write_failed(&self, py: Python<'_>, e: actmap::Error) -> PyErr {
+        let stopped = format!(
+            "writing the run log {} stopped; the records flushed before it are kept",
+            self.path.display()
+        );
+        match &e {
+            actmap::Error::Io { path, cause } if cause.raw_os_error().is_some() => file_error(
+                py,
+                format!("{e}; {stopped}"),
+                cause.raw_os_error(),
+                Some(path),
+                Some(format!("{cause}; {stopped}")),
+            ),
+            _ => file_error(py, format!("{e}; {stopped}"), None, Some(&self.path), None),
+        }
+    }
+
+    /// The error a write gave, if one did.
     fn failed(&self, py: Python<'_>, st: &State) -> Option<PyErr> {
+        if let Some(e) = self.writer.failure() {
+            return Some(self.write_failed(py, e));
+        }
         st.error.as_ref().map(|e| {
             raise(
                 py,
@@ -259,7 +283,7 @@ impl RunLog {
             drop(st);
             py.detach(|| {
                 let mut st = self.queue.lock();
-                while full(&st) && st.error.is_none() && !st.closing {
+                while full(&st) && st.error.is_none() && !st.closing && self.writer.failure().is_none() {
                     st = self.queue.room.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
             });
@@ -289,13 +313,21 @@ impl RunLog {
                 return Err(e);
             }
         }
-        py.detach(|| self.writer.flush()).py_err(py)
+        py.detach(|| self.writer.flush())
+            .map_err(|e| match self.writer.failure() {
+                Some(f) => self.write_failed(py, f),
+                None => crate::errors::to_py(py, e),
+            })
     }
 
     /// Write everything queued, make it visible and close the run log
     /// (releasing its lock). Later `log` calls raise. Safe to call twice.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.shutdown()).py_err(py)?;
+        let closed = py.detach(|| self.shutdown());
+        if let Some(e) = self.writer.failure() {
+            return Err(self.write_failed(py, e));
+        }
+        closed.py_err(py)?;
         let st = self.queue.lock();
         match self.failed(py, &st) {
             Some(e) => Err(e),

@@ -79,6 +79,8 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
             "nothing to render: no supported files (.npy, .npz, .safetensors, .csv, .tsv) in the inputs"
         );
     }
+    // A target that cannot be written is refused before the GPU starts.
+    actmap::sink::prepare_out_dir(&opts.out_dir)?;
     let renderer = Renderer::new()?;
     let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::SeqCst));
 
@@ -128,11 +130,21 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    if !b.quiet || !summary.failed.is_empty() {
+    if !b.quiet || (!summary.failed.is_empty() && summary.stopped.is_none()) {
         eprintln!("{}", summary.line());
     }
     for f in &summary.failed {
         eprintln!("  failed: {}: {}", f.what, f.error);
+    }
+    if let Some(f) = &summary.stopped {
+        anyhow::bail!(
+            "writing {} stopped the batch: {}; {} of {} figures are done, the rest are not; \
+             run the same command again once the disk has room (finished figures are skipped)",
+            f.what,
+            f.error,
+            summary.rendered + summary.skipped,
+            summary.total
+        );
     }
     if summary.interrupted {
         return Err(Interrupted.into());

@@ -254,6 +254,14 @@ pub fn panels_fit(rows: usize, cols: usize, (width, height): (u32, u32), scale: 
 }
 
 /// An error's message without the file name (the failure already names it).
+/// A write error that every later write to the output would repeat (a
+/// full or read-only file system, a quota): the batch stops at the first.
+fn stops_the_batch(e: &Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(e, Error::Io { cause, .. }
+        if matches!(cause.kind(), K::StorageFull | K::QuotaExceeded | K::ReadOnlyFilesystem))
+}
+
 fn detail(e: &Error) -> String {
     match e {
         Error::Format { message, .. } => message.clone(),
@@ -665,6 +673,10 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Stopped by the cancel flag.
     pub interrupted: bool,
+    /// The write that stopped the batch: the output's file system is full
+    /// or read-only, so every later figure would fail the same way. Its
+    /// figure is not in `failed` (nothing of it is left; a rerun makes it).
+    pub stopped: Option<Failure>,
 }
 
 impl Summary {
@@ -786,7 +798,10 @@ pub fn run(
     progress: &mut dyn FnMut(&Summary, &Job),
 ) -> Result<Summary> {
     let start = Instant::now();
-    std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
+    crate::sink::prepare_out_dir(&opts.out_dir)?;
+    // Set by a write that every later write would repeat (a full disk).
+    let stop = AtomicBool::new(false);
+    let stop = &stop;
     let mut summary = Summary {
         total: plan.jobs.len() + plan.failed.len(),
         failed: plan.failed.clone(),
@@ -816,7 +831,7 @@ pub fn run(
         s.spawn(move || {
             let mut cache = None;
             for &i in todo {
-                if cancel.load(Ordering::Relaxed) {
+                if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
                     break;
                 }
                 let grids = load_job(&plan.jobs[i], opts, &mut cache);
@@ -835,6 +850,10 @@ pub fn run(
                         Err(_) => break,
                     };
                     let Ok((i, image)) = msg else { break };
+                    if stop.load(Ordering::Relaxed) {
+                        // The disk failed: figures not yet written are left to a rerun.
+                        continue;
+                    }
                     let r = crate::sink::write_png(&plan.jobs[i].output, &image);
                     if done.send((i, r)).is_err() {
                         break;
@@ -846,6 +865,17 @@ pub fn run(
         let mut record = |summary: &mut Summary, i: usize, r: Result<()>| {
             match r {
                 Ok(()) => summary.rendered += 1,
+                Err(e) if stops_the_batch(&e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    if summary.stopped.is_some() {
+                        // Another write in flight when the disk failed.
+                        return;
+                    }
+                    summary.stopped = Some(Failure {
+                        what: plan.jobs[i].label.clone(),
+                        error: e.to_string(),
+                    });
+                }
                 Err(e) => summary.failed.push(Failure {
                     what: plan.jobs[i].label.clone(),
                     error: detail(&e),
@@ -855,7 +885,7 @@ pub fn run(
             progress(summary, &plan.jobs[i]);
         };
         for (i, grids) in load_rx.iter() {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
                 break;
             }
             let rendered = grids

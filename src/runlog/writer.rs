@@ -784,10 +784,12 @@ impl Shared {
 }
 
 impl RunWriter {
-    /// Open the run log at `path` for appending, creating it (and its
-    /// parent directories) when it does not exist. Fails when `path` is
-    /// something other than a run log (a file, a directory with other
-    /// content, a Zarr array) or another live process writes to it.
+    /// Open the run log at `path` for appending, creating it when it does
+    /// not exist (its parent directory must exist). Fails, creating
+    /// nothing, when `path` is something other than a run log (a file, a
+    /// directory with other content, a Zarr array), its parent is missing,
+    /// its file system is read-only or refuses this user, or another live
+    /// process writes to it.
     pub fn open(path: impl AsRef<Path>, opts: WriterOptions) -> Result<RunWriter> {
         let path = path.as_ref().to_path_buf();
         if path.exists() && !path.is_dir() {
@@ -796,12 +798,18 @@ impl RunWriter {
                 "exists and is not a directory; a run log is a directory",
             ));
         }
+        crate::sink::check_target_dir(&path)?;
         let fresh = !path.join("zarr.json").exists();
         if fresh && path.is_dir() {
             let other = std::fs::read_dir(&path)
                 .map_err(|e| Error::io(&path, e))?
                 .filter_map(|e| e.ok())
-                .any(|e| e.file_name() != super::LOCK_FILE);
+                .any(|e| {
+                    // A writer killed before its first commit leaves its
+                    // lock and perhaps a temporary file: still a new run.
+                    let name = e.file_name();
+                    name != super::LOCK_FILE && !name.to_string_lossy().contains(TMP_MARK)
+                });
             if other {
                 return Err(Error::format(
                     &path,
@@ -809,8 +817,22 @@ impl RunWriter {
                 ));
             }
         }
-        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-        let lock = WriterLock::acquire(&path)?;
+        let made = match std::fs::create_dir(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => false,
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let lock = match WriterLock::acquire(&path) {
+            Ok(l) => l,
+            Err(e) => {
+                // Nothing left behind by a refused start.
+                if made {
+                    let _ = std::fs::remove_file(path.join(super::LOCK_FILE));
+                    let _ = std::fs::remove_dir(&path);
+                }
+                return Err(e);
+            }
+        };
         let mut disk = Disk {
             path: path.clone(),
             store: Arc::new(RunStore::new(&path, opts.sync)),
@@ -822,6 +844,7 @@ impl RunWriter {
         };
         let mut st = State::default();
         if fresh {
+            remove_temporaries(&path, 0);
             disk.root_attrs
                 .insert("actmap".into(), json!({"run_log": FORMAT_VERSION}));
         } else {

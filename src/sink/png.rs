@@ -35,6 +35,32 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(tmp)
 }
 
+/// A file that remembers the first error a write of it gave.
+struct KeepError {
+    file: std::fs::File,
+    error: Option<std::io::Error>,
+}
+
+impl Write for KeepError {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf).inspect_err(|e| self.keep(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+impl KeepError {
+    fn keep(&mut self, e: &std::io::Error) {
+        if self.error.is_none()
+            && let Some(code) = e.raw_os_error()
+        {
+            self.error = Some(std::io::Error::from_raw_os_error(code));
+        }
+    }
+}
+
 /// Write `image` to `path` as PNG: encode into a temporary file in the same
 /// directory, then rename. On any error the temporary file is removed and
 /// an existing file at `path` is left untouched.
@@ -48,12 +74,22 @@ pub fn write_png(path: &Path, image: &RgbaImage) -> Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let file = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        encode_png(image, &mut w).map_err(|e| Error::Encode {
-            path: path.into(),
-            message: e.to_string(),
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, KeepError { file, error: None });
+        let encoded = encode_png(image, &mut w);
+        let flushed = w.flush();
+        // A failed write (a full disk) keeps its errno: the encoder passes
+        // it on as text only.
+        if let Some(e) = w.get_mut().error.take() {
+            return Err(Error::io(path, e));
+        }
+        encoded.map_err(|e| match e {
+            image::ImageError::IoError(e) => Error::io(path, e),
+            e => Error::Encode {
+                path: path.into(),
+                message: e.to_string(),
+            },
         })?;
-        w.flush().map_err(|e| Error::io(path, e))?;
+        flushed.map_err(|e| Error::io(path, e))?;
         drop(w);
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     })();
