@@ -233,27 +233,24 @@ fn every_channel_one_png_and_2d_records_by_step() {
 }
 
 #[test]
-fn a_corrupt_chunk_fails_its_channel_only_and_names_the_file() {
+fn a_corrupt_chunk_is_drawn_as_lost_with_a_warning_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     write_run(&dir.path().join("run"));
     // 12 f32 per row, 1024-byte chunks: 21 rows a chunk; chunk 0 of layers.
     std::fs::write(dir.path().join("run/layers/values/c/0/0"), b"garbage").unwrap();
     let o = common::actmap(&["render", "run", "-o", "figs"], dir.path());
     let err = common::stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(o.status.success(), "{err}");
     assert!(
-        err.contains("layers/values/c/0/0") && err.contains("corrupt chunk"),
+        err.contains("actmap: warning: run: channel 'layers' is damaged")
+            && err.contains("layers/values/c/0/0: chunk file of 7 bytes"),
         "{err}"
     );
-    assert!(
-        dir.path().join("figs/attn.png").is_file(),
-        "the other channel is drawn"
-    );
-    assert!(
-        !dir.path().join("figs/layers.png").exists(),
-        "no picture of a channel that failed"
-    );
-    // info still lists both (it reads steps and times only).
+    // Both drawn: the lost records as NaN at their steps (tests/damage.rs
+    // checks the pixels).
+    assert!(dir.path().join("figs/attn.png").is_file());
+    assert!(dir.path().join("figs/layers.png").is_file());
+    // info lists both.
     let o = common::actmap(&["info", "run"], dir.path());
     assert!(o.status.success(), "{}", common::stderr(&o));
 }
