@@ -144,6 +144,30 @@ def _reduce_none(t):
     return t
 
 
+def _blocks(model, named):
+    """The children of the model's longest list of repeated blocks: the
+    ``ModuleList``/``Sequential`` with the most children of one class
+    (the first such, outermost, on a tie)."""
+    import torch
+
+    best = None
+    for n, m in [("", model), *named]:
+        if not isinstance(m, (torch.nn.ModuleList, torch.nn.Sequential)):
+            continue
+        kids = list(m.named_children())
+        if len(kids) < 2 or len({type(c) for _, c in kids}) != 1:
+            continue
+        if best is None or len(kids) > len(best[1]):
+            best = (n, kids)
+    if best is None:
+        raise InvalidArgumentError(
+            "modules='blocks': the model has no list of repeated blocks "
+            "(a ModuleList or Sequential of two or more modules of one class); name them with glob patterns"
+        )
+    prefix, kids = best
+    return [(f"{prefix}.{k}" if prefix else k, c) for k, c in kids]
+
+
 class record:
     """Log module outputs with forward hooks while the block runs::
 
@@ -151,18 +175,30 @@ class record:
             train()
 
     ``modules``: glob patterns over ``model.named_modules()`` names
-    (default: every leaf module). Each matched module's output (its first
-    tensor, for modules returning tuples) is reduced to one record per
-    step and logged under the module's name: ``reduce="mean"`` averages
+    (default: every leaf module; ``*`` also matches dots, so
+    ``"layers.*"`` takes every submodule of ``layers``, dropouts
+    included), or ``"blocks"``: one row per block, the children of the
+    model's longest list of repeated blocks (``layers.0``, ``layers.1``,
+    ... of a ``TransformerEncoder``, ``transformer.h.*`` of GPT-2). Each
+    matched module's output (its first tensor, for modules returning
+    tuples) is reduced to one record per step and logged under the
+    module's name: ``reduce="mean"`` averages
     over every axis but the last (a ``[batch, tokens, d]`` output gives a
     ``d`` row); ``"none"`` keeps a 2-D record (the first sample of a
     batch); or a function of the tensor. The step counts calls of
     ``model`` (one forward per training step); outputs are logged every
     ``every`` steps. ``run`` is a ``Run`` or a path (opened here and closed
     on exit). The hooks are removed on exit, also by an exception.
+
+    The hooks do not stall the step: the reduction runs on the module's
+    device, and an output on a GPU is copied into a pinned host buffer
+    with ``non_blocking=True`` behind a CUDA event; the records of a step
+    are handed to the run's writer at the next forward (or on exit) once
+    their copies are done, so no hook waits for the device. At most
+    ``lag`` steps of copies are in flight (then the oldest is waited for).
     """
 
-    def __init__(self, model, run, modules=None, every=1, reduce="mean", start_step=0):
+    def __init__(self, model, run, modules=None, every=1, reduce="mean", start_step=0, lag=4):
         if not hasattr(model, "named_modules"):
             raise InvalidArgumentError("record() needs a torch.nn.Module")
         if int(every) < 1:
@@ -185,9 +221,19 @@ class record:
         self._warned = set()
         self.run = None
         self.modules = []
+        if int(lag) < 1:
+            raise InvalidArgumentError(f"lag must be 1 or more, got {lag}")
+        self._lag = int(lag)
+        # Device records whose copies to the host may still be running:
+        # [step, [(name, pinned host buffer, event)]] oldest first, and
+        # the pinned buffers free for reuse, by shape.
+        self._pending = []
+        self._free = {}
 
     def _match(self):
         named = [(n, m) for n, m in self.model.named_modules() if n]
+        if self._patterns == ["blocks"]:
+            return _blocks(self.model, named)
         if self._patterns is None:
             return [(n, m) for n, m in named if not any(True for _ in m.children())]
         out = [(n, m) for n, m in named if any(fnmatch.fnmatchcase(n, p) for p in self._patterns)]
@@ -214,6 +260,8 @@ class record:
         if self._calls:
             self.step += 1
         self._calls += 1
+        if self._pending:
+            self._drain(wait=False)
 
     def _hook(self, name):
         def hook(module, args, output):
@@ -222,21 +270,64 @@ class record:
             t = _first_tensor(output)
             if t is None:
                 return
-            try:
-                self.run.log(name, self._reduce(t), step=self.step)
-            except InvalidArgumentError as e:
-                # A record that does not fit its channel (a smaller last
-                # batch under reduce="none") is skipped, never fatal.
-                if name not in self._warned:
-                    self._warned.add(name)
-                    warnings.warn(f"actmap.record: skipping {name}: {e}", stacklevel=2)
+            r = self._reduce(t)
+            if is_torch(r) and r.device.type == "cuda":
+                self._copy_async(name, r)
+            else:
+                self._log(name, r, self.step)
 
         return hook
+
+    def _log(self, name, values, step):
+        try:
+            self.run.log(name, values, step=step)
+        except InvalidArgumentError as e:
+            # A record that does not fit its channel (a smaller last
+            # batch under reduce="none") is skipped, never fatal.
+            if name not in self._warned:
+                self._warned.add(name)
+                warnings.warn(f"actmap.record: skipping {name}: {e}", stacklevel=3)
+
+    def _copy_async(self, name, r):
+        import torch
+
+        r = r.detach()
+        if r.dtype != torch.float32:
+            r = r.float()
+        shape = tuple(r.shape)
+        free = self._free.get(shape)
+        host = free.pop() if free else torch.empty(shape, dtype=torch.float32, pin_memory=True)
+        host.copy_(r, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record(torch.cuda.current_stream(r.device))
+        if not self._pending or self._pending[-1][0] != self.step:
+            self._pending.append([self.step, []])
+        self._pending[-1][1].append((name, host, event))
+
+    def _drain(self, wait):
+        """Hand the finished device copies to the run, oldest step first:
+        all of them when ``wait``, else those done (waiting only for the
+        steps beyond ``lag`` still in flight)."""
+        while self._pending:
+            step, records = self._pending[0]
+            over = len(self._pending) > self._lag
+            if not (wait or over) and not all(ev.query() for _, _, ev in records):
+                return
+            for name, host, ev in records:
+                ev.synchronize()
+                self._log(name, host.numpy(), step)  # log copies the values
+                self._free.setdefault(tuple(host.shape), []).append(host)
+            self._pending.pop(0)
 
     def _remove(self):
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        try:
+            self._drain(wait=True)
+        finally:
+            self._pending.clear()
+            self._free.clear()
         if self._own and self.run is not None:
             self.run.close()
 

@@ -247,3 +247,40 @@ def test_monitor_opens_the_window_in_a_child_process(tmp_path, xvfb, monkeypatch
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(actmap.Error, match="no display"):
         actmap.monitor(tmp_path / "run", inline=False)
+
+
+def test_record_blocks_is_one_row_per_block(tmp_path):
+    # `modules="blocks"`: the children of the longest list of repeated
+    # blocks, not every submodule as a "layers.*" glob takes.
+    torch.manual_seed(0)
+    model = torch.nn.TransformerEncoder(
+        torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True), 3,
+        enable_nested_tensor=False)
+    model.eval()
+    x = torch.randn(2, 5, 16)
+    with actmap.record(model, tmp_path / "run", modules="blocks") as rec:
+        model(x)
+        model(x)
+    assert rec.modules == ["layers.0", "layers.1", "layers.2"]
+    with actmap.record(model, tmp_path / "glob", modules="layers.*") as glob:
+        model(x)
+    assert len(glob.modules) > 20 and "layers.0.dropout1" in glob.modules
+    g = zarr.open_group(str(tmp_path / "run"), mode="r")
+    with torch.no_grad():
+        h = x
+        for i, layer in enumerate(model.layers):
+            h = layer(h)
+            got = np.asarray(g[f"layers.{i}"]["values"][:])
+            assert got.shape == (2, 16)
+            assert np.allclose(got[1], h.mean(dim=(0, 1)).numpy(), atol=1e-5)
+        assert np.asarray(g["layers.2"]["step"][:]).tolist() == [0, 1]
+    # A model that is itself a Sequential of blocks, and one with none.
+    seq = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    with actmap.record(seq, tmp_path / "seq", modules="blocks") as rec:
+        seq(torch.randn(3, 4))
+    assert rec.modules == ["0", "1"]
+    with pytest.raises(actmap.InvalidArgumentError, match="no list of repeated blocks"):
+        with actmap.record(torch.nn.Linear(2, 2), tmp_path / "none", modules="blocks"):
+            pass
+    with pytest.raises(actmap.InvalidArgumentError, match="lag must be 1 or more"):
+        actmap.record(seq, tmp_path / "lag", lag=0)
