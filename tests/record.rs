@@ -378,3 +378,81 @@ fn the_readme_python_client_records_rows_and_maps_with_steps() {
     assert_eq!(attn.record_shape(), [64, 64]);
     assert!(attn.times(0..1).unwrap().unwrap()[0] > 1.7e9);
 }
+
+#[test]
+fn ranks_record_side_by_side_and_render_picks_one() {
+    // Two recorders of one distributed job, started together: each writes
+    // RUN/rank<N>/ under its own lock; neither waits on or refuses the other.
+    let dir = tempfile::tempdir().unwrap();
+    let mut kids: Vec<Child> = (0..2)
+        .map(|r| {
+            record(
+                &["-", "-o", "run", "--rank", &r.to_string(), "--cols", "2", "-q"],
+                dir.path(),
+            )
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for (r, kid) in kids.iter_mut().enumerate() {
+        let mut stdin = kid.stdin.take().unwrap();
+        for s in 0..3 {
+            writeln!(stdin, "{},{}", r * 100 + s, s).unwrap();
+        }
+    }
+    for kid in kids {
+        let o = kid.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let run = dir.path().join("run");
+    assert_eq!(actmap::runlog::ranks(&run).unwrap(), Some(vec![0, 1]));
+    for r in 0..2u32 {
+        let reader = RunReader::open(run.join(format!("rank{r}"))).unwrap();
+        let ch = reader.channel("default").unwrap();
+        let mut v = Vec::new();
+        ch.read(0..3, &mut v).unwrap();
+        let want: Vec<f32> = (0..3).flat_map(|s| [(r * 100 + s) as f32, s as f32]).collect();
+        assert_eq!(v, want, "rank {r}");
+    }
+    // The run opens at its lowest rank; info lists both.
+    let default = RunReader::open(&run).unwrap();
+    assert!(default.path().ends_with("rank0"), "{}", default.path().display());
+    let o = common::actmap(&["info", "run"], dir.path());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("run: distributed run, ranks: 0, 1"), "{text}");
+    assert!(text.contains("rank 1: "), "{text}");
+    // render --rank 1 draws rank 1's values: on the limits 0..200, rank
+    // 1's cell (0,0) (100) is viridis(0.5), where rank 0's (0) is viridis(0).
+    let draw = |rank: &str, out: &str| {
+        let o = common::actmap(
+            &[
+                "render", "run", "--rank", rank, "-o", out, "--bare", "--size", "20x30", "--cmap", "viridis",
+                "--vmin", "0", "--vmax", "200",
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        image::open(dir.path().join(out)).unwrap().to_rgba8()
+    };
+    let one = draw("1", "r1.png");
+    let zero = draw("0", "r0.png");
+    let cmap: actmap::Colormap = "viridis".parse().unwrap();
+    assert_eq!(common::px(&one, 5, 5), cmap.map(0.5), "rank 1 cell (0,0)");
+    assert_eq!(common::px(&zero, 5, 5), cmap.map(0.0), "rank 0 cell (0,0)");
+    let o = common::actmap(&["render", "run", "--rank", "2", "-o", "x.png"], dir.path());
+    assert!(!o.status.success());
+    assert!(
+        common::stderr(&o).contains("no rank 2; the run has ranks 0, 1"),
+        "{}",
+        common::stderr(&o)
+    );
+    // A single-process recorder on the distributed run is refused.
+    let o = record(&["-", "-o", "run", "--cols", "2"], dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a distributed run"));
+}

@@ -46,14 +46,32 @@ class Run:
     least every ``flush_every`` seconds. ``close()`` (also leaving a
     ``with`` block, by an exception too, and interpreter exit) writes
     everything queued.
+
+    Distributed training: every rank of a job may open the same ``path``.
+    Rank and world size come from ``rank=``/``world_size=``, else
+    ``torch.distributed`` when initialised, else ``RANK``/``WORLD_SIZE``
+    (torchrun), else ``SLURM_PROCID``/``SLURM_NTASKS``. With more than one
+    rank, each writes a whole run log at ``path/rank<N>/`` with its own
+    lock (no rank waits on another); ``ranks=`` picks who logs (``"all"``,
+    a rank, a list): the others get a run whose ``log`` does nothing.
     """
 
-    def __init__(self, path, *, flush_every=1.0, queue_mb=256.0):
+    def __init__(self, path, *, flush_every=1.0, queue_mb=256.0, rank=None, world_size=None, ranks="all"):
         self._log = None
         self._server = None
-        self._native = _actmap.RunLog(os.fspath(path), flush_every, queue_mb)
-        self._log = self._native.log
+        self._native = None
         self.path = os.fspath(path)
+        self.rank, self.world_size = _rank_and_world(rank, world_size)
+        self.logging = _picked(self.rank, ranks)
+        if not self.logging:
+            # A rank that does not log: no file, no thread, log() returns.
+            self._log = _no_log
+            return
+        where = self.path
+        if self.world_size > 1:
+            where = _actmap.rank_dir(self.path, self.rank)
+        self._native = _actmap.RunLog(where, flush_every, queue_mb)
+        self._log = self._native.log
         _open_runs.add(self)
 
     def log(self, name, values, step=None):
@@ -61,6 +79,8 @@ class Run:
         (a scalar is a row of one). ``step``: the training step (default:
         the channel's previous step + 1). Every record of a channel has
         the shape of its first."""
+        if self._native is None:
+            return  # a rank that does not log
         if type(values) is not np.ndarray or values.dtype != _F32 or not values.flags.c_contiguous:
             if is_torch(values):
                 values = torch_to_numpy(values)
@@ -71,20 +91,24 @@ class Run:
 
     def flush(self):
         """Wait until everything logged so far is in the run log and visible."""
-        self._native.flush()
+        if self._native is not None:
+            self._native.flush()
 
     def close(self):
         """Write everything queued and close the run log (later ``log``
         calls raise). Safe to call twice."""
         _open_runs.discard(self)
-        self._native.close()
+        if self._native is not None:
+            self._native.close()
 
     @property
     def closed(self):
-        return self._native.closed
+        return self._native is None or self._native.closed
 
     def channels(self):
         """``{name: record shape}`` of the channels written so far."""
+        if self._native is None:
+            return {}
         return {n: tuple(s) for n, s in self._native.channels()}
 
     def show(self, height=600, bind="127.0.0.1:0", **options):
@@ -110,6 +134,53 @@ class Run:
     def __repr__(self):
         state = "closed" if self.closed else "open"
         return f"<actmap.Run {self.path!r} ({state})>"
+
+
+def _no_log(*args, **kwargs):
+    return None
+
+
+def _env_int(*names):
+    for n in names:
+        v = os.environ.get(n)
+        if v not in (None, ""):
+            try:
+                return int(v), n
+            except ValueError:
+                raise InvalidArgumentError(f"environment variable {n}={v!r} is not a whole number") from None
+    return None, None
+
+
+def _rank_and_world(rank, world_size):
+    """This process's rank and the job's world size: the arguments when
+    given, else torch.distributed when it is initialised, else torchrun's
+    RANK/WORLD_SIZE, else Slurm's SLURM_PROCID/SLURM_NTASKS, else 0 of 1."""
+    if rank is None or world_size is None:
+        r = w = None
+        dist = sys.modules.get("torch.distributed")
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            r, w = dist.get_rank(), dist.get_world_size()
+        else:
+            r, rn = _env_int("RANK", "SLURM_PROCID")
+            w, wn = _env_int("WORLD_SIZE", "SLURM_NTASKS")
+        rank = r if rank is None else rank
+        world_size = w if world_size is None else world_size
+    rank = 0 if rank is None else int(rank)
+    world_size = 1 if world_size is None else int(world_size)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise InvalidArgumentError(f"rank {rank} of world size {world_size}: a rank is 0 to world_size - 1")
+    return rank, world_size
+
+
+def _picked(rank, ranks):
+    if ranks == "all" or ranks is None:
+        return True
+    if isinstance(ranks, int):
+        return rank == ranks
+    try:
+        return rank in {int(r) for r in ranks}
+    except TypeError:
+        raise InvalidArgumentError(f"ranks must be 'all', a rank or a list of ranks, got {ranks!r}") from None
 
 
 def _first_tensor(output):
@@ -198,7 +269,8 @@ class record:
     ``lag`` steps of copies are in flight (then the oldest is waited for).
     """
 
-    def __init__(self, model, run, modules=None, every=1, reduce="mean", start_step=0, lag=4):
+    def __init__(self, model, run, modules=None, every=1, reduce="mean", start_step=0, lag=4,
+                 rank=None, world_size=None, ranks="all"):
         if not hasattr(model, "named_modules"):
             raise InvalidArgumentError("record() needs a torch.nn.Module")
         if int(every) < 1:
@@ -216,6 +288,7 @@ class record:
         self.step = int(start_step)
         self._calls = 0
         self._run_arg = run
+        self._rank_args = {"rank": rank, "world_size": world_size, "ranks": ranks}
         self._patterns = [modules] if isinstance(modules, str) else modules
         self._handles = []
         self._warned = set()
@@ -244,7 +317,9 @@ class record:
 
     def __enter__(self):
         self._own = not isinstance(self._run_arg, Run)
-        self.run = Run(self._run_arg) if self._own else self._run_arg
+        self.run = Run(self._run_arg, **self._rank_args) if self._own else self._run_arg
+        if not self.run.logging:
+            return self  # a rank that does not log hooks nothing
         try:
             matched = self._match()
             self.modules = [n for n, _ in matched]

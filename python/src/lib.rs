@@ -59,6 +59,16 @@ fn check_options(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>, func: &str)
     convert::figure_options(py, kwargs, func).map(|_| ())
 }
 
+/// Where rank `rank` of a distributed job writes (`root/rank<N>`), making
+/// `root` a distributed run first when it is new
+/// ([`actmap::runlog::rank_dir`]).
+#[pyfunction]
+fn rank_dir(py: Python<'_>, root: std::path::PathBuf, rank: u32) -> PyResult<String> {
+    use errors::IntoPy;
+    let dir = py.detach(|| actmap::runlog::rank_dir(&root, rank)).py_err(py)?;
+    Ok(dir.to_string_lossy().into_owned())
+}
+
 #[pymodule]
 fn _actmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -72,5 +82,6 @@ fn _actmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(options, m)?)?;
     m.add_function(wrap_pyfunction!(check_options, m)?)?;
+    m.add_function(wrap_pyfunction!(rank_dir, m)?)?;
     Ok(())
 }

@@ -82,6 +82,54 @@ fn ago(secs: f64) -> String {
 
 fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
     let path = &args.file;
+    let Some(ranks) = actmap::runlog::ranks(path)? else {
+        if let Some(js) = one_run(path, args.json)? {
+            println!("{js}");
+        }
+        return Ok(());
+    };
+    let list = ranks.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
+    if !args.json {
+        println!(
+            "{}: distributed run, ranks: {}",
+            path.display(),
+            if list.is_empty() { "none yet" } else { &list }
+        );
+    }
+    let mut parts = Vec::new();
+    let mut failed = 0;
+    for r in &ranks {
+        let dir = path.join(format!("rank{r}"));
+        if !args.json {
+            print!("rank {r}: ");
+        }
+        match one_run(&dir, args.json) {
+            Ok(Some(js)) => parts.push(format!("{{\"rank\": {r}, \"run\": {js}}}")),
+            Ok(None) => {}
+            Err(e) => {
+                failed += 1;
+                eprintln!("actmap: error: rank {r}: {e:#}");
+            }
+        }
+    }
+    if args.json {
+        println!(
+            "{{\"run\": {}, \"ranks\": [{}]}}",
+            json::string(&path.display().to_string()),
+            parts.join(", ")
+        );
+    }
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} ranks could not be read (listed above)",
+            ranks.len()
+        );
+    }
+    Ok(())
+}
+
+/// One run log's listing: printed as text, or returned as JSON.
+fn one_run(path: &std::path::Path, as_json: bool) -> anyhow::Result<Option<String>> {
     let reader = RunReader::open(path)?;
     let info = reader.info();
     let name = path.display().to_string();
@@ -89,7 +137,8 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
     // tested, not its pid).
     let writer = actmap::runlog::lock_holder(path).ok().flatten();
     let failed = info.iter().filter(|(_, i)| i.is_err()).count();
-    if args.json {
+    let mut js = None;
+    if as_json {
         let channels: Vec<String> = info
             .iter()
             .map(|(n, i)| match i {
@@ -128,13 +177,13 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
                 Err(e) => format!("{{\"name\": {}, \"error\": {}}}", json::string(n), json::string(&e.to_string())),
             })
             .collect();
-        println!(
+        js = Some(format!(
             "{{\"run\": {}, \"writer_pid\": {}, \"writer_host\": {}, \"channels\": [{}]}}",
             json::string(&name),
             writer.as_ref().map_or("null".into(), |o| o.pid.to_string()),
             writer.as_ref().map_or("null".into(), |o| json::string(&o.host)),
             channels.join(", ")
-        );
+        ));
     } else {
         println!(
             "{name}: run log, {} channel{}{}",
@@ -213,12 +262,15 @@ fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
+        if let Some(js) = js {
+            println!("{js}");
+        }
         anyhow::bail!(
             "{failed} of {} channels could not be read (listed above)",
             info.len()
         );
     }
-    Ok(())
+    Ok(js)
 }
 
 /// The damaged files of a run, one line each, and what repair would do.

@@ -42,6 +42,10 @@ pub struct RecordArgs {
     /// No progress output (problems still print).
     #[arg(short, long)]
     quiet: bool,
+    /// This recorder is rank N of a distributed job: it writes RUN/rankN/
+    /// (the run's other ranks write theirs beside it).
+    #[arg(long, value_name = "N")]
+    rank: Option<u32>,
 }
 
 /// The one line a recorder stops with when its run log's writer failed
@@ -104,8 +108,12 @@ pub fn run(a: RecordArgs) -> anyhow::Result<()> {
         );
     }
     let (plain, named) = parse_cols(&a.cols)?;
+    let out = match a.rank {
+        Some(r) => actmap::runlog::rank_dir(&a.out, r)?,
+        None => a.out.clone(),
+    };
     let writer = RunWriter::open(
-        &a.out,
+        &out,
         WriterOptions {
             flush_every: Duration::from_secs_f64(a.flush_every),
             sync: a.sync,

@@ -44,6 +44,9 @@ pub struct RenderArgs {
     /// Run logs: the step whose 2-D records to draw (default: the latest).
     #[arg(long, allow_hyphen_values = true)]
     step: Option<i64>,
+    /// Distributed run logs (RUN/rank<N>/): the rank to draw (default: the lowest).
+    #[arg(long, value_name = "N")]
+    pub rank: Option<u32>,
     /// Batch: the --split slices of a tensor become panels of one figure.
     #[arg(long)]
     panels: bool,

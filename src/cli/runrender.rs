@@ -45,6 +45,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
             run.display()
         );
     }
+    let run = actmap::runlog::rank_path(&run, a.rank)?;
     let (steps, step) = a.step_args();
     if !b.split.is_empty() && b.split != [0] {
         anyhow::bail!("a run log splits its 2-D records by step only: --split (or --split 0)");

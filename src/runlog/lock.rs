@@ -110,15 +110,11 @@ impl WriterLock {
                 pid,
                 host: field(&previous, "host").unwrap_or("?").to_string(),
             });
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let host = hostname();
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        let text = format!(
-            "pid={}\nhost={}\nsince={since:.3}\n",
-            std::process::id(),
-            host.trim()
-        );
+        let text = format!("pid={}\nhost={}\nsince={since:.3}\n", std::process::id(), host);
         let write = (|| -> std::io::Result<()> {
             file.set_len(0)?;
             file.seek(SeekFrom::Start(0))?;
@@ -128,6 +124,14 @@ impl WriterLock {
         write.map_err(|e| Error::io(&path, e))?;
         Ok(WriterLock { file, took_over })
     }
+}
+
+/// This host's name (empty when the system does not say).
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 impl Drop for WriterLock {

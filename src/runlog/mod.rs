@@ -118,6 +118,117 @@ fn node_type(v: &serde_json::Value) -> Option<&str> {
     v.get("node_type").and_then(|t| t.as_str())
 }
 
+/// The ranks of a distributed run: `Some(ranks)` (sorted) when `path` is
+/// a ranked run (its root group's attributes hold `actmap.ranks: true`
+/// and each rank `N` writes a whole run log at `rank<N>/`), `None` for a
+/// single-process run log or anything else.
+pub fn ranks(path: &Path) -> Result<Option<Vec<u32>>> {
+    let Ok(Some(meta)) = read_node(path) else {
+        return Ok(None);
+    };
+    let ranked = meta
+        .get("attributes")
+        .and_then(|a| a.get("actmap"))
+        .and_then(|a| a.get("ranks"))
+        .and_then(|r| r.as_bool())
+        == Some(true);
+    if !ranked {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
+        let e = e.map_err(|e| Error::io(path, e))?;
+        let name = e.file_name();
+        let Some(n) = name.to_str().and_then(|n| n.strip_prefix("rank")) else {
+            continue;
+        };
+        if let Ok(r) = n.parse::<u32>()
+            && format!("rank{r}") == name.to_string_lossy()
+            && is_run_log(&e.path())
+        {
+            out.push(r);
+        }
+    }
+    out.sort_unstable();
+    Ok(Some(out))
+}
+
+/// The run log of one rank: `path/rank<N>` of a ranked run (`rank`
+/// `None`: the lowest rank), or `path` itself for a single-process run
+/// (where only rank `None` or 0 is there to pick).
+pub fn rank_path(path: &Path, rank: Option<u32>) -> Result<PathBuf> {
+    match ranks(path)? {
+        Some(ranks) => {
+            let Some(&first) = ranks.first() else {
+                return Err(Error::format(path, "a distributed run with no rank written yet"));
+            };
+            match rank {
+                None => Ok(path.join(format!("rank{first}"))),
+                Some(r) if ranks.contains(&r) => Ok(path.join(format!("rank{r}"))),
+                Some(r) => Err(Error::Invalid(format!(
+                    "{}: no rank {r}; the run has ranks {}",
+                    path.display(),
+                    ranks.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+                ))),
+            }
+        }
+        None => match rank {
+            None | Some(0) => Ok(path.to_path_buf()),
+            Some(r) => Err(Error::Invalid(format!(
+                "{}: no rank {r}; it is a single-process run log (rank 0 only)",
+                path.display()
+            ))),
+        },
+    }
+}
+
+/// Where rank `rank` of a distributed job writes: `root/rank<N>`, making
+/// `root` a ranked run first when it is new. Every rank may call this at
+/// once, on one host or many sharing the filesystem: the root's
+/// `zarr.json` is written to a file of this rank's own and then
+/// hard-linked into place, which fails with `EEXIST` for all but one
+/// (atomic on NFS and Lustre too, unlike a rename over another file). A
+/// root that is a single-process run log, or not a run at all, is
+/// refused.
+pub fn rank_dir(root: &Path, rank: u32) -> Result<PathBuf> {
+    crate::sink::check_target_dir(root)?;
+    match std::fs::create_dir(root) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && root.is_dir() => {}
+        Err(e) => return Err(Error::io(root, e)),
+    }
+    let meta = root.join("zarr.json");
+    if !meta.exists() {
+        let body = serde_json::json!({
+            "zarr_format": 3,
+            "node_type": "group",
+            "attributes": {"actmap": {"run_log": FORMAT_VERSION, "ranks": true}},
+        });
+        let host: String = lock::hostname()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let tmp = root.join(format!(".zarr.json.rank{rank}.{host}.{}.tmp", std::process::id()));
+        let bytes = serde_json::to_vec_pretty(&body).expect("JSON of a literal");
+        std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+        let linked = std::fs::hard_link(&tmp, &meta);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(&meta, e)),
+        }
+    }
+    if ranks(root)?.is_none() {
+        return Err(Error::format(
+            root,
+            "a single-process run log (or another Zarr group), not a distributed run; \
+             give the distributed job a new directory",
+        ));
+    }
+    Ok(root.join(format!("rank{rank}")))
+}
+
 /// Whether `path` is a run log directory (a Zarr v3 group).
 pub fn is_run_log(path: &Path) -> bool {
     path.is_dir() && matches!(read_node(path), Ok(Some(v)) if node_type(&v) == Some("group"))

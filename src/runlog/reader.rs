@@ -1182,8 +1182,14 @@ impl RowSource for RunRows {
 impl RunReader {
     /// Open the run log at `path`: a directory holding a Zarr v3 group, or
     /// an error saying what it is instead.
+    ///
+    /// A distributed run (`RUN/rank<N>/`, [`super::ranks`]) opens its
+    /// lowest rank; [`super::rank_path`] picks another.
     pub fn open(path: impl AsRef<Path>) -> Result<RunReader> {
         let path = path.as_ref().to_path_buf();
+        if super::ranks(&path)?.is_some() {
+            return Self::open(super::rank_path(&path, None)?);
+        }
         let mut damage = Vec::new();
         let meta = match check_root(&path) {
             Ok(meta) => meta,

@@ -799,6 +799,13 @@ impl RunWriter {
             ));
         }
         crate::sink::check_target_dir(&path)?;
+        if super::ranks(&path)?.is_some() {
+            return Err(Error::format(
+                &path,
+                "a distributed run (one run log per rank, rank<N>/): record to RUN/rank<N> \
+                 (actmap record --rank N, or actmap.Run with rank=/world_size=)",
+            ));
+        }
         let fresh = !path.join("zarr.json").exists();
         if fresh && path.is_dir() {
             let other = std::fs::read_dir(&path)
