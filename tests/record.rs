@@ -456,3 +456,44 @@ fn ranks_record_side_by_side_and_render_picks_one() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("a distributed run"));
 }
+
+#[test]
+fn info_lists_the_runs_of_a_collection() {
+    // runs/: a plain run, a distributed one, and a file that is neither.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("runs")).unwrap();
+    std::fs::write(dir.path().join("runs/notes.txt"), "not a run").unwrap();
+    let rec = |out: &str, rank: Option<&str>, rows: &str| {
+        let mut args = vec!["-", "-o", out, "--cols", "2", "-q"];
+        if let Some(r) = rank {
+            args.extend(["--rank", r]);
+        }
+        let mut kid = record(&args, dir.path()).stdin(Stdio::piped()).spawn().unwrap();
+        kid.stdin.take().unwrap().write_all(rows.as_bytes()).unwrap();
+        assert!(kid.wait().unwrap().success());
+    };
+    rec("runs/a", None, "1,2\n3,4\n5,6\n");
+    rec("runs/b", Some("0"), "1,2\n");
+    rec("runs/b", Some("1"), "1,2\n3,4\n");
+    let o = common::actmap(&["info", "runs"], dir.path());
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "runs: 2 runs", "{text}");
+    assert!(
+        lines[1]
+            .split_whitespace()
+            .eq(["run", "ranks", "channels", "steps", "last", "write"]),
+        "{text}"
+    );
+    let a: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(a[..6], ["a", "-", "1", "0", "..", "2"], "{text}");
+    let b: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(b[..6], ["b", "0,1", "1", "0", "..", "0"], "{text}");
+    let o = common::actmap(&["info", "runs", "--json"], dir.path());
+    let js = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        js.contains("\"name\": \"b\", \"ranks\": [0, 1], \"channels\": 1"),
+        "{js}"
+    );
+}

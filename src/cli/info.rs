@@ -80,8 +80,135 @@ fn ago(secs: f64) -> String {
     }
 }
 
+/// A collection (a directory of runs): one line per run.
+fn collection(args: &InfoArgs, runs: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    struct Row {
+        name: String,
+        ranks: Option<Vec<u32>>,
+        channels: usize,
+        records: u64,
+        steps: Option<(i64, i64)>,
+        last: Option<f64>,
+        error: Option<String>,
+    }
+    let mut rows = Vec::new();
+    for run in runs {
+        let name = run
+            .file_name()
+            .map_or_else(|| run.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let ranks = actmap::runlog::ranks(run).ok().flatten();
+        let mut row = Row {
+            name,
+            ranks,
+            channels: 0,
+            records: 0,
+            steps: None,
+            last: None,
+            error: None,
+        };
+        match RunReader::open(run) {
+            Ok(reader) => {
+                for (_, i) in reader.info() {
+                    let Ok(c) = i else { continue };
+                    row.channels += 1;
+                    row.records = row.records.max(c.rows);
+                    let s = &c.summary;
+                    if let Some((a, b)) = s.steps {
+                        row.steps = Some(row.steps.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+                    }
+                    if let Some(t) = s.last_write {
+                        row.last = Some(row.last.map_or(t, |l: f64| l.max(t)));
+                    }
+                }
+            }
+            Err(e) => row.error = Some(e.to_string()),
+        }
+        rows.push(row);
+    }
+    let rank_list = |r: &Option<Vec<u32>>| {
+        r.as_ref()
+            .map(|r| r.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+    };
+    if args.json {
+        let items: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{\"name\": {}, \"ranks\": {}, \"channels\": {}, \"records\": {}, \"steps\": {}, \"last_write\": {}, \"error\": {}}}",
+                    json::string(&r.name),
+                    rank_list(&r.ranks).map_or("null".into(), |l| format!("[{}]", l.join(", "))),
+                    r.channels,
+                    r.records,
+                    r.steps.map_or("null".into(), |(a, b)| format!("[{a}, {b}]")),
+                    r.last.map_or("null".into(), json::number),
+                    r.error.as_deref().map_or("null".into(), json::string),
+                )
+            })
+            .collect();
+        println!(
+            "{{\"collection\": {}, \"runs\": [{}]}}",
+            json::string(&args.file.display().to_string()),
+            items.join(", ")
+        );
+        return Ok(());
+    }
+    println!(
+        "{}: {} run{}",
+        args.file.display(),
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    );
+    let table: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                rank_list(&r.ranks).map_or("-".into(), |l| l.join(",")),
+                r.error.as_ref().map_or(r.channels.to_string(), |_| "?".into()),
+                r.steps.map_or("-".into(), |(a, b)| format!("{a} .. {b}")),
+                r.error
+                    .clone()
+                    .unwrap_or_else(|| r.last.map_or("-".into(), |t| format!("{} ({})", utc(t), ago(t)))),
+            ]
+        })
+        .collect();
+    let head = ["run", "ranks", "channels", "steps", "last write"];
+    let w: Vec<usize> = (0..5)
+        .map(|k| {
+            table
+                .iter()
+                .map(|r| r[k].chars().count())
+                .chain([head[k].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |r: [&str; 5]| {
+        format!(
+            "  {:w0$}  {:w1$}  {:>w2$}  {:w3$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        )
+    };
+    println!("{}", line(head).trim_end());
+    for r in &table {
+        println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]).trim_end());
+    }
+    Ok(())
+}
+
 fn run_log(args: &InfoArgs) -> anyhow::Result<()> {
     let path = &args.file;
+    if let Some(runs) = actmap::runlog::collection(path)? {
+        return collection(args, &runs);
+    }
     let Some(ranks) = actmap::runlog::ranks(path)? else {
         if let Some(js) = one_run(path, args.json)? {
             println!("{js}");

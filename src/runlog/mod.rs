@@ -229,6 +229,29 @@ pub fn rank_dir(root: &Path, rank: u32) -> Result<PathBuf> {
     Ok(root.join(format!("rank{rank}")))
 }
 
+/// The runs of a collection: `Some(runs)` (sorted by name) when `path` is
+/// a directory that is not itself a run log and holds run logs (plain or
+/// distributed) one level down; `None` otherwise. Other entries are
+/// left out.
+pub fn collection(path: &Path) -> Result<Option<Vec<PathBuf>>> {
+    if !path.is_dir() || path.join("zarr.json").exists() {
+        return Ok(None);
+    }
+    let mut runs = Vec::new();
+    for e in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
+        let e = e.map_err(|e| Error::io(path, e))?;
+        let p = e.path();
+        if !e.file_name().to_string_lossy().starts_with('.') && is_run_log(&p) {
+            runs.push(p);
+        }
+    }
+    if runs.is_empty() {
+        return Ok(None);
+    }
+    runs.sort();
+    Ok(Some(runs))
+}
+
 /// Whether `path` is a run log directory (a Zarr v3 group).
 pub fn is_run_log(path: &Path) -> bool {
     path.is_dir() && matches!(read_node(path), Ok(Some(v)) if node_type(&v) == Some("group"))
