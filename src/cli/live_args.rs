@@ -32,12 +32,18 @@ pub struct SourceArgs {
     /// Rows kept per channel before pairs are merged (memory stays fixed).
     #[arg(long, default_value_t = 2048)]
     pub history: usize,
+    /// A distributed run log (RUN/rank<N>/): the rank to follow (default: the lowest).
+    #[arg(long, value_name = "N")]
+    pub rank: Option<u32>,
 }
 
 impl SourceArgs {
     /// The parsed source, store options and source options.
     pub fn parse(&self, aggregate: Aggregate) -> anyhow::Result<(SourceSpec, StoreOptions, SourceOptions)> {
-        let spec = SourceSpec::parse(&self.source)?;
+        let mut spec = SourceSpec::parse(&self.source)?;
+        if let Some(rank) = self.rank {
+            spec = spec.with_rank(rank)?;
+        }
         let (plain, named) = super::record::parse_cols(&self.cols)?;
         let store = StoreOptions {
             capacity_rows: self.history,

@@ -219,6 +219,26 @@ fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<Joi
         .spawn(f)
 }
 
+impl SourceSpec {
+    /// Rank `rank` of a distributed run log (`RUN/rank<N>/`): the run log
+    /// that rank writes, waited for when the run does not exist yet. A
+    /// rank the run does not have, or a source that is not a run log, is
+    /// an error naming it.
+    pub fn with_rank(self, rank: u32) -> Result<SourceSpec> {
+        let SourceSpec::RunLog(run) = &self else {
+            return Err(Error::Invalid(format!(
+                "--rank picks a rank of a distributed run log; {self} is not a run log"
+            )));
+        };
+        let dir = if run.exists() {
+            crate::runlog::rank_path(run, Some(rank))?
+        } else {
+            run.join(format!("rank{rank}"))
+        };
+        Ok(SourceSpec::RunLog(dir))
+    }
+}
+
 /// Start reading `spec` into `store` in background threads. Returns once a
 /// socket is bound, so that a bind error ("address in use") comes back
 /// here, naming the address; a raw f32 file without
@@ -921,6 +941,34 @@ mod tests {
         assert_eq!(p("tcp://localhost:1").unwrap().to_string(), "tcp://localhost:1");
         assert_eq!("BINARY".parse::<WireFormat>().unwrap(), WireFormat::Binary);
         assert!("json".parse::<WireFormat>().is_err());
+    }
+
+    #[test]
+    fn with_rank_follows_one_rank_of_a_distributed_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        // Not there yet: rank 1's run log is waited for.
+        let spec = SourceSpec::RunLog(run.clone()).with_rank(1).unwrap();
+        assert_eq!(spec, SourceSpec::RunLog(run.join("rank1")));
+        for r in [0, 1] {
+            let w =
+                crate::runlog::RunWriter::open(crate::runlog::rank_dir(&run, r).unwrap(), Default::default())
+                    .unwrap();
+            w.append("x", Some(0), 0.0, &[1], &[r as f32]).unwrap();
+            w.close().unwrap();
+        }
+        let spec = SourceSpec::RunLog(run.clone()).with_rank(1).unwrap();
+        assert_eq!(spec, SourceSpec::RunLog(run.join("rank1")));
+        let e = SourceSpec::RunLog(run.clone())
+            .with_rank(3)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no rank 3; the run has ranks 0, 1"), "{e}");
+        let e = SourceSpec::Stdin.with_rank(0).unwrap_err().to_string();
+        assert!(
+            e.contains("--rank picks a rank of a distributed run log; stdin is not a run log"),
+            "{e}"
+        );
     }
 
     #[test]
