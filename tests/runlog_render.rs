@@ -337,3 +337,124 @@ fn a_streamed_run_log_draws_the_picture_drawn_in_memory() {
         "the spike at step 1234 is not drawn alone in the top colour ({top} pixels)"
     );
 }
+
+/// `runs/a` (every value 0), `runs/b` (every value 10), `runs/c` (no
+/// channel `acts`), and `notes.txt`, which is not a run.
+fn write_collection(root: &Path) {
+    std::fs::create_dir_all(root).unwrap();
+    std::fs::write(root.join("notes.txt"), "not a run").unwrap();
+    for (name, channel, v) in [("a", "acts", 0.0f32), ("b", "acts", 10.0), ("c", "other", 1.0)] {
+        let w = RunWriter::open(root.join(name), WriterOptions::default()).unwrap();
+        for s in [0, 5] {
+            w.append(channel, Some(s), 0.0, &[2], &[v, v]).unwrap();
+        }
+        w.close().unwrap();
+    }
+}
+
+#[test]
+fn runs_draw_side_by_side_on_one_colour_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    write_collection(&dir.path().join("runs"));
+    let cmap: actmap::Colormap = "viridis".parse().unwrap();
+    let bare = ["--bare", "--size", "40x20", "--cmap", "viridis"];
+    // A collection: a panel per run that has the channel, left to right;
+    // one scale, so a's 0 is the bottom colour and b's 10 the top.
+    let mut args = vec!["render", "runs", "--key", "acts", "-o", "all.png"];
+    args.extend(bare);
+    let o = common::actmap(&args, dir.path());
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("actmap: warning: channel 'acts': not in run c; left out"),
+        "{}",
+        common::stderr(&o)
+    );
+    let img = png(&dir.path().join("all.png"));
+    assert_eq!(common::px(&img, 10, 10), cmap.map(0.0), "run a");
+    assert_eq!(common::px(&img, 30, 10), cmap.map(1.0), "run b");
+    // The runs named, and --runs, give the same figure.
+    let mut args = vec!["render", "runs/a", "runs/b", "--key", "acts", "-o", "named.png"];
+    args.extend(bare);
+    assert!(common::actmap(&args, dir.path()).status.success());
+    let mut args = vec![
+        "render", "runs", "--runs", "a*,b", "--key", "acts", "-o", "pat.png",
+    ];
+    args.extend(bare);
+    let o = common::actmap(&args, dir.path());
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    for f in ["named.png", "pat.png"] {
+        assert_eq!(png(&dir.path().join(f)), img, "{f}");
+    }
+    // The figure a user looks at: titles are the run names.
+    let o = common::actmap(
+        &["render", "runs", "--key", "acts", "-o", "titled.png"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    // Refusals, each one line.
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["render", "runs", "--runs", "zzz", "-o", "x.png"],
+            "no run matches --runs zzz",
+        ),
+        (
+            &["render", "runs", "--key", "nope", "-o", "x.png"],
+            "no channel to draw in 3 runs matches --key nope",
+        ),
+        (
+            &["render", "runs", "-o", "x.png"],
+            "2 channels to draw (channel 'acts', channel 'other') and -o names one PNG",
+        ),
+        (
+            &["render", "runs", "--rank", "all", "-o", "x.png"],
+            "--rank all draws the ranks of one run; 3 runs given",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = common::actmap(args, dir.path());
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            common::stderr(&o).contains(want),
+            "{args:?}: {}",
+            common::stderr(&o)
+        );
+    }
+    assert!(!dir.path().join("x.png").exists());
+    // -o DIR: a figure per channel, each with the runs that have it.
+    let o = common::actmap(&["render", "runs", "-o", "figs"], dir.path());
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(dir.path().join("figs/acts.png").is_file() && dir.path().join("figs/other.png").is_file());
+}
+
+#[test]
+fn rank_all_draws_the_ranks_of_a_distributed_run_as_panels() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("ddp");
+    for (r, v) in [(0u32, 2.0f32), (1, 4.0)] {
+        let w = RunWriter::open(
+            actmap::runlog::rank_dir(&run, r).unwrap(),
+            WriterOptions::default(),
+        )
+        .unwrap();
+        w.append("acts", Some(0), 0.0, &[2], &[v, v]).unwrap();
+        w.close().unwrap();
+    }
+    let cmap: actmap::Colormap = "viridis".parse().unwrap();
+    let o = common::actmap(
+        &[
+            "render", "ddp", "--rank", "all", "-o", "r.png", "--bare", "--size", "40x20", "--cmap", "viridis",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let img = png(&dir.path().join("r.png"));
+    assert_eq!(common::px(&img, 10, 10), cmap.map(0.0), "rank 0");
+    assert_eq!(common::px(&img, 30, 10), cmap.map(1.0), "rank 1");
+    let o = common::actmap(
+        &["render", "ddp", "--rank", "all", "-o", "titled.png"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = common::actmap(&["render", "ddp", "--rank", "x", "-o", "x.png"], dir.path());
+    assert!(common::stderr(&o).contains("--rank takes a rank (0, 1, ...) or 'all', got 'x'"));
+}

@@ -158,10 +158,10 @@ fn collection(args: &InfoArgs, runs: &[std::path::PathBuf]) -> anyhow::Result<()
         rows.len(),
         if rows.len() == 1 { "" } else { "s" }
     );
-    let table: Vec<[String; 5]> = rows
+    let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.name.clone(),
                 rank_list(&r.ranks).map_or("-".into(), |l| l.join(",")),
                 r.error.as_ref().map_or(r.channels.to_string(), |_| "?".into()),
@@ -172,35 +172,7 @@ fn collection(args: &InfoArgs, runs: &[std::path::PathBuf]) -> anyhow::Result<()
             ]
         })
         .collect();
-    let head = ["run", "ranks", "channels", "steps", "last write"];
-    let w: Vec<usize> = (0..5)
-        .map(|k| {
-            table
-                .iter()
-                .map(|r| r[k].chars().count())
-                .chain([head[k].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |r: [&str; 5]| {
-        format!(
-            "  {:w0$}  {:w1$}  {:>w2$}  {:w3$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3]
-        )
-    };
-    println!("{}", line(head).trim_end());
-    for r in &table {
-        println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]).trim_end());
-    }
+    print_table(&["run", "ranks", "channels", "steps", "last write"], &table, &[2]);
     Ok(())
 }
 
@@ -319,7 +291,7 @@ fn one_run(path: &std::path::Path, as_json: bool) -> anyhow::Result<Option<Strin
             writer.map_or(String::new(), |o| format!(", being recorded by {o}"))
         );
         if !info.is_empty() {
-            let rows: Vec<[String; 6]> = info
+            let rows: Vec<Vec<String>> = info
                 .iter()
                 .filter_map(|(n, i)| i.as_ref().ok().map(|c| (n, c)))
                 .map(|(n, c)| {
@@ -335,7 +307,7 @@ fn one_run(path: &std::path::Path, as_json: bool) -> anyhow::Result<Option<Strin
                         }
                         None => "-".into(),
                     };
-                    [
+                    vec![
                         n.clone(),
                         format!("[{}]", shape.join(", ")),
                         c.dtype.clone(),
@@ -350,36 +322,11 @@ fn one_run(path: &std::path::Path, as_json: bool) -> anyhow::Result<Option<Strin
                     ]
                 })
                 .collect();
-            let head = ["channel", "shape", "dtype", "records", "steps", "last write"];
-            let w: Vec<usize> = (0..6)
-                .map(|k| {
-                    rows.iter()
-                        .map(|r| r[k].chars().count())
-                        .chain([head[k].len()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let line = |r: [&str; 6]| {
-                format!(
-                    "  {:w0$}  {:w1$}  {:w2$}  {:>w3$}  {:w4$}  {}",
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    r[4],
-                    r[5],
-                    w0 = w[0],
-                    w1 = w[1],
-                    w2 = w[2],
-                    w3 = w[3],
-                    w4 = w[4]
-                )
-            };
-            println!("{}", line(head).trim_end());
-            for r in &rows {
-                println!("{}", line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]).trim_end());
-            }
+            print_table(
+                &["channel", "shape", "dtype", "records", "steps", "last write"],
+                &rows,
+                &[3],
+            );
         }
         print_damage(&reader, &info);
     }
@@ -398,6 +345,37 @@ fn one_run(path: &std::path::Path, as_json: bool) -> anyhow::Result<Option<Strin
         );
     }
     Ok(js)
+}
+
+/// A table under a heading row, two spaces in: every column padded to its
+/// widest cell (those in `right` aligned right), the last left as it is.
+fn print_table(head: &[&str], rows: &[Vec<String>], right: &[usize]) {
+    let width = |k: usize| {
+        rows.iter()
+            .map(|r| r[k].chars().count())
+            .chain([head[k].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..head.len()).map(width).collect();
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (k, c) in cells.iter().enumerate() {
+            out.push_str("  ");
+            if k + 1 == cells.len() {
+                out.push_str(c);
+            } else if right.contains(&k) {
+                out.push_str(&format!("{c:>w$}", w = widths[k]));
+            } else {
+                out.push_str(&format!("{c:w$}", w = widths[k]));
+            }
+        }
+        out.trim_end().to_string()
+    };
+    println!("{}", line(head.to_vec()));
+    for r in rows {
+        println!("{}", line(r.iter().map(String::as_str).collect()));
+    }
 }
 
 /// The damaged files of a run, one line each, and what repair would do.

@@ -44,9 +44,14 @@ pub struct RenderArgs {
     /// Run logs: the step whose 2-D records to draw (default: the latest).
     #[arg(long, allow_hyphen_values = true)]
     step: Option<i64>,
-    /// Distributed run logs (RUN/rank<N>/): the rank to draw (default: the lowest).
-    #[arg(long, value_name = "N")]
-    pub rank: Option<u32>,
+    /// Distributed run logs (RUN/rank<N>/): the rank to draw (default: the
+    /// lowest), or `all`: the ranks as panels on one colour scale.
+    #[arg(long, value_name = "N|all")]
+    pub rank: Option<String>,
+    /// Run collections (a directory of runs): only the runs whose names
+    /// match (wildcards * and ?), comma-separated.
+    #[arg(long, value_name = "PAT", value_delimiter = ',')]
+    pub runs: Vec<String>,
     /// Batch: the --split slices of a tensor become panels of one figure.
     #[arg(long)]
     panels: bool,
@@ -190,12 +195,19 @@ fn load_options(a: &RenderArgs) -> anyhow::Result<LoadOptions> {
 }
 
 impl RenderArgs {
-    /// The run log among the inputs, if one is.
+    /// The run log among the inputs (or a directory of runs), if one is.
     pub fn run_log(&self) -> Option<&Path> {
         self.inputs
             .iter()
-            .find(|p| actmap::runlog::is_run_log(p))
+            .find(|p| {
+                actmap::runlog::is_run_log(p) || actmap::runlog::collection(p).is_ok_and(|c| c.is_some())
+            })
             .map(PathBuf::as_path)
+    }
+
+    /// The inputs as given.
+    pub fn input_paths(&self) -> &[PathBuf] {
+        &self.inputs
     }
 
     /// `--steps` and `--step`.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use actmap::Renderer;
+use actmap::export::batch::wildcard_match;
 use actmap::export::runlog::{self, RunFigureOptions, RunJob};
 use actmap::layout::{ColorbarMode, Figure};
 use actmap::runlog::RunReader;
@@ -29,23 +30,94 @@ fn figure(panels: Vec<actmap::layout::Panel>, w: u32, h: u32, scale: Option<f32>
     }
 }
 
+/// `--rank`: one rank, or every rank as panels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rank {
+    One(u32),
+    All,
+}
+
+fn parse_rank(s: &Option<String>) -> anyhow::Result<Option<Rank>> {
+    match s.as_deref() {
+        None => Ok(None),
+        Some("all") => Ok(Some(Rank::All)),
+        Some(n) => n
+            .parse()
+            .map(|r| Some(Rank::One(r)))
+            .map_err(|_| anyhow::anyhow!("--rank takes a rank (0, 1, ...) or 'all', got '{n}'")),
+    }
+}
+
+fn base_name(p: &Path) -> String {
+    p.file_name()
+        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The run logs a figure draws, with the name each is shown by: every
+/// run given, the runs of each collection given (picked by `--runs`), or
+/// the ranks of one distributed run (`--rank all`).
+fn sources(a: &RenderArgs) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let rank = parse_rank(&a.rank)?;
+    let mut runs = Vec::new();
+    for p in a.input_paths() {
+        if let Some(members) = actmap::runlog::collection(p)? {
+            runs.extend(members.into_iter().map(|r| (base_name(&r), r)));
+        } else if actmap::runlog::is_run_log(p) {
+            runs.push((base_name(p), p.clone()));
+        } else {
+            anyhow::bail!(
+                "{}: not a run log or a directory of runs; a run log renders with other run logs only",
+                p.display()
+            );
+        }
+    }
+    if !a.runs.is_empty() {
+        runs.retain(|(n, _)| a.runs.iter().any(|pat| wildcard_match(pat, n)));
+        if runs.is_empty() {
+            anyhow::bail!("no run matches --runs {}", a.runs.join(","));
+        }
+    }
+    match rank {
+        Some(Rank::All) => {
+            let [(name, run)] = &runs[..] else {
+                anyhow::bail!("--rank all draws the ranks of one run; {} runs given", runs.len());
+            };
+            let Some(ranks) = actmap::runlog::ranks(run)? else {
+                anyhow::bail!(
+                    "{}: --rank all: a single-process run log (rank 0 only)",
+                    run.display()
+                );
+            };
+            if ranks.is_empty() {
+                anyhow::bail!("{}: a distributed run with no rank written yet", run.display());
+            }
+            let _ = name;
+            Ok(ranks
+                .into_iter()
+                .map(|r| (format!("rank {r}"), run.join(format!("rank{r}"))))
+                .collect())
+        }
+        rank => {
+            let one = match rank {
+                Some(Rank::One(r)) => Some(r),
+                _ => None,
+            };
+            runs.into_iter()
+                .map(|(n, p)| Ok((n, actmap::runlog::rank_path(&p, one)?)))
+                .collect()
+        }
+    }
+}
+
 pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let run = a.run_log().map(Path::to_path_buf).unwrap_or_default();
     if let Some(flag) = a.not_for_runs() {
         anyhow::bail!(
             "{flag} does not apply to a run log; pick channels with --key and steps with --steps/--step"
         );
     }
     let b = a.batch_args()?;
-    if b.inputs.len() > 1 {
-        anyhow::bail!(
-            "render one run log at a time ({} inputs given, {} is a run log)",
-            b.inputs.len(),
-            run.display()
-        );
-    }
-    let run = actmap::runlog::rank_path(&run, a.rank)?;
+    let runs = sources(&a)?;
     let (steps, step) = a.step_args();
     if !b.split.is_empty() && b.split != [0] {
         anyhow::bail!("a run log splits its 2-D records by step only: --split (or --split 0)");
@@ -64,6 +136,10 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         transpose: b.transpose,
     };
     let template = batch_panel(&a)?;
+    if runs.len() > 1 {
+        return compare(&runs, &b, &opts, &template, t0);
+    }
+    let run = runs.into_iter().next().map(|(_, p)| p).unwrap_or_default();
     let reader = RunReader::open(&run)?;
     let (jobs, failed) = runlog::plan(&reader, &opts);
     for (what, e) in &failed {
@@ -119,6 +195,136 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     }
     if !b.quiet {
         eprintln!("{} figures in {:.2} s", jobs.len(), t0.elapsed().as_secs_f64());
+    }
+    if errors > 0 {
+        anyhow::bail!("{errors} channels failed (listed above)");
+    }
+    Ok(())
+}
+
+/// Several runs (or ranks): for each channel picked, one figure with a
+/// panel per run that has it, titled by the run, on one colour scale.
+fn compare(
+    runs: &[(String, PathBuf)],
+    b: &super::render::BatchArgs<'_>,
+    opts: &RunFigureOptions,
+    template: &actmap::render::spec::PanelSpec,
+    t0: Instant,
+) -> anyhow::Result<()> {
+    let mut readers = Vec::with_capacity(runs.len());
+    for (name, path) in runs {
+        let r = RunReader::open(path).map_err(|e| anyhow::anyhow!("run '{name}': {e}"))?;
+        readers.push((name.as_str(), r));
+    }
+    // Figures in the order their channels first appear; the runs of each.
+    let mut groups: Vec<(RunJob, Vec<usize>)> = Vec::new();
+    let mut errors = 0;
+    for (i, (name, reader)) in readers.iter().enumerate() {
+        let picked = |n: &String| opts.keys.is_empty() || opts.keys.iter().any(|k| wildcard_match(k, n));
+        if !reader.channel_names().iter().any(picked) {
+            continue; // named below, under each figure it is left out of
+        }
+        let (jobs, failed) = runlog::plan(reader, opts);
+        for (what, e) in &failed {
+            errors += 1;
+            eprintln!("actmap: error: run '{name}': {what}: {e}");
+        }
+        damage_warnings(reader, jobs.iter().map(|j| j.channel.as_str()));
+        for job in jobs {
+            match groups.iter_mut().find(|(j, _)| j.stem == job.stem) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((job, vec![i])),
+            }
+        }
+    }
+    if groups.is_empty() {
+        anyhow::bail!(
+            "no channel to draw in {} runs{}",
+            readers.len(),
+            if opts.keys.is_empty() {
+                String::new()
+            } else {
+                format!(" matches --key {}", opts.keys.join(","))
+            }
+        );
+    }
+    for (job, members) in &groups {
+        let missing: Vec<&str> = (0..readers.len())
+            .filter(|i| !members.contains(i))
+            .map(|i| readers[i].0)
+            .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "actmap: warning: {}: not in run{} {}; left out",
+                label(job),
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            );
+        }
+    }
+    let (w, h) = b.size.unwrap_or((1200, 900));
+    let renderer = Renderer::new()?;
+    let one_file = b
+        .out
+        .filter(|o| o.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) && !o.is_dir());
+    if one_file.is_some() && groups.len() > 1 {
+        let names: Vec<String> = groups.iter().take(4).map(|(j, _)| label(j)).collect();
+        anyhow::bail!(
+            "{} channels to draw ({}{}) and -o names one PNG: pick one with --key, or give -o DIR for a figure each",
+            groups.len(),
+            names.join(", "),
+            if groups.len() > 4 { ", ..." } else { "" }
+        );
+    }
+    let draw = |job: &RunJob, members: &[usize]| -> actmap::Result<Figure> {
+        let mut panels = Vec::with_capacity(members.len());
+        for &i in members {
+            let (name, reader) = &readers[i];
+            let mut t = template.clone();
+            t.title = Some((*name).to_string());
+            panels.push(runlog::panel(reader, job, &t, opts)?);
+        }
+        let mut fig = figure(panels, w, h, b.scale, b.bare);
+        fig.colorbar = ColorbarMode::Shared;
+        if !b.bare {
+            fig.title = Some(match job.step {
+                Some(s) => format!("{} · step {s}", job.channel),
+                None => job.channel.clone(),
+            });
+        }
+        Ok(fig)
+    };
+    if let Some(out) = one_file {
+        let (job, members) = &groups[0];
+        renderer.render_figure_png(&draw(job, members)?, out)?;
+        if !b.quiet {
+            eprintln!("wrote {}", out.display());
+        }
+    } else {
+        let dir: PathBuf = b.out.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        for (job, members) in &groups {
+            let out = dir.join(format!("{}.png", job.stem));
+            if out.exists() && !b.force {
+                continue;
+            }
+            match draw(job, members).and_then(|f| renderer.render_figure_png(&f, &out)) {
+                Ok(_) if !b.quiet => eprintln!("wrote {}", out.display()),
+                Ok(_) => {}
+                Err(e) => {
+                    errors += 1;
+                    eprintln!("actmap: error: {}: {e}", label(job));
+                }
+            }
+        }
+    }
+    if !b.quiet {
+        eprintln!(
+            "{} figures of {} runs in {:.2} s",
+            groups.len(),
+            readers.len(),
+            t0.elapsed().as_secs_f64()
+        );
     }
     if errors > 0 {
         anyhow::bail!("{errors} channels failed (listed above)");
