@@ -102,6 +102,7 @@ where
     let result = match cli.command {
         // `render` and `batch` each build on the arguments; neither calls the other.
         Command::Render(args) if args.run_log().is_some() => runrender::run(*args),
+        Command::Render(args) if args.diff => render::diff(*args),
         Command::Render(args) if render::is_batch(&args) => batch::run(*args),
         Command::Render(args) => render::single(*args),
         Command::Info(args) => info::run(args),

@@ -52,6 +52,11 @@ pub struct RenderArgs {
     /// match (wildcards * and ?), comma-separated.
     #[arg(long, value_name = "PAT", value_delimiter = ',')]
     pub runs: Vec<String>,
+    /// Two runs (or two arrays of one shape: two files, or two --key
+    /// members of one): one figure of B − A on a diverging map centred on 0,
+    /// runs aligned by step.
+    #[arg(long)]
+    pub diff: bool,
     /// Batch: the --split slices of a tensor become panels of one figure.
     #[arg(long)]
     panels: bool,
@@ -328,4 +333,93 @@ pub fn single(a: RenderArgs) -> anyhow::Result<()> {
         eprintln!("total {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
     }
     Ok(())
+}
+
+/// `render A B --diff`: the figure of B − A, two arrays of one shape (two
+/// files, a `--key` member of each, or two `--key` members of one file).
+pub fn diff(a: RenderArgs) -> anyhow::Result<()> {
+    use actmap::export::compare::{self, ArrayRef, Look};
+    let t0 = Instant::now();
+    if a.spec.is_some() || a.fig.grid.is_some() || a.panels || !a.fig.split.is_empty() || a.shard.is_some() {
+        anyhow::bail!(
+            "--diff draws one figure of two arrays: it takes no --spec, --grid, --panels, --split or --shard"
+        );
+    }
+    let keys: Vec<&str> = a.key.iter().map(String::as_str).collect();
+    let (ra, rb) = match (a.inputs.as_slice(), keys.as_slice()) {
+        ([f], [ka, kb]) => (
+            ArrayRef {
+                path: f,
+                key: Some(*ka),
+            },
+            ArrayRef {
+                path: f,
+                key: Some(*kb),
+            },
+        ),
+        ([fa, fb], []) => (ArrayRef { path: fa, key: None }, ArrayRef { path: fb, key: None }),
+        ([fa, fb], [k]) => (
+            ArrayRef {
+                path: fa,
+                key: Some(*k),
+            },
+            ArrayRef {
+                path: fb,
+                key: Some(*k),
+            },
+        ),
+        _ => anyhow::bail!(
+            "--diff takes two arrays: two files (A B, with --key K for a member of each), or one file with --key A,B; got {} file{} and {} key{}",
+            a.inputs.len(),
+            if a.inputs.len() == 1 { "" } else { "s" },
+            keys.len(),
+            if keys.len() == 1 { "" } else { "s" }
+        ),
+    };
+    for k in [ra.key, rb.key].into_iter().flatten() {
+        if k.contains(['*', '?']) {
+            anyhow::bail!("--diff: --key names one member each, not a pattern ('{k}')");
+        }
+    }
+    let load = load_options(&a)?;
+    let pending = Renderer::spawn();
+    let template = batch_panel(&a)?;
+    let panel = compare::diff_arrays(ra, rb, &template, &load)?;
+    let (w, h) = a.fig.size.unwrap_or((1200, 900));
+    let look = Look {
+        width: w,
+        height: h,
+        scale: a.fig.scale,
+        bare: a.fig.bare,
+    };
+    let fig = compare::figure_of(vec![panel], &look);
+    let out = match &a.out {
+        Some(o) if o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/') => {
+            o.join(format!("{}_diff.png", stem(rb.path, rb.key)))
+        }
+        Some(o) => o.clone(),
+        None => PathBuf::from(format!("{}_diff.png", stem(rb.path, rb.key))),
+    };
+    let renderer = pending.wait()?;
+    renderer.render_figure_png(&fig, &out)?;
+    if !a.quiet {
+        eprintln!("wrote {} in {:.2} s", out.display(), t0.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+fn stem(path: &Path, key: Option<&str>) -> String {
+    let s = key
+        .map(str::to_string)
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "out".into());
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

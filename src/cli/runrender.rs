@@ -7,28 +7,12 @@ use std::time::Instant;
 
 use actmap::Renderer;
 use actmap::export::batch::wildcard_match;
+use actmap::export::compare::{self, Group, Look, NamedRun};
 use actmap::export::runlog::{self, RunFigureOptions, RunJob};
-use actmap::layout::{ColorbarMode, Figure};
+use actmap::layout::Figure;
 use actmap::runlog::RunReader;
 
 use super::render::{RenderArgs, batch_panel};
-
-fn figure(panels: Vec<actmap::layout::Panel>, w: u32, h: u32, scale: Option<f32>, bare: bool) -> Figure {
-    let n = panels.len();
-    let cols = (n as f64).sqrt().ceil().max(1.0) as usize;
-    let rows = n.div_ceil(cols).max(1);
-    Figure {
-        width: w,
-        height: h,
-        scale,
-        title: None,
-        grid: (rows, cols),
-        panels,
-        colorbar: ColorbarMode::PerPanel,
-        background: [255, 255, 255, 255],
-        bare,
-    }
-}
 
 /// `--rank`: one rank, or every rank as panels.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -136,8 +120,8 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         transpose: b.transpose,
     };
     let template = batch_panel(&a)?;
-    if runs.len() > 1 {
-        return compare(&runs, &b, &opts, &template, t0);
+    if runs.len() > 1 || a.diff {
+        return compare(&runs, &b, &opts, &template, a.diff, t0);
     }
     let run = runs.into_iter().next().map(|(_, p)| p).unwrap_or_default();
     let reader = RunReader::open(&run)?;
@@ -153,6 +137,12 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         anyhow::bail!("nothing to render ({} failed)", failed.len());
     }
     let (w, h) = b.size.unwrap_or((1200, 900));
+    let look = Look {
+        width: w,
+        height: h,
+        scale: b.scale,
+        bare: b.bare,
+    };
     let renderer = Renderer::new()?;
     let one_file = b
         .out
@@ -163,7 +153,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         for job in &jobs {
             panels.push(runlog::panel(&reader, job, &template, &opts)?);
         }
-        let fig = figure(panels, w, h, b.scale, b.bare);
+        let fig = compare::figure_of(panels, &look);
         renderer.render_figure_png(&fig, out)?;
         if !b.quiet {
             eprintln!("wrote {}", out.display());
@@ -179,7 +169,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
                 continue;
             }
             let r = runlog::panel(&reader, job, &template, &opts)
-                .and_then(|p| renderer.render_figure_png(&figure(vec![p], w, h, b.scale, b.bare), &out));
+                .and_then(|p| renderer.render_figure_png(&compare::figure_of(vec![p], &look), &out));
             match r {
                 Ok(_) if !b.quiet => eprintln!("wrote {}", out.display()),
                 Ok(_) => {}
@@ -203,44 +193,50 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
 }
 
 /// Several runs (or ranks): for each channel picked, one figure with a
-/// panel per run that has it, titled by the run, on one colour scale.
+/// panel per run that has it, titled by the run, on one colour scale; or
+/// with `--diff`, the figure of B − A.
 fn compare(
     runs: &[(String, PathBuf)],
     b: &super::render::BatchArgs<'_>,
     opts: &RunFigureOptions,
     template: &actmap::render::spec::PanelSpec,
+    diff: bool,
     t0: Instant,
 ) -> anyhow::Result<()> {
+    if diff && runs.len() != 2 {
+        let names: Vec<&str> = runs.iter().map(|(n, _)| n.as_str()).collect();
+        anyhow::bail!(
+            "--diff draws B − A of two runs; {} given ({}): name two, or pick two with --runs",
+            runs.len(),
+            names.join(", ")
+        );
+    }
     let mut readers = Vec::with_capacity(runs.len());
     for (name, path) in runs {
-        let r = RunReader::open(path).map_err(|e| anyhow::anyhow!("run '{name}': {e}"))?;
-        readers.push((name.as_str(), r));
+        let reader = RunReader::open(path).map_err(|e| anyhow::anyhow!("run '{name}': {e}"))?;
+        readers.push(NamedRun {
+            name: name.clone(),
+            reader,
+        });
     }
-    // Figures in the order their channels first appear; the runs of each.
-    let mut groups: Vec<(RunJob, Vec<usize>)> = Vec::new();
-    let mut errors = 0;
-    for (i, (name, reader)) in readers.iter().enumerate() {
-        let picked = |n: &String| opts.keys.is_empty() || opts.keys.iter().any(|k| wildcard_match(k, n));
-        if !reader.channel_names().iter().any(picked) {
-            continue; // named below, under each figure it is left out of
-        }
-        let (jobs, failed) = runlog::plan(reader, opts);
-        for (what, e) in &failed {
-            errors += 1;
-            eprintln!("actmap: error: run '{name}': {what}: {e}");
-        }
-        damage_warnings(reader, jobs.iter().map(|j| j.channel.as_str()));
-        for job in jobs {
-            match groups.iter_mut().find(|(j, _)| j.stem == job.stem) {
-                Some((_, members)) => members.push(i),
-                None => groups.push((job, vec![i])),
-            }
-        }
+    let (mut groups, failed) = compare::plan(&readers, opts);
+    for (i, run) in readers.iter().enumerate() {
+        let drawn = groups.iter().filter(|g| g.members.contains(&i));
+        damage_warnings(&run.reader, drawn.map(|g| g.job.channel.as_str()));
+    }
+    let mut errors = failed.len();
+    for (what, e) in &failed {
+        eprintln!("actmap: error: {what}: {e}");
+    }
+    if diff {
+        // Only the channels both runs have can be subtracted.
+        groups.retain(|g| g.members.len() == 2);
     }
     if groups.is_empty() {
         anyhow::bail!(
-            "no channel to draw in {} runs{}",
+            "no channel to draw in {} runs{}{}",
             readers.len(),
+            if diff { " that both runs have" } else { "" },
             if opts.keys.is_empty() {
                 String::new()
             } else {
@@ -248,27 +244,32 @@ fn compare(
             }
         );
     }
-    for (job, members) in &groups {
-        let missing: Vec<&str> = (0..readers.len())
-            .filter(|i| !members.contains(i))
-            .map(|i| readers[i].0)
-            .collect();
-        if !missing.is_empty() {
-            eprintln!(
-                "actmap: warning: {}: not in run{} {}; left out",
-                label(job),
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", ")
-            );
+    if !diff {
+        for g in &groups {
+            let missing = compare::missing(&readers, g);
+            if !missing.is_empty() {
+                eprintln!(
+                    "actmap: warning: {}: not in run{} {}; left out",
+                    label(&g.job),
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", ")
+                );
+            }
         }
     }
     let (w, h) = b.size.unwrap_or((1200, 900));
+    let look = Look {
+        width: w,
+        height: h,
+        scale: b.scale,
+        bare: b.bare,
+    };
     let renderer = Renderer::new()?;
     let one_file = b
         .out
         .filter(|o| o.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) && !o.is_dir());
     if one_file.is_some() && groups.len() > 1 {
-        let names: Vec<String> = groups.iter().take(4).map(|(j, _)| label(j)).collect();
+        let names: Vec<String> = groups.iter().take(4).map(|g| label(&g.job)).collect();
         anyhow::bail!(
             "{} channels to draw ({}{}) and -o names one PNG: pick one with --key, or give -o DIR for a figure each",
             groups.len(),
@@ -276,52 +277,54 @@ fn compare(
             if groups.len() > 4 { ", ..." } else { "" }
         );
     }
-    let draw = |job: &RunJob, members: &[usize]| -> actmap::Result<Figure> {
-        let mut panels = Vec::with_capacity(members.len());
-        for &i in members {
-            let (name, reader) = &readers[i];
-            let mut t = template.clone();
-            t.title = Some((*name).to_string());
-            panels.push(runlog::panel(reader, job, &t, opts)?);
+    let draw = |g: &Group| -> actmap::Result<Figure> {
+        if diff {
+            let (fig, notes) = compare::diff(&readers[0], &readers[1], g, template, opts, &look)?;
+            for n in notes {
+                eprintln!("actmap: note: {n}");
+            }
+            Ok(fig)
+        } else {
+            compare::side_by_side(&readers, g, template, opts, &look)
         }
-        let mut fig = figure(panels, w, h, b.scale, b.bare);
-        fig.colorbar = ColorbarMode::Shared;
-        if !b.bare {
-            fig.title = Some(match job.step {
-                Some(s) => format!("{} · step {s}", job.channel),
-                None => job.channel.clone(),
-            });
-        }
-        Ok(fig)
     };
+    let mut written = 0;
     if let Some(out) = one_file {
-        let (job, members) = &groups[0];
-        renderer.render_figure_png(&draw(job, members)?, out)?;
+        renderer.render_figure_png(&draw(&groups[0])?, out)?;
+        written += 1;
         if !b.quiet {
             eprintln!("wrote {}", out.display());
         }
     } else {
         let dir: PathBuf = b.out.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-        for (job, members) in &groups {
-            let out = dir.join(format!("{}.png", job.stem));
+        for g in &groups {
+            let stem = if diff {
+                format!("{}_diff", g.job.stem)
+            } else {
+                g.job.stem.clone()
+            };
+            let out = dir.join(format!("{stem}.png"));
             if out.exists() && !b.force {
                 continue;
             }
-            match draw(job, members).and_then(|f| renderer.render_figure_png(&f, &out)) {
-                Ok(_) if !b.quiet => eprintln!("wrote {}", out.display()),
-                Ok(_) => {}
+            match draw(g).and_then(|f| renderer.render_figure_png(&f, &out)) {
+                Ok(_) => {
+                    written += 1;
+                    if !b.quiet {
+                        eprintln!("wrote {}", out.display());
+                    }
+                }
                 Err(e) => {
                     errors += 1;
-                    eprintln!("actmap: error: {}: {e}", label(job));
+                    eprintln!("actmap: error: {}: {e}", label(&g.job));
                 }
             }
         }
     }
     if !b.quiet {
         eprintln!(
-            "{} figures of {} runs in {:.2} s",
-            groups.len(),
+            "{written} figures of {} runs in {:.2} s",
             readers.len(),
             t0.elapsed().as_secs_f64()
         );

@@ -2,8 +2,10 @@
 //! and globs into one PNG per file, tensor or slice with one GPU context
 //! (loading, drawing and encoding overlapped, resumable, shardable);
 //! [`runlog`] draws a run log's channels with their training steps on the
-//! axis; [`demo`] holds the five reference figures' built-in data.
+//! axis; [`compare`] puts runs side by side or draws the difference of two
+//! (runs or arrays); [`demo`] holds the five reference figures' built-in data.
 
 pub mod batch;
+pub mod compare;
 pub mod demo;
 pub mod runlog;

@@ -175,7 +175,7 @@ pub fn plan(reader: &RunReader, opts: &RunFigureOptions) -> (Vec<RunJob>, Vec<(S
     (jobs, failed)
 }
 
-fn axis(template: &Option<AxisSpec>, label: &str, coords: Option<Vec<f64>>) -> Option<AxisSpec> {
+pub(crate) fn axis(template: &Option<AxisSpec>, label: &str, coords: Option<Vec<f64>>) -> Option<AxisSpec> {
     let mut a = template.clone().unwrap_or_default();
     if a.label.is_none() {
         a.label = Some(label.to_string());
@@ -204,6 +204,21 @@ fn rows_in_memory(c: &ChannelReader, index: StepIndex) -> Result<Grid> {
     Grid::new(n, cols, data)
 }
 
+/// Whether a panel of `n x cols` values streams: a plain heatmap of 64 MiB
+/// of values or more (or as `ACTMAP_STREAM` says).
+pub(crate) fn streams(spec: &PanelSpec, n: usize, cols: usize) -> bool {
+    let kind = spec.options.kind.as_deref().unwrap_or("heatmap");
+    if !kind.eq_ignore_ascii_case("heatmap") || spec.options.annotate.is_some() {
+        return false;
+    }
+    let bytes = (n as u64).saturating_mul(cols as u64).saturating_mul(4);
+    match Policy::from_env() {
+        Policy::Never => false,
+        Policy::Auto => bytes >= STREAM_MIN_BYTES,
+        Policy::Always => true,
+    }
+}
+
 /// A 1-D channel's rows within `index` as a streamed grid, read a block of
 /// chunks at a time by the out-of-core passes (bounded memory however long
 /// the run), when the streaming policy says so (64 MiB of values or more,
@@ -214,16 +229,9 @@ fn streamed_channel(
     spec: &PanelSpec,
     path: &Path,
 ) -> Option<StreamedGrid> {
-    let kind = spec.options.kind.as_deref().unwrap_or("heatmap");
-    if !kind.eq_ignore_ascii_case("heatmap") || spec.options.annotate.is_some() {
-        return None;
-    }
     let (n, cols) = (index.len(), c.record_len());
-    let bytes = (n as u64).saturating_mul(cols as u64).saturating_mul(4);
-    match Policy::from_env() {
-        Policy::Never => return None,
-        Policy::Auto if bytes < STREAM_MIN_BYTES => return None,
-        _ => {}
+    if !streams(spec, n, cols) {
+        return None;
     }
     let (channel, index) = (c.clone(), index.clone());
     let open: RowSourceFactory =

@@ -185,6 +185,49 @@ impl StepIndex {
         self.steps.binary_search(&step).ok()
     }
 
+    /// The steps both indexes hold, aligned by step value (not by row): the
+    /// two indexes of the common steps, then the steps only `self` has and
+    /// those only `other` has.
+    pub fn intersect(&self, other: &StepIndex) -> (StepIndex, StepIndex, Vec<i64>, Vec<i64>) {
+        let (mut i, mut j) = (0, 0);
+        let (mut steps, mut ra, mut rb) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
+        while i < self.len() || j < other.len() {
+            match (self.steps.get(i), other.steps.get(j)) {
+                (Some(&a), Some(&b)) if a == b => {
+                    steps.push(a);
+                    ra.push(self.row(i));
+                    rb.push(other.row(j));
+                    i += 1;
+                    j += 1;
+                }
+                (Some(&a), Some(&b)) if a < b => {
+                    only_a.push(a);
+                    i += 1;
+                }
+                (Some(_), Some(&b)) => {
+                    only_b.push(b);
+                    j += 1;
+                }
+                (Some(&a), None) => {
+                    only_a.push(a);
+                    i += 1;
+                }
+                (None, Some(&b)) => {
+                    only_b.push(b);
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        let index = |rows: Vec<u64>| StepIndex {
+            steps: steps.clone(),
+            rows: Some(rows),
+            offset: 0,
+        };
+        (index(ra), index(rb), only_a, only_b)
+    }
+
     /// The steps in `lo..=hi` (either end open).
     pub fn range(&self, lo: Option<i64>, hi: Option<i64>) -> StepIndex {
         let a = lo.map_or(0, |lo| self.steps.partition_point(|&s| s < lo));
