@@ -9,6 +9,7 @@
 """
 
 from . import _actmap
+from ._compare import Channel, RunInfo, Runs, compare, runs
 from ._convert import inputs as _inputs, options as _options
 from ._run import InlineMonitor, Run, Server, WindowMonitor, monitor, record, serve
 from .errors import (
@@ -77,6 +78,11 @@ __all__ = [
     "WindowMonitor",
     "render",
     "line",
+    "runs",
+    "compare",
+    "Runs",
+    "RunInfo",
+    "Channel",
     "options",
     "adapter",
     "Figure",

@@ -7,6 +7,7 @@
 //! builds the figure as `actmap render` does and renders it on the one GPU
 //! context of the process, with the GIL released.
 
+mod compare;
 mod convert;
 mod errors;
 mod figure;
@@ -83,5 +84,8 @@ fn _actmap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(options, m)?)?;
     m.add_function(wrap_pyfunction!(check_options, m)?)?;
     m.add_function(wrap_pyfunction!(rank_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(compare::compare, m)?)?;
+    m.add_function(wrap_pyfunction!(compare::run_info, m)?)?;
+    m.add_function(wrap_pyfunction!(compare::collection, m)?)?;
     Ok(())
 }
