@@ -60,6 +60,7 @@ class Run:
         self._log = None
         self._server = None
         self._native = None
+        self._shards = {}
         self.path = os.fspath(path)
         self.rank, self.world_size = _rank_and_world(rank, world_size)
         self.logging = _picked(self.rank, ranks)
@@ -74,11 +75,16 @@ class Run:
         self._log = self._native.log
         _open_runs.add(self)
 
-    def log(self, name, values, step=None):
+    def log(self, name, values, step=None, columns=None):
         """Queue one record of channel ``name``: a row (1-D) or a 2-D array
         (a scalar is a row of one). ``step``: the training step (default:
         the channel's previous step + 1). Every record of a channel has
-        the shape of its first."""
+        the shape of its first.
+
+        ``columns``: under tensor parallelism, where this rank's slice of a
+        wider row belongs: ``slice(lo, hi)``, ``(lo, hi)`` or ``lo``; the
+        same for every record of the channel. ``actmap render RUN`` draws
+        the slices of all ranks as one row."""
         if self._native is None:
             return  # a rank that does not log
         if type(values) is not np.ndarray or values.dtype != _F32 or not values.flags.c_contiguous:
@@ -87,7 +93,39 @@ class Run:
             values = as_float32(values, f"channel '{name}'")
         if step is not None and not isinstance(step, int):
             step = int(step)
-        self._log(name, values, step)
+        if columns is None:
+            self._log(name, values, step)
+        else:
+            self._log_shard(name, values, step, columns)
+
+    def _log_shard(self, name, values, step, columns):
+        if isinstance(columns, slice):
+            if columns.step not in (None, 1):
+                raise InvalidArgumentError(f"channel '{name}': columns= takes a contiguous slice, not step {columns.step}")
+            lo, hi = columns.start or 0, columns.stop
+        elif isinstance(columns, (tuple, list)) and len(columns) == 2:
+            lo, hi = columns
+        elif isinstance(columns, (int, np.integer)):
+            lo, hi = int(columns), None
+        else:
+            raise TypeError(f"channel '{name}': columns= takes slice(lo, hi), (lo, hi) or lo, not {columns!r}")
+        width = values.shape[-1] if values.ndim else 1
+        if hi is None:
+            hi = lo + width
+        lo, hi = int(lo), int(hi)
+        if lo < 0 or hi - lo != width or values.ndim > 1:
+            raise InvalidArgumentError(
+                f"channel '{name}': columns {lo}:{hi} for a record of shape {values.shape}; "
+                "columns= places a row of hi - lo values"
+            )
+        known = self._shards.get(name)
+        if known is None:
+            self._shards[name] = lo
+            self._native.log(name, values, step, lo)
+        elif known != lo:
+            raise InvalidArgumentError(f"channel '{name}': its records are columns from {known}, this one from {lo}")
+        else:
+            self._native.log(name, values, step)
 
     def flush(self):
         """Wait until everything logged so far is in the run log and visible."""
@@ -267,10 +305,16 @@ class record:
     are handed to the run's writer at the next forward (or on exit) once
     their copies are done, so no hook waits for the device. At most
     ``lag`` steps of copies are in flight (then the oldest is waited for).
+
+    ``sharded``: module patterns whose outputs are column slices under
+    tensor parallelism (a column-parallel linear layer: each rank computes
+    ``d / world_size`` of the outputs). Rank r's row is logged as columns
+    ``r * width ..`` of the whole row (``Run.log(..., columns=)``), and
+    ``actmap render RUN`` draws the ranks' slices as one row.
     """
 
     def __init__(self, model, run, modules=None, every=1, reduce="mean", start_step=0, lag=4,
-                 rank=None, world_size=None, ranks="all"):
+                 rank=None, world_size=None, ranks="all", sharded=None):
         if not hasattr(model, "named_modules"):
             raise InvalidArgumentError("record() needs a torch.nn.Module")
         if int(every) < 1:
@@ -290,6 +334,7 @@ class record:
         self._run_arg = run
         self._rank_args = {"rank": rank, "world_size": world_size, "ranks": ranks}
         self._patterns = [modules] if isinstance(modules, str) else modules
+        self._sharded = [sharded] if isinstance(sharded, str) else list(sharded or [])
         self._handles = []
         self._warned = set()
         self.run = None
@@ -355,7 +400,11 @@ class record:
 
     def _log(self, name, values, step):
         try:
-            self.run.log(name, values, step=step)
+            if self._sharded and any(fnmatch.fnmatchcase(name, p) for p in self._sharded):
+                width = values.shape[-1] if getattr(values, "ndim", 0) else 1
+                self.run.log(name, values, step=step, columns=(self.run.rank or 0) * width)
+            else:
+                self.run.log(name, values, step=step)
         except InvalidArgumentError as e:
             # A record that does not fit its channel (a smaller last
             # batch under reduce="none") is skipped, never fatal.

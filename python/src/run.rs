@@ -26,6 +26,9 @@ struct Record {
     time: f64,
     shape: Vec<usize>,
     values: Vec<f32>,
+    /// The first column of the whole row this record is a slice of (the
+    /// channel's first record carries it to the writer).
+    columns: Option<u64>,
 }
 
 #[derive(Default)]
@@ -81,7 +84,13 @@ fn writer_loop(queue: &Queue, writer: &RunWriter) {
             if error.is_some() {
                 continue;
             }
-            match writer.append(&r.channel, r.step, r.time, &r.shape, &r.values) {
+            let r = writer
+                .append(&r.channel, r.step, r.time, &r.shape, &r.values)
+                .and_then(|_| match r.columns {
+                    Some(start) => writer.set_columns(&r.channel, start),
+                    None => Ok(()),
+                });
+            match r {
                 Ok(_) => written += 1,
                 Err(e) => error = Some(e.to_string()),
             }
@@ -217,13 +226,14 @@ impl RunLog {
     /// Queue one record of `channel` (a C-contiguous float32 array: a row,
     /// or a 2-D record) at `step` (`None`: the channel's last step + 1).
     /// Copies the values and returns; waits only while the queue is full.
-    #[pyo3(signature = (channel, values, step = None))]
+    #[pyo3(signature = (channel, values, step = None, columns = None))]
     fn log(
         &self,
         py: Python<'_>,
         channel: &str,
         values: &Bound<'_, PyAny>,
         step: Option<i64>,
+        columns: Option<u64>,
     ) -> PyResult<()> {
         let a = Array::new(py, values, format!("channel '{channel}'"))?;
         let shape = match a.shape()[..] {
@@ -242,6 +252,12 @@ impl RunLog {
         };
         {
             let mut shapes = self.shapes.lock().unwrap_or_else(|e| e.into_inner());
+            if columns.is_some() && shape.len() != 1 {
+                return Err(invalid(
+                    py,
+                    format!("channel '{channel}': columns= shards a row (1-D records), not shape {shape:?}"),
+                ));
+            }
             match shapes.get(channel) {
                 Some(s) if *s == shape => {}
                 Some(s) => {
@@ -265,6 +281,7 @@ impl RunLog {
             time: now(),
             shape,
             values: a.values()?.to_vec(),
+            columns,
         };
         let size = record.values.len() * 4;
         let full = |st: &State| st.bytes > 0 && st.bytes + size > self.queue.limit;

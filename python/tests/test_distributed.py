@@ -16,7 +16,7 @@ import pytest
 import zarr
 
 import actmap
-from conftest import run_cli
+from conftest import png_pixels, run_cli
 
 torch = pytest.importorskip("torch")
 
@@ -43,6 +43,12 @@ DDP_JOB = textwrap.dedent('''
                     loss.backward()          # the all-reduce every rank must reach
                     opt.step()
                     run.log("tag", [rank * 100.0 + step, step], step=step * 10)
+                    # Tensor parallel: each rank holds half of an 8-wide row.
+                    row = torch.arange(8.0) + 10 * step
+                    half = row[rank * 4:(rank + 1) * 4]
+                    run.log("tp.out", half, step=step * 10, columns=slice(rank * 4, rank * 4 + 4))
+                if rank == 1:
+                    run.log("tp.out", torch.zeros(4), step=60, columns=(4, 8))
         dist.barrier()
         dist.destroy_process_group()
 
@@ -91,6 +97,18 @@ def test_two_rank_ddp_job_records_every_rank(tmp_path):
     a = np.asarray(root["rank0"]["0"]["values"][0])
     b = np.asarray(root["rank1"]["0"]["values"][0])
     assert not np.allclose(a, b)
+    # The sharded channel: each rank's slice, marked with its columns...
+    assert root["rank1"]["tp.out"]["values"].attrs["columns"] == [4, 8]
+    assert np.asarray(root["rank1"]["tp.out"]["values"][0]).tolist() == [4.0, 5.0, 6.0, 7.0]
+    # ... drawn as one row: the picture of the whole 8-wide rows, over the
+    # steps both ranks logged (rank 1's step 60 named and left out).
+    p = run_cli("render", run, "--key", "tp.out", "--bare", "--size", "80x60", "-o", tmp_path / "tp.png")
+    assert "1 step only rank 1 logged left out" in p.stderr, p.stderr
+    whole = np.array([np.arange(8.0) + 10 * s for s in range(6)], np.float32)
+    want = actmap.render(whole, bare=True, size="80x60").to_numpy()
+    assert np.array_equal(png_pixels(tmp_path / "tp.png"), want)
+    # One rank alone: its slice, at its columns.
+    run_cli("render", run, "--rank", "1", "--key", "tp.out", "-o", tmp_path / "tp1.png")
     # The CLI lists the ranks and opens rank 0 by default.
     info = run_cli("info", run).stdout
     assert "ranks: 0, 1" in info, info
@@ -153,3 +171,25 @@ def test_ranks_picks_who_logs_and_a_second_job_is_refused(tmp_path):
     # Rendering picks a rank; one that is not there is named.
     p = run_cli("render", run, "--rank", "7", "-o", tmp_path / "f.png", check=False)
     assert p.returncode != 0 and "no rank 7; the run has ranks 0, 1" in p.stderr
+
+
+def test_record_sharded_modules_log_their_columns(tmp_path):
+    # A column-parallel layer: each rank computes 4 of the 8 outputs.
+    run = tmp_path / "tp"
+    for rank in (0, 1):
+        model = torch.nn.Sequential()
+        model.add_module("fc", torch.nn.Linear(3, 4))
+        with actmap.record(model, run, modules="fc", sharded="fc", rank=rank, world_size=2):
+            for _ in range(3):
+                model(torch.ones(2, 3))
+    for rank in (0, 1):
+        values = zarr.open_group(str(run / f"rank{rank}"), mode="r")["fc"]["values"]
+        assert values.attrs["columns"] == [4 * rank, 4 * rank + 4]
+        assert values.shape == (3, 4)
+    with pytest.raises(actmap.InvalidArgumentError, match="its records are columns from 0, this one from 4"):
+        with actmap.Run(tmp_path / "bad", rank=0, world_size=2) as r:
+            r.log("x", np.ones(4, np.float32), columns=0)
+            r.log("x", np.ones(4, np.float32), columns=4)
+    with pytest.raises(actmap.InvalidArgumentError, match="columns 0:5 for a record of shape \\(4,\\)"):
+        with actmap.Run(tmp_path / "bad2", rank=0, world_size=2) as r:
+            r.log("x", np.ones(4, np.float32), columns=slice(0, 5))

@@ -9,6 +9,7 @@ use actmap::Renderer;
 use actmap::export::batch::wildcard_match;
 use actmap::export::compare::{self, Group, Look, NamedRun};
 use actmap::export::runlog::{self, RunFigureOptions, RunJob};
+use actmap::export::shards;
 use actmap::layout::Figure;
 use actmap::runlog::RunReader;
 
@@ -125,6 +126,26 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     }
     let run = runs.into_iter().next().map(|(_, p)| p).unwrap_or_default();
     let reader = RunReader::open(&run)?;
+    // A distributed run drawn whole: channels sharded across its ranks
+    // (tensor parallel) are drawn as one row.
+    let root = a.input_paths().first().cloned().unwrap_or_default();
+    let sharded = if a.rank.is_none() {
+        shards::sharded(&root)?
+    } else {
+        Vec::new()
+    };
+    let draw_panel = |job: &RunJob| -> actmap::Result<actmap::layout::Panel> {
+        match sharded.iter().find(|s| s.name == job.channel) {
+            Some(sh) if job.step.is_none() => {
+                let (panel, notes) = shards::panel(sh, &template, &opts, &root)?;
+                for n in notes {
+                    eprintln!("actmap: note: {n}");
+                }
+                Ok(panel)
+            }
+            _ => runlog::panel(&reader, job, &template, &opts),
+        }
+    };
     let (jobs, failed) = runlog::plan(&reader, &opts);
     for (what, e) in &failed {
         eprintln!("actmap: error: {what}: {e}");
@@ -151,7 +172,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     if let Some(out) = one_file {
         let mut panels = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            panels.push(runlog::panel(&reader, job, &template, &opts)?);
+            panels.push(draw_panel(job)?);
         }
         let fig = compare::figure_of(panels, &look);
         renderer.render_figure_png(&fig, out)?;
@@ -168,7 +189,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
                 skipped += 1;
                 continue;
             }
-            let r = runlog::panel(&reader, job, &template, &opts)
+            let r = draw_panel(job)
                 .and_then(|p| renderer.render_figure_png(&compare::figure_of(vec![p], &look), &out));
             match r {
                 Ok(_) if !b.quiet => eprintln!("wrote {}", out.display()),

@@ -272,13 +272,15 @@ pub fn panel(
             if spec.title.is_none() {
                 spec.title = Some(job.channel.clone());
             }
+            // One rank's slice of a sharded row sits at its columns.
+            let shard = || c.columns().map(|r| r.map(|x| x as f64).collect::<Vec<f64>>());
             if let Some(streamed) = streamed_channel(&c, &index, &spec, path) {
                 let streamed = if opts.transpose {
                     spec.x = axis(&template.x, "step", Some(steps));
-                    spec.y = axis(&template.y, "column", None);
+                    spec.y = axis(&template.y, "column", shard());
                     streamed.transpose()
                 } else {
-                    spec.x = axis(&template.x, "column", None);
+                    spec.x = axis(&template.x, "column", shard());
                     spec.y = axis(&template.y, "step", Some(steps));
                     streamed
                 };
@@ -292,10 +294,10 @@ pub fn panel(
             if opts.transpose {
                 let grid = grid.transposed();
                 spec.x = axis(&template.x, "step", Some(steps));
-                spec.y = axis(&template.y, "column", None);
+                spec.y = axis(&template.y, "column", shard());
                 spec.build_with_grid(grid, path, Path::new(""))
             } else {
-                spec.x = axis(&template.x, "column", None);
+                spec.x = axis(&template.x, "column", shard());
                 spec.y = axis(&template.y, "step", Some(steps));
                 spec.build_with_grid(grid, path, Path::new(""))
             }

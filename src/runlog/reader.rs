@@ -257,6 +257,7 @@ pub struct ChannelReader {
     time_dtype: String,
     strict: bool,
     column_labels: Option<Vec<String>>,
+    columns: Option<Range<u64>>,
     row_labels: Option<Vec<String>>,
     /// Records per chunk when `values` is stored plainly: float32 chunks
     /// along axis 0 only, the `bytes` codec alone, little-endian. Such a
@@ -324,6 +325,18 @@ fn labels(v: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<V
             .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
             .collect(),
     )
+}
+
+/// A shard's `columns` attribute, `[start, stop]`, when it is one and
+/// matches the record width (anything else is not a shard actmap wrote).
+fn columns_attr(
+    v: &serde_json::Map<String, serde_json::Value>,
+    record_shape: &[usize],
+) -> Option<Range<u64>> {
+    let a = v.get("columns")?.as_array()?;
+    let (start, stop) = (a.first()?.as_u64()?, a.get(1)?.as_u64()?);
+    (a.len() == 2 && record_shape.len() == 1 && stop.checked_sub(start) == Some(record_shape[0] as u64))
+        .then_some(start..stop)
 }
 
 fn read_as<T: ElementOwned, U>(
@@ -685,6 +698,7 @@ impl ChannelReader {
             name: name.to_string(),
             column_labels: labels(attrs, "column_labels"),
             row_labels: labels(attrs, "row_labels"),
+            columns: columns_attr(attrs, record_shape.as_slice()),
             dir,
             store: store.clone(),
             values,
@@ -865,6 +879,13 @@ impl ChannelReader {
     /// Labels of a 2-D record's rows, when the writer gave them.
     pub fn row_labels(&self) -> Option<&[String]> {
         self.row_labels.as_deref()
+    }
+
+    /// For one shard of a wider row (a tensor-parallel rank's slice,
+    /// [`super::RunWriter::set_columns`]): the columns of the whole row its
+    /// records hold.
+    pub fn columns(&self) -> Option<Range<u64>> {
+        self.columns.clone()
     }
 
     fn check_rows(&self, rows: &Range<u64>) -> Result<()> {

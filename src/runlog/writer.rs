@@ -100,12 +100,8 @@ enum Job {
     },
     /// Rows of channel `index`, starting at its row `first`.
     Write { index: usize, first: u64, rows: Rows },
-    /// Labels for one axis of a channel's records.
-    Labels {
-        index: usize,
-        key: String,
-        labels: Vec<String>,
-    },
+    /// An attribute of a channel's `values` array (labels, columns).
+    Attr { index: usize, key: String, value: Value },
     /// Make everything written visible; the result goes to `reply`.
     Commit { reply: Option<Sender<Result<()>>> },
 }
@@ -543,11 +539,11 @@ impl Disk {
                 self.create(&name, &shape, chunk)
             }
             Job::Write { index, first, rows } => self.write(*index, *first, rows),
-            Job::Labels { index, key, labels } => {
+            Job::Attr { index, key, value } => {
                 if let Some(ch) = self.channels.get_mut(*index) {
                     ch.values
                         .attributes_mut()
-                        .insert(key.clone(), json!(std::mem::take(labels)));
+                        .insert(key.clone(), std::mem::take(value));
                     ch.meta_dirty = true;
                 }
                 Ok(())
@@ -1037,10 +1033,39 @@ impl RunWriter {
         } else {
             "row_labels"
         };
-        self.shared.send(Job::Labels {
+        self.shared.send(Job::Attr {
             index: i,
             key: key.into(),
-            labels,
+            value: json!(labels),
+        })
+    }
+
+    /// Mark `channel` as one shard of a wider row: its records are the
+    /// columns `start .. start + width` of a row that other writers (the
+    /// other ranks of a tensor-parallel job) log the rest of. Stored as the
+    /// `values` array's `columns` attribute (`[start, stop]`) with the next
+    /// flush; the views put the shards of all ranks side by side.
+    pub fn set_columns(&self, channel: &str, start: u64) -> Result<()> {
+        let st = self.shared.lock_state();
+        let Some(&i) = st.index.get(channel) else {
+            return Err(Error::Invalid(format!(
+                "channel '{channel}' has no records yet; set its columns after its first record"
+            )));
+        };
+        let ch = &st.channels[i];
+        let [width] = ch.shape[..] else {
+            return Err(Error::Invalid(format!(
+                "channel '{channel}': columns= shards a row (1-D records), not records of shape {}",
+                shape_string(&ch.shape)
+            )));
+        };
+        let stop = start
+            .checked_add(width)
+            .ok_or_else(|| Error::Invalid(format!("channel '{channel}': columns from {start} overflow")))?;
+        self.shared.send(Job::Attr {
+            index: i,
+            key: "columns".into(),
+            value: json!([start, stop]),
         })
     }
 
