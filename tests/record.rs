@@ -497,3 +497,61 @@ fn info_lists_the_runs_of_a_collection() {
         "{js}"
     );
 }
+
+#[test]
+fn frames_carry_their_rank_and_a_recorder_takes_only_its_own() {
+    // Rank 1's recorder gets frames from ranks 1 and 0 (a mis-wired job):
+    // rank 0's are named once and not recorded.
+    let dir = tempfile::tempdir().unwrap();
+    let frames = |ranks: &[(u32, u32)]| -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, &rank) in ranks.iter().enumerate() {
+            let v = [rank.0 as f32 * 100.0 + i as f32, 1.0];
+            out.extend(FrameDecoder::encode_v2_ranked(
+                "x",
+                &[2],
+                &v,
+                Some(&[i as i64]),
+                1.7e9,
+                Some(rank),
+            ));
+        }
+        out
+    };
+    let run = |args: &[&str], bytes: Vec<u8>| {
+        let mut kid = record(args, dir.path())
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        kid.stdin.take().unwrap().write_all(&bytes).unwrap();
+        let o = kid.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        common::stderr(&o)
+    };
+    let err = run(
+        &["-", "-o", "job", "--rank", "1"],
+        frames(&[(1, 2), (0, 2), (1, 2), (0, 2)]),
+    );
+    assert_eq!(
+        err.matches(
+            "a frame from rank 0 of 2 on a recorder of rank 1: not recorded (one recorder per rank: --rank 0)"
+        )
+        .count(),
+        1,
+        "{err}"
+    );
+    let r = RunReader::open(dir.path().join("job/rank1")).unwrap();
+    let x = r.channel("x").unwrap();
+    let mut v = Vec::new();
+    x.read(0..x.rows(), &mut v).unwrap();
+    assert_eq!(v, [100.0, 1.0, 102.0, 1.0]);
+    // A single-process recorder: a world of one is fine, a rank of two is not.
+    let err = run(&["-", "-o", "plain"], frames(&[(0, 1), (1, 2)]));
+    assert!(
+        err.contains("a frame from rank 1 of 2 on a recorder of a single-process run: not recorded (record each rank with --rank N"),
+        "{err}"
+    );
+    let r = RunReader::open(dir.path().join("plain")).unwrap();
+    assert_eq!(r.channel("x").unwrap().rows(), 1);
+}

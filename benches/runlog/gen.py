@@ -4,17 +4,23 @@ the run log and the .npy get the same values without holding them):
 
   gen.py stream ROWS   binary version 2 frames on stdout (for actmap record)
   gen.py npy ROWS DIR  DIR/acts.npy and DIR/steps.npy, written in blocks
+
+GEN_SEED=K draws other values (a second run to diff against the first);
+GEN_SPIKES=0 leaves the outliers out.
 """
-import struct, sys, time
+import os, struct, sys, time
 import numpy as np
 
 COLS, BLOCK = 4096, 256
+SEED = int(os.environ.get("GEN_SEED", "0"))
 SPIKES = {(i * 166_651) % 1_000_000: (c, 28.0 if i % 2 == 0 else -35.0)
           for i, c in enumerate([17, 900, 1555, 2450, 3001, 4000])}
+if os.environ.get("GEN_SPIKES", "1") == "0":
+    SPIKES = {}
 
 def block(b, rows):
     n = min(BLOCK, rows - b * BLOCK)
-    a = np.random.default_rng(b).standard_normal((n, COLS), dtype=np.float32)
+    a = np.random.default_rng(b + SEED * 1_000_003).standard_normal((n, COLS), dtype=np.float32)
     for r, (c, v) in SPIKES.items():
         if b * BLOCK <= r < b * BLOCK + n:
             a[r - b * BLOCK, c] = v

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use actmap::live::{LiveStore, SourceOptions, SourceSpec, StoreOptions, WireFormat, spawn_source};
+use actmap::live::{
+    LiveStore, RankFilter, SourceOptions, SourceSpec, StoreOptions, WireFormat, spawn_source,
+};
 use actmap::runlog::{RunWriter, WriterOptions};
 use anyhow::Context;
 
@@ -131,6 +133,11 @@ pub fn run(a: RecordArgs) -> anyhow::Result<()> {
         expected_cols: plain,
         channel_cols: named,
         keep_rows: false,
+        // Frames that say their rank go to that rank's recorder only.
+        ranks: match a.rank {
+            Some(r) => RankFilter::Only(r),
+            None => RankFilter::Single,
+        },
         ..Default::default()
     })?);
     store.set_recorder(Some(writer.clone()));

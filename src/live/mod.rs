@@ -21,6 +21,6 @@ pub use history::History;
 pub use protocol::{Frame, FrameDecoder, ProtocolError, TextDecoder};
 pub use source::{SourceHandle, SourceOptions, SourceSpec, WireFormat, spawn_reader, spawn_source};
 pub use store::{
-    AxisLabels, ChannelSnapshot, LiveStore, Monitor, MonitorSender, StoreOptions, StoreSnapshot,
+    AxisLabels, ChannelSnapshot, LiveStore, Monitor, MonitorSender, RankFilter, StoreOptions, StoreSnapshot,
 };
 pub use view::{Autoscale, LiveView, PanelSource, ViewOptions};

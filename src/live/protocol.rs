@@ -27,13 +27,14 @@
 //! |---|---|
 //! | 4 | magic `AMAP` |
 //! | 1 | version, 2 |
-//! | 1 | flags: bit 0 set when steps follow the name |
+//! | 1 | flags: bit 0 set when steps follow the name; bit 1 when the rank does |
 //! | 2 | channel name length `n` (u16) |
 //! | 4 | records `k` (u32) |
 //! | 4 | columns (u32) |
 //! | 4 | rows per record `h` (u32): 0 for a row of `columns`, else each record is `h x columns` |
 //! | 8 | wall time, Unix seconds (f64) |
 //! | n | channel name, UTF-8 |
+//! | 8 | rank and world size (u32 each), when flag bit 1 is set |
 //! | 8 x k | steps (i64), when flag bit 0 is set |
 //! | 4 x k x max(h, 1) x columns | values, f32, row-major |
 //!
@@ -51,6 +52,9 @@ pub const HEADER_LEN: usize = 16;
 pub const HEADER_LEN_V2: usize = 28;
 /// Version 2 flag: a step per record follows the name.
 pub const FLAG_STEPS: u8 = 1;
+/// Version 2 flag: the sender's rank and world size (u32 each) follow the
+/// name, before the steps.
+pub const FLAG_RANK: u8 = 2;
 /// Largest frame payload accepted (values), 256 Mi f32 = 1 GiB.
 pub const MAX_VALUES: u64 = 1 << 28;
 
@@ -73,6 +77,8 @@ pub struct Frame {
     pub steps: Option<Vec<i64>>,
     /// The writer's wall time (Unix seconds), when it sent one.
     pub time: Option<f64>,
+    /// The sender's `(rank, world size)` in a distributed job, when it said.
+    pub rank: Option<(u32, u32)>,
 }
 
 impl Frame {
@@ -86,6 +92,7 @@ impl Frame {
             shape: vec![cols],
             steps: None,
             time: None,
+            rank: None,
         }
     }
 }
@@ -308,6 +315,19 @@ impl FrameDecoder {
         steps: Option<&[i64]>,
         time: f64,
     ) -> Vec<u8> {
+        Self::encode_v2_ranked(channel, shape, data, steps, time, None)
+    }
+
+    /// [`encode_v2`](Self::encode_v2) from rank `rank.0` of a job of
+    /// `rank.1` processes.
+    pub fn encode_v2_ranked(
+        channel: &str,
+        shape: &[usize],
+        data: &[f32],
+        steps: Option<&[i64]>,
+        time: f64,
+        rank: Option<(u32, u32)>,
+    ) -> Vec<u8> {
         let (h, cols) = match shape {
             [c] => (0, *c),
             [h, w] => (*h, *w),
@@ -315,16 +335,20 @@ impl FrameDecoder {
         };
         let per = h.max(1) * cols;
         let records = data.len().checked_div(per).unwrap_or(0);
-        let mut out = Vec::with_capacity(HEADER_LEN_V2 + channel.len() + records * 8 + data.len() * 4);
+        let mut out = Vec::with_capacity(HEADER_LEN_V2 + channel.len() + 8 + records * 8 + data.len() * 4);
         out.extend_from_slice(MAGIC);
         out.push(2);
-        out.push(if steps.is_some() { FLAG_STEPS } else { 0 });
+        out.push(if steps.is_some() { FLAG_STEPS } else { 0 } | if rank.is_some() { FLAG_RANK } else { 0 });
         out.extend_from_slice(&(channel.len() as u16).to_le_bytes());
         out.extend_from_slice(&(records as u32).to_le_bytes());
         out.extend_from_slice(&(cols as u32).to_le_bytes());
         out.extend_from_slice(&(h as u32).to_le_bytes());
         out.extend_from_slice(&time.to_le_bytes());
         out.extend_from_slice(channel.as_bytes());
+        if let Some((r, w)) = rank {
+            out.extend_from_slice(&r.to_le_bytes());
+            out.extend_from_slice(&w.to_le_bytes());
+        }
         for s in steps.unwrap_or(&[]) {
             out.extend_from_slice(&s.to_le_bytes());
         }
@@ -376,12 +400,17 @@ impl FrameDecoder {
             let name_len = u16::from_le_bytes([h[6], h[7]]) as usize;
             let rows = u32_at(8);
             let cols = u32_at(12);
-            let (height, time, has_steps) = if version == 2 {
+            let (height, time, has_steps, has_rank) = if version == 2 {
                 let mut t = [0u8; 8];
                 t.copy_from_slice(&h[20..28]);
-                (u32_at(16), Some(f64::from_le_bytes(t)), flags & FLAG_STEPS != 0)
+                (
+                    u32_at(16),
+                    Some(f64::from_le_bytes(t)),
+                    flags & FLAG_STEPS != 0,
+                    flags & FLAG_RANK != 0,
+                )
             } else {
-                (0, None, false)
+                (0, None, false, false)
             };
             let per = height.max(1) * cols;
             let bad = |message: String| ProtocolError::Frame { offset: at, message };
@@ -393,7 +422,7 @@ impl FrameDecoder {
                 Some(bad(format!(
                     "{rows} x {per} values exceed the limit of {MAX_VALUES}"
                 )))
-            } else if flags & !FLAG_STEPS != 0 || (version == 1 && flags != 0) {
+            } else if flags & !(FLAG_STEPS | FLAG_RANK) != 0 || (version == 1 && flags != 0) {
                 Some(bad(format!("unknown flags {flags:#04x}")))
             } else {
                 None
@@ -404,7 +433,8 @@ impl FrameDecoder {
                 continue;
             }
             let steps_len = if has_steps { rows as usize * 8 } else { 0 };
-            let total = header + name_len + steps_len + (rows * per * 4) as usize;
+            let rank_len = if has_rank { 8 } else { 0 };
+            let total = header + name_len + rank_len + steps_len + (rows * per * 4) as usize;
             if self.buf.len() < total {
                 break;
             }
@@ -414,7 +444,13 @@ impl FrameDecoder {
                 self.skip(total);
                 continue;
             };
-            let body = header + name_len;
+            let at_rank = header + name_len;
+            let word = |i: usize| {
+                let b = &self.buf[at_rank + i..at_rank + i + 4];
+                u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+            };
+            let rank = has_rank.then(|| (word(0), word(4)));
+            let body = at_rank + rank_len;
             let steps = has_steps.then(|| {
                 self.buf[body..body + steps_len]
                     .chunks_exact(8)
@@ -430,6 +466,14 @@ impl FrameDecoder {
                 out.push(Err(bad("the wall time is not a finite number".into())));
                 continue;
             }
+            if let Some((r, w)) = rank
+                && r >= w
+            {
+                out.push(Err(bad(format!(
+                    "rank {r} of a world of {w}: a rank is below the world size"
+                ))));
+                continue;
+            }
             out.push(Ok(Frame {
                 channel,
                 rows: rows as usize,
@@ -442,6 +486,7 @@ impl FrameDecoder {
                 },
                 steps,
                 time,
+                rank,
             }));
         }
         out
@@ -656,6 +701,36 @@ mod tests {
                 .contains("unknown flags 0x80"),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn version_2_frames_carry_the_senders_rank() {
+        let mut bytes = FrameDecoder::encode_v2_ranked("x", &[2], &[1.0, 2.0], Some(&[7]), 1.0, Some((3, 8)));
+        bytes.extend(FrameDecoder::encode_v2_ranked(
+            "y",
+            &[1],
+            &[5.0],
+            None,
+            1.0,
+            Some((0, 1)),
+        ));
+        bytes.extend(FrameDecoder::encode_v2_ranked(
+            "z",
+            &[1],
+            &[5.0],
+            None,
+            1.0,
+            Some((2, 2)),
+        ));
+        let got = FrameDecoder::new().push(&bytes);
+        let f = got[0].as_ref().unwrap();
+        assert_eq!(
+            (f.rank, f.steps.as_deref(), f.data.as_slice()),
+            (Some((3, 8)), Some(&[7][..]), &[1.0, 2.0][..])
+        );
+        assert_eq!(got[1].as_ref().unwrap().rank, Some((0, 1)));
+        let e = got[2].as_ref().unwrap_err().to_string();
+        assert!(e.contains("rank 2 of a world of 2"), "{e}");
     }
 
     #[test]

@@ -62,6 +62,22 @@ pub struct StoreOptions {
     /// Keep rows for a window (`false`: only count them and pass them to
     /// the recorder, as `actmap record` does).
     pub keep_rows: bool,
+    /// Which senders' frames are taken, by the rank a frame carries.
+    pub ranks: RankFilter,
+}
+
+/// Which frames a store takes by the rank they carry (frames that carry
+/// none are always taken).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RankFilter {
+    /// Every frame (the live views).
+    #[default]
+    Any,
+    /// Only rank N's (`actmap record --rank N`).
+    Only(u32),
+    /// No frame from a job of several ranks: a recorder writing one
+    /// single-process run log, where ranks would mix.
+    Single,
 }
 
 impl Default for StoreOptions {
@@ -72,6 +88,7 @@ impl Default for StoreOptions {
             expected_cols: None,
             channel_cols: Vec::new(),
             keep_rows: true,
+            ranks: RankFilter::Any,
         }
     }
 }
@@ -150,6 +167,8 @@ struct Inner {
     values: usize,
     /// Shapes and last steps of channels in the recorder's run log.
     recorded: Vec<(String, Vec<usize>, Option<i64>)>,
+    /// Ranks whose frames were refused (each named once).
+    refused_ranks: Vec<u32>,
 }
 
 impl Inner {
@@ -564,6 +583,32 @@ impl LiveStore {
 
     /// Push one frame under the lock; a failure is recorded as a problem.
     fn push_one(&self, inner: &mut Inner, origin: &str, frame: Frame, out: &mut Vec<Accepted>) -> Result<()> {
+        if let Some((r, w)) = frame.rank
+            && w > 1
+        {
+            let refused = match self.opts.ranks {
+                RankFilter::Any => None,
+                RankFilter::Only(n) if n == r => None,
+                RankFilter::Only(n) => Some(format!(
+                    "{}: a frame from rank {r} of {w} on a recorder of rank {n}: not recorded (one recorder per rank: --rank {r})",
+                    channel_label(&frame.channel)
+                )),
+                RankFilter::Single => Some(format!(
+                    "{}: a frame from rank {r} of {w} on a recorder of a single-process run: not recorded (record each rank with --rank N: RUN/rankN/)",
+                    channel_label(&frame.channel)
+                )),
+            };
+            if let Some(msg) = refused {
+                if !inner.refused_ranks.contains(&r) {
+                    inner.refused_ranks.push(r);
+                    inner.problem(with_origin(
+                        origin,
+                        &format!("{msg}; further frames of rank {r} too"),
+                    ));
+                }
+                return Err(Error::Invalid(msg));
+            }
+        }
         let fits = frame.rows.checked_mul(frame.cols) == Some(frame.data.len())
             && frame.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) == Some(frame.cols);
         let result = if fits {
@@ -650,6 +695,7 @@ impl LiveStore {
             shape: shape.to_vec(),
             steps: steps.map(<[i64]>::to_vec),
             time: None,
+            rank: None,
         };
         self.push_frame(&frame)
     }
