@@ -77,3 +77,80 @@ fn golden_check_detects_a_changed_picture() {
         / (480.0 * 360.0);
     assert!(mean > 10.0 * MEAN_DELTA_E, "mean ΔE {mean}");
 }
+
+/// Three runs of one channel (a collection), written with deterministic
+/// values: baseline, a run whose columns 20..28 drift up from step 200,
+/// and one logged every 20 steps instead of 10 that stops at step 300.
+fn write_collection(root: &std::path::Path) {
+    use actmap::runlog::{RunWriter, WriterOptions};
+    std::fs::create_dir_all(root).unwrap();
+    for (name, drift, every, last) in [
+        ("baseline", 0.0f32, 10, 500),
+        ("lr3e-4", 1.0, 10, 500),
+        ("wd0.1", -0.5, 20, 300),
+    ] {
+        let w = RunWriter::open(root.join(name), WriterOptions::default()).unwrap();
+        for step in (0..=last).step_by(every) {
+            let row: Vec<f32> = (0..64)
+                .map(|c| {
+                    let base = ((c as f32) / 6.0 + step as f32 / 90.0).sin();
+                    let d = if (20..28).contains(&c) && step > 200 {
+                        drift * (step - 200) as f32 / 300.0
+                    } else {
+                        0.0
+                    };
+                    base + d
+                })
+                .collect();
+            w.append("mlp.out", Some(step as i64), 0.0, &[64], &row).unwrap();
+        }
+        w.close().unwrap();
+    }
+}
+
+/// `actmap render runs/ --key mlp.out` and `render runs/baseline
+/// runs/lr3e-4 --diff`: the figures a user compares runs with (titles,
+/// one shared colorbar; the diverging map centred on 0), at the figure
+/// tolerance.
+#[test]
+fn run_comparisons_match_their_references() {
+    use actmap::export::compare::{self, Look, NamedRun};
+    use actmap::export::runlog::RunFigureOptions;
+    use actmap::render::spec::PanelSpec;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("runs");
+    write_collection(&root);
+    let runs: Vec<NamedRun> = actmap::runlog::collection(&root)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|p| NamedRun {
+            name: p.file_name().unwrap().to_string_lossy().into_owned(),
+            reader: actmap::runlog::RunReader::open(&p).unwrap(),
+        })
+        .collect();
+    let opts = RunFigureOptions {
+        keys: vec!["mlp.out".into()],
+        ..Default::default()
+    };
+    let template = PanelSpec::from_options(&Default::default(), "", None).unwrap();
+    let (groups, failed) = compare::plan(&runs, &opts);
+    assert!(failed.is_empty());
+    let look = Look {
+        width: 1200,
+        height: 500,
+        ..Default::default()
+    };
+    let fig = compare::side_by_side(&runs, &groups[0], &template, &opts, &look).unwrap();
+    let out = renderer().render_figure(&fig).unwrap();
+    golden::check("fig_runs_side_by_side", &out.image, 1.0, 0.005);
+    let look = Look {
+        width: 800,
+        height: 600,
+        ..Default::default()
+    };
+    let (fig, notes) = compare::diff(&runs[0], &runs[1], &groups[0], &template, &opts, &look).unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    let out = renderer().render_figure(&fig).unwrap();
+    golden::check("fig_runs_diff", &out.image, 1.0, 0.005);
+}
