@@ -14,8 +14,12 @@ runs="${2:-3}"
 work="${ACTMAP_BENCH_DIR:-/tmp/actmap-bench}/diff"
 rm -rf "$work"
 mkdir -p "$work"
-cargo build --release --locked --quiet --bin actmap
-bin="$PWD/target/release/actmap"
+# ACTMAP_BIN: a binary built already (else a release build here).
+bin="${ACTMAP_BIN:-}"
+if [ -z "$bin" ]; then
+    cargo build --release --locked --quiet --bin actmap
+    bin="$PWD/target/release/actmap"
+fi
 py="$(bash .ci/pyenv.sh)"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 need=$(( 2 * rows * 16384 / 1048576 + 1024 ))

@@ -13,7 +13,9 @@ import numpy as np
 
 COLS, BLOCK = 4096, 256
 SEED = int(os.environ.get("GEN_SEED", "0"))
-SPIKES = {(i * 166_651) % 1_000_000: (c, 28.0 if i % 2 == 0 else -35.0)
+mode, rows = sys.argv[1], int(sys.argv[2])
+# Spread over the rows (for 1,000,000 rows: rows 0, 166651, 333302, ...).
+SPIKES = {(i * 166_651 * rows // 1_000_000) % rows: (c, 28.0 if i % 2 == 0 else -35.0)
           for i, c in enumerate([17, 900, 1555, 2450, 3001, 4000])}
 if os.environ.get("GEN_SPIKES", "1") == "0":
     SPIKES = {}
@@ -26,7 +28,6 @@ def block(b, rows):
             a[r - b * BLOCK, c] = v
     return a
 
-mode, rows = sys.argv[1], int(sys.argv[2])
 blocks = (rows + BLOCK - 1) // BLOCK
 if mode == "stream":
     out = sys.stdout.buffer

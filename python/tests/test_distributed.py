@@ -113,9 +113,12 @@ def test_two_rank_ddp_job_records_every_rank(tmp_path):
     info = run_cli("info", run).stdout
     assert "ranks: 0, 1" in info, info
     assert "rank 1: " in info and "tag" in info
+    assert "[4] (columns 4..8)" in info, info
     js = json.loads(run_cli("info", run, "--json").stdout)
     assert [r["rank"] for r in js["ranks"]] == [0, 1]
     assert {c["name"] for c in js["ranks"][1]["run"]["channels"]} >= {"tag", "0", "1"}
+    tp = [c for c in js["ranks"][1]["run"]["channels"] if c["name"] == "tp.out"][0]
+    assert tp["columns"] == [4, 8]
 
 
 SLURM_TASK = textwrap.dedent('''

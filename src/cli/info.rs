@@ -259,7 +259,7 @@ fn one_run(path: &std::path::Path, as_json: bool) -> anyhow::Result<Option<Strin
                         })
                         .collect();
                     format!(
-                        "{{\"name\": {}, \"record_shape\": [{}], \"dtype\": {}, \"records\": {}, \"steps\": {}, \"distinct_steps\": {}, \"backwards\": {}, \"last_write\": {}, \"lost\": {}, \"damage\": [{}], \"repaired\": [{}]}}",
+                        "{{\"name\": {}, \"record_shape\": [{}], \"dtype\": {}, \"records\": {}, \"steps\": {}, \"distinct_steps\": {}, \"backwards\": {}, \"last_write\": {}, \"lost\": {}, \"columns\": {}, \"damage\": [{}], \"repaired\": [{}]}}",
                         json::string(n),
                         shape.join(", "),
                         json::string(&c.dtype),
@@ -269,6 +269,7 @@ fn one_run(path: &std::path::Path, as_json: bool) -> anyhow::Result<Option<Strin
                         s.backwards,
                         s.last_write.map_or("null".into(), json::number),
                         s.lost,
+                        c.columns.as_ref().map_or("null".into(), |r| format!("[{}, {}]", r.start, r.end)),
                         damage.join(", "),
                         c.repaired.iter().map(|r| json::string(r)).collect::<Vec<_>>().join(", "),
                     )
@@ -309,7 +310,10 @@ fn one_run(path: &std::path::Path, as_json: bool) -> anyhow::Result<Option<Strin
                     };
                     vec![
                         n.clone(),
-                        format!("[{}]", shape.join(", ")),
+                        match &c.columns {
+                            Some(r) => format!("[{}] (columns {}..{})", shape.join(", "), r.start, r.end),
+                            None => format!("[{}]", shape.join(", ")),
+                        },
                         c.dtype.clone(),
                         if s.lost > 0 {
                             format!("{} ({} lost)", c.rows, s.lost)

@@ -51,6 +51,8 @@ pub struct ChannelInfo {
     pub summary: ChannelSummary,
     /// Column labels (the `values` array's `column_labels` attribute).
     pub column_labels: Option<Vec<String>>,
+    /// For one rank's slice of a sharded row: the columns it holds.
+    pub columns: Option<Range<u64>>,
     /// What is damaged on disk ([`ChannelReader::damage`]).
     pub damage: Vec<Damage>,
     /// What an earlier `actmap repair` could not keep ([`ChannelReader::repaired`]).
@@ -1348,6 +1350,7 @@ impl RunReader {
                         rows: c.rows,
                         summary: c.summary()?,
                         column_labels: c.column_labels.clone(),
+                        columns: c.columns.clone(),
                         damage: c.damage.clone(),
                         repaired: c.repaired.clone(),
                     })
