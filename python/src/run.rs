@@ -40,6 +40,10 @@ struct State {
     in_flight: usize,
     /// The writer thread sleeps waiting for records.
     idle: bool,
+    /// The writer thread lets a step's records gather before taking them.
+    gathering: bool,
+    /// Take what is queued now (a flush, a full queue).
+    hurry: bool,
     closing: bool,
     /// The first write error.
     error: Option<String>,
@@ -62,6 +66,16 @@ impl Queue {
     }
 }
 
+/// How long the writer thread lets records gather once one arrives: the
+/// records of a training step are taken in one go, so the thread wakes a
+/// few times a step, not once a record. A woken thread on a busy CPU
+/// preempts one of the training's threads, and a parallel op (OpenMP,
+/// which torch's CPU kernels use) waits for its slowest thread: waking
+/// per record cost a 2-core training loop 9% with 36 records a step.
+const GATHER: Duration = Duration::from_millis(100);
+/// Queued bytes that end the gathering early.
+const GATHER_BYTES: usize = 4 << 20;
+
 fn writer_loop(queue: &Queue, writer: &RunWriter) {
     let mut st = queue.lock();
     loop {
@@ -73,6 +87,21 @@ fn writer_loop(queue: &Queue, writer: &RunWriter) {
         if st.items.is_empty() && st.closing {
             return;
         }
+        let deadline = std::time::Instant::now() + GATHER;
+        while !st.closing && !st.hurry && st.bytes < GATHER_BYTES {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st.gathering = true;
+            st = queue
+                .work
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        st.gathering = false;
+        st.hurry = false;
         let batch: Vec<Record> = st.items.drain(..).collect();
         st.in_flight = batch.len();
         drop(st);
@@ -297,6 +326,9 @@ impl RunLog {
                 break st;
             }
             // The disk is behind: wait for room without holding the GIL.
+            let mut st = st;
+            st.hurry = true;
+            self.queue.work.notify_one();
             drop(st);
             py.detach(|| {
                 let mut st = self.queue.lock();
@@ -307,7 +339,7 @@ impl RunLog {
         };
         st.bytes += size;
         st.items.push_back(record);
-        if st.idle {
+        if st.idle || (st.gathering && st.bytes >= GATHER_BYTES) {
             st.idle = false;
             self.queue.work.notify_one();
         }
@@ -318,6 +350,7 @@ impl RunLog {
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let err = py.detach(|| {
             let mut st = self.queue.lock();
+            st.hurry = true;
             self.queue.work.notify_one();
             while (!st.items.is_empty() || st.in_flight > 0) && st.error.is_none() && !st.closing {
                 st = self.queue.room.wait(st).unwrap_or_else(|e| e.into_inner());
