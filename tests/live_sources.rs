@@ -377,3 +377,52 @@ fn a_fast_writer_keeps_memory_bounded() {
     assert!(g.rows() <= 64, "{}", g.rows());
     assert_eq!(g.cols(), 256);
 }
+
+#[test]
+fn a_directory_of_runs_is_followed_run_by_run_and_new_runs_show_up() {
+    use actmap::runlog::{RunWriter, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("runs");
+    std::fs::create_dir_all(&root).unwrap();
+    let write = |name: &str, v: f32| {
+        let w = RunWriter::open(root.join(name), WriterOptions::default()).unwrap();
+        for s in [0, 10] {
+            w.append("acts", Some(s), 0.0, &[2], &[v, v]).unwrap();
+        }
+        w.close().unwrap();
+    };
+    write("a", 1.0);
+    write("b", 2.0);
+    std::fs::write(root.join("notes.txt"), "not a run").unwrap();
+    let spec = SourceSpec::parse(root.to_str().unwrap()).unwrap();
+    assert_eq!(
+        spec,
+        SourceSpec::Runs {
+            paths: vec![root.clone()],
+            patterns: vec![]
+        }
+    );
+    let s = store();
+    let h = spawn_source(&spec, &SourceOptions::default(), s.clone()).unwrap();
+    let snap = wait_until(&s, "both runs", |snap| {
+        rows(snap, "a/acts") == 2 && rows(snap, "b/acts") == 2
+    });
+    assert_eq!(data(&snap, "b/acts"), [2.0, 2.0, 2.0, 2.0]);
+    assert_eq!(snap.status, "following 2 runs: a, b");
+    // A run that starts while the view is open joins it.
+    write("c", 3.0);
+    wait_until(&s, "the new run", |snap| rows(snap, "c/acts") == 2);
+    h.stop();
+    // --runs: only the runs picked.
+    let spec = SourceSpec::Runs {
+        paths: vec![root.clone()],
+        patterns: vec!["a".into(), "c*".into()],
+    };
+    let s = store();
+    let h = spawn_source(&spec, &SourceOptions::default(), s.clone()).unwrap();
+    let snap = wait_until(&s, "a and c", |snap| {
+        rows(snap, "a/acts") == 2 && rows(snap, "c/acts") == 2
+    });
+    assert!(snap.channel("b/acts").is_none());
+    h.stop();
+}

@@ -689,3 +689,50 @@ fn serve_records_what_it_shows() {
         "{info}"
     );
 }
+
+#[test]
+fn serve_a_directory_of_runs_shows_each_run_and_runs_that_start_later() {
+    use actmap::runlog::{RunWriter, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("runs");
+    std::fs::create_dir_all(&root).unwrap();
+    // What the page must show: each run's channel as `run/channel`.
+    let store = LiveStore::new(StoreOptions::default()).unwrap();
+    let write = |name: &str, k: usize| {
+        let w = RunWriter::open(root.join(name), WriterOptions::default()).unwrap();
+        for (i, s) in [0i64, 100, 200, 300, 500, 800].into_iter().enumerate() {
+            let r = row(i + 10 * k, 24);
+            w.append("acts", Some(s), 0.0, &[24], &r).unwrap();
+            store
+                .push_records(&format!("{name}/acts"), Some(&[s]), &[24], &r)
+                .unwrap();
+        }
+        w.close().unwrap();
+    };
+    write("baseline", 0);
+    write("lr3e-4", 1);
+    let arg = root.to_str().unwrap().to_string();
+    let mut s = Serve::start(&[&arg, "--bind", "127.0.0.1:0", "--title", "runs test"]);
+    let mut b = Browser::launch(1000, 700, 1.0);
+    b.navigate(&s.url);
+    b.wait_for(
+        "document.getElementById('channels').textContent.includes('lr3e-4/acts')",
+        60,
+    );
+    let (_, _, cw, ch) = b.rect("#view");
+    let (w, h) = (cw as u32, ch as u32);
+    let mut view = view_for("runs test");
+    assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "runs-two");
+    // A run that starts while the page is open appears in it.
+    write("wd0.1", 2);
+    b.wait_for(
+        "document.getElementById('channels').textContent.includes('wd0.1/acts')",
+        30,
+    );
+    assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "runs-three");
+    b.screenshot(0.0, 0.0, 1000.0, 700.0)
+        .save(shots_dir().join("runs-page.png"))
+        .unwrap();
+    drop(b);
+    s.wait_for("view 1 frame");
+}

@@ -15,6 +15,14 @@ pub struct SourceArgs {
     /// (followed as it grows), or a file: `.npy` re-read whenever it is
     /// replaced, `.csv/.tsv/.txt/.f32` followed as they grow.
     pub source: String,
+    /// More run logs (or directories of runs) to show beside the first:
+    /// `watch runs/a runs/b`; each run's channels are named `run/channel`.
+    #[arg(value_name = "RUN")]
+    pub more: Vec<String>,
+    /// Directories of runs: only the runs whose names match (wildcards *
+    /// and ?), comma-separated.
+    #[arg(long, value_name = "PAT", value_delimiter = ',')]
+    pub runs: Vec<String>,
     /// Values per row: N for rows without a channel name (needed for raw
     /// .f32 files), NAME=N for a named channel; comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -41,7 +49,34 @@ impl SourceArgs {
     /// The parsed source, store options and source options.
     pub fn parse(&self, aggregate: Aggregate) -> anyhow::Result<(SourceSpec, StoreOptions, SourceOptions)> {
         let mut spec = SourceSpec::parse(&self.source)?;
+        if !self.more.is_empty() {
+            let mut paths = Vec::new();
+            for s in std::iter::once(&self.source).chain(&self.more) {
+                match SourceSpec::parse(s)? {
+                    SourceSpec::RunLog(p) => paths.push(p),
+                    SourceSpec::Runs { paths: p, .. } => paths.extend(p),
+                    other => {
+                        anyhow::bail!("{other}: several sources must all be run logs or directories of runs")
+                    }
+                }
+            }
+            spec = SourceSpec::Runs {
+                paths,
+                patterns: Vec::new(),
+            };
+        }
+        if let SourceSpec::Runs { patterns, .. } = &mut spec {
+            patterns.clone_from(&self.runs);
+        } else if !self.runs.is_empty() {
+            anyhow::bail!(
+                "--runs picks runs of a directory of runs; {} is not one",
+                self.source
+            );
+        }
         if let Some(rank) = self.rank {
+            if matches!(spec, SourceSpec::Runs { .. }) {
+                anyhow::bail!("--rank follows one rank of one distributed run; several runs given");
+            }
             spec = spec.with_rank(rank)?;
         }
         let (plain, named) = super::record::parse_cols(&self.cols)?;

@@ -91,6 +91,12 @@ pub fn parse_cols(cols: &[String]) -> anyhow::Result<Widths> {
 
 pub fn run(a: RecordArgs) -> anyhow::Result<()> {
     let spec = SourceSpec::parse(&a.source)?;
+    if matches!(spec, SourceSpec::Runs { .. }) {
+        anyhow::bail!(
+            "{}: a directory of runs; record reads one stream or run log into one run",
+            a.source
+        );
+    }
     if let SourceSpec::RunLog(p) = &spec {
         if !p.is_dir() {
             anyhow::bail!(

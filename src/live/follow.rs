@@ -43,6 +43,10 @@ pub struct Follower {
     waiting: bool,
     /// Damage already reported, so each is said once.
     damage_said: std::collections::HashSet<String>,
+    /// Put before each channel's name in the store (`a/` for run `a` of
+    /// a collection); a prefixed follower leaves the status line to its
+    /// collection.
+    prefix: String,
 }
 
 impl Follower {
@@ -57,6 +61,26 @@ impl Follower {
             last_error: String::new(),
             waiting: false,
             damage_said: Default::default(),
+            prefix: String::new(),
+        }
+    }
+
+    /// A follower whose channels appear in the store as `prefix` + name:
+    /// one run of several shown together.
+    pub fn with_prefix(path: &Path, store: Arc<LiveStore>, prefix: &str) -> Follower {
+        Follower {
+            prefix: prefix.to_string(),
+            ..Follower::new(path, store)
+        }
+    }
+
+    fn key(&self, channel: &str) -> String {
+        format!("{}{channel}", self.prefix)
+    }
+
+    fn set_status(&self, status: String) {
+        if self.prefix.is_empty() {
+            self.store.set_status(status);
         }
     }
 
@@ -75,8 +99,7 @@ impl Follower {
                 if !self.path.exists() {
                     if !self.waiting {
                         self.waiting = true;
-                        self.store
-                            .set_status(format!("waiting for run log {}", self.name));
+                        self.set_status(format!("waiting for run log {}", self.name));
                     }
                 } else {
                     self.problem(e.to_string());
@@ -89,7 +112,7 @@ impl Follower {
         }
         if self.waiting || self.channels.is_empty() {
             self.waiting = false;
-            self.store.set_status(format!("following {}", self.name));
+            self.set_status(format!("following {}", self.name));
         }
         for name in reader.channel_names() {
             if stop.load(Ordering::SeqCst) {
@@ -131,7 +154,7 @@ impl Follower {
                 let mut data = Vec::new();
                 c.read(seen..c.rows(), &mut data)?;
                 self.store
-                    .push_records(c.name(), Some(&new_steps), c.record_shape(), &data)?;
+                    .push_records(&self.key(c.name()), Some(&new_steps), c.record_shape(), &data)?;
                 let f = self.channels.entry(c.name().to_string()).or_default();
                 f.rows = c.rows();
                 f.max_step = new_steps.last().copied().or(f.max_step);
@@ -155,14 +178,14 @@ impl Follower {
         c.read(first..rows.end, &mut data)?;
         let s = &steps[(first - rows.start) as usize..];
         self.store
-            .push_records(c.name(), Some(s), c.record_shape(), &data)
+            .push_records(&self.key(c.name()), Some(s), c.record_shape(), &data)
     }
 
     /// (Re)load a channel: every step's latest write, in step order.
     fn load(&mut self, c: &ChannelReader, stop: &AtomicBool) -> Result<()> {
         let rows = c.rows();
         let index = c.step_index()?;
-        self.store.remove_channel(c.name());
+        self.store.remove_channel(&self.key(c.name()));
         let max_step = index.steps().last().copied();
         if c.record_shape().len() == 2 {
             let keep = index.len().min(MAX_RECORDS_KEPT);
@@ -175,7 +198,7 @@ impl Follower {
             }
             if !steps.is_empty() {
                 self.store
-                    .push_records(c.name(), Some(&steps), c.record_shape(), &data)?;
+                    .push_records(&self.key(c.name()), Some(&steps), c.record_shape(), &data)?;
             }
         } else if !index.is_empty() {
             let steps = index.steps().to_vec();
@@ -192,8 +215,12 @@ impl Follower {
                 if n == 0 {
                     break;
                 }
-                self.store
-                    .push_records(c.name(), Some(&steps[at..at + n]), c.record_shape(), &buf)?;
+                self.store.push_records(
+                    &self.key(c.name()),
+                    Some(&steps[at..at + n]),
+                    c.record_shape(),
+                    &buf,
+                )?;
                 at += n;
                 if total > block {
                     self.store.set_status(format!(
@@ -204,7 +231,7 @@ impl Follower {
                 }
             }
             if total > block {
-                self.store.set_status(format!("following {}", self.name));
+                self.set_status(format!("following {}", self.name));
             }
         }
         self.channels

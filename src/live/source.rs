@@ -55,6 +55,16 @@ pub enum SourceSpec {
     /// Follow a run log directory (see [`crate::runlog`]): every channel
     /// in step order, then new records as the writer makes them visible.
     RunLog(PathBuf),
+    /// Several run logs side by side: the runs named, and every run of a
+    /// directory of runs (a collection; runs that appear in it later are
+    /// followed as they do). Each run's channels show as `run/channel`.
+    Runs {
+        /// Run logs and directories of runs.
+        paths: Vec<PathBuf>,
+        /// Only the runs whose names match one of these (`*`, `?`); empty:
+        /// every run.
+        patterns: Vec<String>,
+    },
 }
 
 impl SourceSpec {
@@ -94,6 +104,13 @@ impl SourceSpec {
             ));
         }
         let path = PathBuf::from(s);
+        // A directory of runs (at least one there) is a collection.
+        if matches!(crate::runlog::collection(&path), Ok(Some(runs)) if !runs.is_empty()) {
+            return Ok(SourceSpec::Runs {
+                paths: vec![path],
+                patterns: Vec::new(),
+            });
+        }
         // A directory is a run log; so is a path not there yet without an
         // extension (followed once it appears).
         if path.is_dir() || (!path.exists() && path.extension().is_none()) {
@@ -110,6 +127,10 @@ impl fmt::Display for SourceSpec {
             SourceSpec::Tcp(a) => write!(f, "tcp://{a}"),
             SourceSpec::Unix(p) => write!(f, "unix:{}", p.display()),
             SourceSpec::File(p) | SourceSpec::RunLog(p) => write!(f, "{}", p.display()),
+            SourceSpec::Runs { paths, .. } => {
+                let p: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                f.write_str(&p.join(" "))
+            }
         }
     }
 }
@@ -250,7 +271,91 @@ pub fn spawn_source(spec: &SourceSpec, opts: &SourceOptions, store: Arc<LiveStor
         SourceSpec::Unix(path) => spawn_unix(path, opts, store),
         SourceSpec::File(path) => spawn_file(path, opts, store),
         SourceSpec::RunLog(path) => spawn_runlog(path, store),
+        SourceSpec::Runs { paths, patterns } => spawn_runs(paths, patterns, store),
     }
+}
+
+/// The runs `paths` name now (a collection's members, matched by
+/// `patterns`), each with the name it is shown by.
+fn runs_of(paths: &[PathBuf], patterns: &[String]) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for p in paths {
+        let members = match crate::runlog::collection(p) {
+            Ok(Some(runs)) => runs,
+            _ => vec![p.clone()],
+        };
+        for m in members {
+            let base = m
+                .file_name()
+                .map_or_else(|| m.display().to_string(), |n| n.to_string_lossy().into_owned());
+            if !patterns.is_empty()
+                && !patterns
+                    .iter()
+                    .any(|pat| crate::export::batch::wildcard_match(pat, &base))
+            {
+                continue;
+            }
+            // Two collections may each hold an `a`: the second is named by its path.
+            let name = if out.iter().any(|(n, _)| *n == base) {
+                m.display().to_string()
+            } else {
+                base
+            };
+            if !out.iter().any(|(_, q)| *q == m) {
+                out.push((name, m));
+            }
+        }
+    }
+    out
+}
+
+fn spawn_runs(paths: &[PathBuf], patterns: &[String], store: Arc<LiveStore>) -> Result<SourceHandle> {
+    let Some(first) = paths.first() else {
+        return Err(Error::Invalid("no run logs to follow".into()));
+    };
+    for p in paths {
+        if p.exists() && !crate::runlog::is_run_log(p) && !matches!(crate::runlog::collection(p), Ok(Some(_)))
+        {
+            // Say what it is instead.
+            crate::runlog::RunReader::open(p)?;
+        }
+    }
+    let name = SourceSpec::Runs {
+        paths: paths.to_vec(),
+        patterns: patterns.to_vec(),
+    }
+    .to_string();
+    let (paths, patterns) = (paths.to_vec(), patterns.to_vec());
+    let mut followers: Vec<(String, PathBuf, Follower)> = Vec::new();
+    spawn_poller(
+        first,
+        name,
+        Arc::new(AtomicBool::new(false)),
+        FOLLOW_POLL,
+        move |stop| {
+            for (run, path) in runs_of(&paths, &patterns) {
+                if !followers.iter().any(|(_, p, _)| *p == path) {
+                    let f = Follower::with_prefix(&path, store.clone(), &format!("{run}/"));
+                    followers.push((run, path, f));
+                }
+            }
+            for (_, _, f) in &mut followers {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                f.poll(stop);
+            }
+            let names: Vec<&str> = followers.iter().map(|(n, _, _)| n.as_str()).collect();
+            store.set_status(match names.len() {
+                0 => "waiting for runs".to_string(),
+                n => format!(
+                    "following {n} run{}: {}",
+                    if n == 1 { "" } else { "s" },
+                    names.join(", ")
+                ),
+            });
+        },
+    )
 }
 
 fn spawn_runlog(path: &Path, store: Arc<LiveStore>) -> Result<SourceHandle> {
