@@ -721,8 +721,14 @@ fn serve_a_directory_of_runs_shows_each_run_and_runs_that_start_later() {
     );
     let (_, _, cw, ch) = b.rect("#view");
     let (w, h) = (cw as u32, ch as u32);
+    // Several runs: one colour scale by default, the box ticked.
     let mut view = view_for("runs test");
+    view.opts.shared_scale = true;
     assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "runs-two");
+    assert_eq!(
+        b.eval("document.getElementById('shared').checked"),
+        serde_json::json!(true)
+    );
     // A run that starts while the page is open appears in it.
     write("wd0.1", 2);
     b.wait_for(
@@ -733,6 +739,10 @@ fn serve_a_directory_of_runs_shows_each_run_and_runs_that_start_later() {
     b.screenshot(0.0, 0.0, 1000.0, 700.0)
         .save(shots_dir().join("runs-page.png"))
         .unwrap();
+    // Unticked: a colour scale per panel.
+    b.eval("(() => { const c = document.getElementById('shared'); c.checked = false; c.dispatchEvent(new Event('change')); return 0; })()");
+    view.opts.shared_scale = false;
+    assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "runs-per-panel");
     drop(b);
     s.wait_for("view 1 frame");
 }

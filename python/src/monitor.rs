@@ -48,6 +48,7 @@ pub(crate) fn view_options(
         vmax,
         autoscale,
         aggregate: Aggregate::parse(agg).py_err(py)?,
+        shared_scale: false,
     })
 }
 

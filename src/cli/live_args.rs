@@ -177,6 +177,10 @@ pub struct FigureArgs {
     /// (percentiles of the visible window) or fixed (--vmin/--vmax).
     #[arg(long)]
     autoscale: Option<String>,
+    /// One colour scale (one colorbar) for every panel (`o` toggles; the
+    /// default when several runs are shown).
+    #[arg(long)]
+    one_scale: bool,
     /// Aggregation when rows or columns outnumber pixels.
     #[arg(long, default_value = "extreme")]
     agg: String,
@@ -207,6 +211,7 @@ impl FigureArgs {
             vmax: self.vmax,
             autoscale,
             aggregate: Aggregate::parse(&self.agg)?,
+            shared_scale: self.one_scale,
         })
     }
 }

@@ -35,8 +35,10 @@ pub struct ServeArgs {
 }
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
-    let view = a.figure.view_options(a.source.source.clone())?;
+    let mut view = a.figure.view_options(a.source.source.clone())?;
     let (spec, store_opts, source_opts) = a.source.parse(view.aggregate)?;
+    // Several runs compare on one colour scale.
+    view.shared_scale |= matches!(spec, actmap::live::SourceSpec::Runs { .. });
     let opts = ServeOptions {
         bind: a.bind,
         view,

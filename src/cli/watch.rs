@@ -70,8 +70,10 @@ fn window_options(v: &ViewArgs, default_title: String) -> anyhow::Result<WindowO
 
 pub fn watch(a: WatchArgs) -> anyhow::Result<()> {
     window::check_display()?;
-    let opts = window_options(&a.view, a.source.source.clone())?;
+    let mut opts = window_options(&a.view, a.source.source.clone())?;
     let (spec, store_opts, source_opts) = a.source.parse(opts.view.aggregate)?;
+    // Several runs compare on one colour scale.
+    opts.view.shared_scale |= matches!(spec, actmap::live::SourceSpec::Runs { .. });
     let store = Arc::new(LiveStore::new(store_opts)?);
     let recorder = a.source.attach_recorder(&spec, &store)?;
     if recorder.is_some() {

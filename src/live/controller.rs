@@ -32,6 +32,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("c, C", "next / previous colormap"),
     ("n", "next norm (linear, log, symlog, centred)"),
     ("a", "next autoscale (running, robust, fixed)"),
+    ("o", "one colour scale for all panels / one each"),
     ("space, p", "pause / resume (data keeps arriving)"),
     ("[, ], End", "2-D records: earlier / later / latest step"),
     ("s", "save the view as PNG"),
@@ -120,6 +121,8 @@ pub enum Event {
     SetAutoscale(Autoscale),
     /// Pause (`true`) or resume.
     SetPaused(bool),
+    /// One colour scale for every panel (`true`) or one each.
+    SetSharedScale(bool),
     /// Show everything again.
     Reset,
     /// Show the record of this step of a 2-D channel (`None`: follow the
@@ -409,10 +412,15 @@ impl Controller {
             parts.push(format!("PAUSED{behind}"));
         }
         parts.push(format!(
-            "{} · {} · {}",
+            "{} · {} · {}{}",
             self.view.opts.colormap,
             norm_name(self.view.opts.norm),
-            self.view.opts.autoscale.name()
+            self.view.opts.autoscale.name(),
+            if self.view.opts.shared_scale {
+                " · one scale"
+            } else {
+                ""
+            }
         ));
         if snap.problem_count > 0 {
             let last = snap.problems.last().map(String::as_str).unwrap_or("");
@@ -541,6 +549,10 @@ impl Controller {
                 self.view.reset_ranges();
                 Action::Redraw
             }
+            Event::SetSharedScale(on) => {
+                self.view.opts.shared_scale = on;
+                Action::Redraw
+            }
             Event::SetPaused(p) => {
                 self.paused = p;
                 Action::Redraw
@@ -602,6 +614,7 @@ impl Controller {
                         .step_records(&snap, None, if c.as_str() == "[" { -1 } else { 1 });
                 }
                 "s" | "S" => return Action::Save,
+                "o" | "O" => self.view.opts.shared_scale = !self.view.opts.shared_scale,
                 _ => return Action::None,
             },
             Key::Other => return Action::None,

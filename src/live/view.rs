@@ -73,6 +73,9 @@ pub struct ViewOptions {
     pub autoscale: Autoscale,
     /// Aggregation when cells outnumber pixels.
     pub aggregate: Aggregate,
+    /// One colour scale (one colorbar) for every panel: the union of their
+    /// ranges, so several runs compare at a glance.
+    pub shared_scale: bool,
 }
 
 impl Default for ViewOptions {
@@ -85,6 +88,7 @@ impl Default for ViewOptions {
             vmax: None,
             autoscale: Autoscale::Running,
             aggregate: Aggregate::Extreme,
+            shared_scale: false,
         }
     }
 }
@@ -354,6 +358,11 @@ impl LiveView {
         let fig = Figure {
             title: self.opts.title.clone(),
             grid: (grid_rows, grid_cols),
+            colorbar: if self.opts.shared_scale {
+                crate::layout::ColorbarMode::Shared
+            } else {
+                crate::layout::ColorbarMode::PerPanel
+            },
             panels,
             ..Figure::single(
                 Panel::heatmap(HeatmapLayer::new(Grid::new(1, 1, vec![0.0])?)),

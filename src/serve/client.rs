@@ -86,6 +86,8 @@ enum FromPage {
         norm: Option<String>,
         autoscale: Option<String>,
         paused: Option<bool>,
+        /// One colour scale for every panel.
+        shared: Option<bool>,
     },
     /// Show everything again.
     Reset,
@@ -108,6 +110,7 @@ struct Info {
     norms: [&'static str; 4],
     autoscale: &'static str,
     autoscales: Vec<&'static str>,
+    shared: bool,
     channels: Vec<ChannelInfo>,
     keys: &'static [(&'static str, &'static str)],
 }
@@ -440,7 +443,11 @@ fn render_loop(
                     norm,
                     autoscale,
                     paused,
+                    shared,
                 } => {
+                    if let Some(on) = shared {
+                        control.handle(Event::SetSharedScale(on));
+                    }
                     if let Some(c) = colormap.and_then(|c| c.parse::<Colormap>().ok()) {
                         control.handle(Event::SetColormap(c));
                     }
@@ -673,6 +680,7 @@ fn info(control: &Controller) -> Info {
         norms: ["linear", "log", "symlog", "centered"],
         autoscale: autoscale_name(opts.autoscale),
         autoscales,
+        shared: opts.shared_scale,
         channels,
         keys: HELP,
     }
