@@ -404,11 +404,11 @@ fn a_directory_of_runs_is_followed_run_by_run_and_new_runs_show_up() {
     );
     let s = store();
     let h = spawn_source(&spec, &SourceOptions::default(), s.clone()).unwrap();
+    // The status line follows once every run's records are in.
     let snap = wait_until(&s, "both runs", |snap| {
-        rows(snap, "a/acts") == 2 && rows(snap, "b/acts") == 2
+        rows(snap, "a/acts") == 2 && rows(snap, "b/acts") == 2 && snap.status == "following 2 runs: a, b"
     });
     assert_eq!(data(&snap, "b/acts"), [2.0, 2.0, 2.0, 2.0]);
-    assert_eq!(snap.status, "following 2 runs: a, b");
     // A run that starts while the view is open joins it.
     write("c", 3.0);
     wait_until(&s, "the new run", |snap| rows(snap, "c/acts") == 2);

@@ -716,9 +716,10 @@ fn serve_a_directory_of_runs_shows_each_run_and_runs_that_start_later() {
     let mut b = Browser::launch(1000, 700, 1.0);
     b.navigate(&s.url);
     b.wait_for(
-        "document.getElementById('channels').textContent.includes('lr3e-4/acts')",
+        "(document.getElementById('channels') || {}).textContent?.includes('lr3e-4/acts') === true",
         60,
     );
+    b.wait_for("window.actmap && window.actmap.frames > 0", 60);
     let (_, _, cw, ch) = b.rect("#view");
     let (w, h) = (cw as u32, ch as u32);
     // Several runs: one colour scale by default, the box ticked.
@@ -732,7 +733,7 @@ fn serve_a_directory_of_runs_shows_each_run_and_runs_that_start_later() {
     // A run that starts while the page is open appears in it.
     write("wd0.1", 2);
     b.wait_for(
-        "document.getElementById('channels').textContent.includes('wd0.1/acts')",
+        "(document.getElementById('channels') || {}).textContent?.includes('wd0.1/acts') === true",
         30,
     );
     assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "runs-three");
@@ -743,6 +744,16 @@ fn serve_a_directory_of_runs_shows_each_run_and_runs_that_start_later() {
     b.eval("(() => { const c = document.getElementById('shared'); c.checked = false; c.dispatchEvent(new Event('change')); return 0; })()");
     view.opts.shared_scale = false;
     assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "runs-per-panel");
+    // The picker: a run's panel left out, then drawn again.
+    b.eval("(() => { const c = document.querySelector('#channels input[data-channel=\"lr3e-4/acts\"]'); c.checked = false; c.dispatchEvent(new Event('change')); return 0; })()");
+    view.opts.hidden = vec!["lr3e-4/acts".into()];
+    assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "runs-picked");
+    b.screenshot(0.0, 0.0, 1000.0, 700.0)
+        .save(shots_dir().join("runs-picked-page.png"))
+        .unwrap();
+    b.eval("(() => { const c = document.querySelector('#channels input[data-channel=\"lr3e-4/acts\"]'); c.checked = true; c.dispatchEvent(new Event('change')); return 0; })()");
+    view.opts.hidden.clear();
+    assert_canvas_shows(&mut b, &expected(&store, &mut view, w, h), "runs-all-again");
     drop(b);
     s.wait_for("view 1 frame");
 }

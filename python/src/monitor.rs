@@ -49,6 +49,7 @@ pub(crate) fn view_options(
         autoscale,
         aggregate: Aggregate::parse(agg).py_err(py)?,
         shared_scale: false,
+        hidden: Vec::new(),
     })
 }
 

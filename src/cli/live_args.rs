@@ -212,6 +212,7 @@ impl FigureArgs {
             autoscale,
             aggregate: Aggregate::parse(&self.agg)?,
             shared_scale: self.one_scale,
+            hidden: Vec::new(),
         })
     }
 }

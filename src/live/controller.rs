@@ -133,6 +133,13 @@ pub enum Event {
         /// The step, or `None` for the latest.
         step: Option<i64>,
     },
+    /// Draw a channel's panel (`true`) or leave it out.
+    ShowChannel {
+        /// The channel.
+        channel: String,
+        /// Drawn or not.
+        shown: bool,
+    },
 }
 
 /// What the front end should do after an event.
@@ -563,6 +570,14 @@ impl Controller {
             }
             Event::PickStep { channel, step } => {
                 self.view.pick_step(&channel, step);
+                Action::Redraw
+            }
+            Event::ShowChannel { channel, shown } => {
+                let hidden = &mut self.view.opts.hidden;
+                hidden.retain(|c| *c != channel);
+                if !shown {
+                    hidden.push(channel);
+                }
                 Action::Redraw
             }
         }

@@ -76,6 +76,8 @@ pub struct ViewOptions {
     /// One colour scale (one colorbar) for every panel: the union of their
     /// ranges, so several runs compare at a glance.
     pub shared_scale: bool,
+    /// Channels not drawn (the page's picker); they keep receiving rows.
+    pub hidden: Vec<String>,
 }
 
 impl Default for ViewOptions {
@@ -89,6 +91,7 @@ impl Default for ViewOptions {
             autoscale: Autoscale::Running,
             aggregate: Aggregate::Extreme,
             shared_scale: false,
+            hidden: Vec::new(),
         }
     }
 }
@@ -341,6 +344,7 @@ impl LiveView {
             .channels
             .iter()
             .filter(|c| c.grid.is_some() || !c.records.is_empty())
+            .filter(|c| !self.opts.hidden.contains(&c.name))
             .collect();
         if channels.is_empty() {
             return Ok(None);

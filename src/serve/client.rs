@@ -95,6 +95,8 @@ enum FromPage {
     Save,
     /// Pick the step a 2-D-per-step channel shows.
     Step { channel: String, index: usize },
+    /// Draw a channel's panel or leave it out (the channel picker).
+    Show { channel: String, shown: bool },
 }
 
 /// The run's state as the page shows it (sent when it changes).
@@ -125,6 +127,8 @@ struct ChannelInfo {
     steps: Vec<i64>,
     /// The index in `steps` shown (`None`: the latest).
     picked: Option<usize>,
+    /// Its panel is drawn (the picker's box).
+    shown: bool,
 }
 
 /// A frame drawn and encoded for one view, kept for others showing the
@@ -485,6 +489,9 @@ fn render_loop(
                     };
                     control.handle(Event::PickStep { channel, step });
                 }
+                FromPage::Show { channel, shown } => {
+                    control.handle(Event::ShowChannel { channel, shown });
+                }
             }
         }
         let can_send = seq.wrapping_sub(acked) < MAX_IN_FLIGHT;
@@ -661,6 +668,7 @@ fn info(control: &Controller) -> Info {
                         range,
                         steps,
                         picked,
+                        shown: !control.view().opts.hidden.contains(&c.name),
                     }
                 })
                 .collect()
