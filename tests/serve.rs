@@ -757,3 +757,55 @@ fn serve_a_directory_of_runs_shows_each_run_and_runs_that_start_later() {
     drop(b);
     s.wait_for("view 1 frame");
 }
+
+#[test]
+fn serve_two_runs_toggles_their_difference() {
+    use actmap::runlog::{RunWriter, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("runs");
+    std::fs::create_dir_all(&root).unwrap();
+    // What the page must show with the box ticked: b − a at the shared steps.
+    let store = LiveStore::new(StoreOptions::default()).unwrap();
+    let mut rows_of = Vec::new();
+    for (name, k) in [("a", 0usize), ("b", 1)] {
+        let w = RunWriter::open(root.join(name), WriterOptions::default()).unwrap();
+        let mut rows = Vec::new();
+        for (i, s) in [0i64, 100, 200, 300].into_iter().enumerate() {
+            let r: Vec<f32> = row(i, 16).iter().map(|v| v * (1 + k) as f32).collect();
+            w.append("acts", Some(s), 0.0, &[16], &r).unwrap();
+            rows.push((s, r));
+        }
+        w.close().unwrap();
+        rows_of.push(rows);
+    }
+    for ((s, a), (_, b)) in rows_of[0].iter().zip(&rows_of[1]) {
+        let d: Vec<f32> = b.iter().zip(a).map(|(b, a)| b - a).collect();
+        store.push_records("b − a/acts", Some(&[*s]), &[16], &d).unwrap();
+    }
+    let arg = root.to_str().unwrap().to_string();
+    let mut s = Serve::start(&[&arg, "--bind", "127.0.0.1:0", "--title", "diff test"]);
+    let mut b = Browser::launch(900, 600, 1.0);
+    b.navigate(&s.url);
+    b.wait_for(
+        "!!document.getElementById('difflabel') && !document.getElementById('difflabel').hidden",
+        60,
+    );
+    b.wait_for("window.actmap && window.actmap.frames > 0", 60);
+    b.eval("(() => { const c = document.getElementById('diff'); c.checked = true; c.dispatchEvent(new Event('change')); return 0; })()");
+    let (_, _, cw, ch) = b.rect("#view");
+    let mut view = view_for("diff test");
+    view.opts.shared_scale = true;
+    view.opts.diff = true;
+    view.opts.colormap = "RdBu_r".parse().unwrap();
+    view.opts.norm = actmap::NormKind::Centered { vcenter: 0.0 };
+    assert_canvas_shows(
+        &mut b,
+        &expected(&store, &mut view, cw as u32, ch as u32),
+        "runs-diff",
+    );
+    b.screenshot(0.0, 0.0, 900.0, 600.0)
+        .save(shots_dir().join("runs-diff-page.png"))
+        .unwrap();
+    drop(b);
+    s.wait_for("view 1 frame");
+}

@@ -50,6 +50,7 @@ pub(crate) fn view_options(
         aggregate: Aggregate::parse(agg).py_err(py)?,
         shared_scale: false,
         hidden: Vec::new(),
+        diff: false,
     })
 }
 

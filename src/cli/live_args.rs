@@ -213,6 +213,7 @@ impl FigureArgs {
             aggregate: Aggregate::parse(&self.agg)?,
             shared_scale: self.one_scale,
             hidden: Vec::new(),
+            diff: false,
         })
     }
 }

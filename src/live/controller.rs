@@ -33,6 +33,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("n", "next norm (linear, log, symlog, centred)"),
     ("a", "next autoscale (running, robust, fixed)"),
     ("o", "one colour scale for all panels / one each"),
+    ("d", "two runs: their difference (second − first) / the runs"),
     ("space, p", "pause / resume (data keeps arriving)"),
     ("[, ], End", "2-D records: earlier / later / latest step"),
     ("s", "save the view as PNG"),
@@ -123,6 +124,8 @@ pub enum Event {
     SetPaused(bool),
     /// One colour scale for every panel (`true`) or one each.
     SetSharedScale(bool),
+    /// Two runs: draw their difference (`true`) or the runs.
+    SetDiff(bool),
     /// Show everything again.
     Reset,
     /// Show the record of this step of a 2-D channel (`None`: follow the
@@ -214,6 +217,8 @@ pub struct Controller {
     drag: Option<(f64, f64)>,
     modifiers: Modifiers,
     help: bool,
+    /// The colormap and norm the runs had before the difference was shown.
+    before_diff: Option<(Colormap, NormKind)>,
     message: Option<(String, Instant)>,
     /// Something other than the data changed since the last frame.
     dirty: bool,
@@ -236,6 +241,7 @@ impl Controller {
             drag: None,
             modifiers: Modifiers::default(),
             help: false,
+            before_diff: None,
             message: None,
             dirty: true,
         }
@@ -560,6 +566,10 @@ impl Controller {
                 self.view.opts.shared_scale = on;
                 Action::Redraw
             }
+            Event::SetDiff(on) => {
+                self.set_diff(on);
+                Action::Redraw
+            }
             Event::SetPaused(p) => {
                 self.paused = p;
                 Action::Redraw
@@ -630,11 +640,32 @@ impl Controller {
                 }
                 "s" | "S" => return Action::Save,
                 "o" | "O" => self.view.opts.shared_scale = !self.view.opts.shared_scale,
+                "d" | "D" => self.set_diff(!self.view.opts.diff),
                 _ => return Action::None,
             },
             Key::Other => return Action::None,
         }
         Action::Redraw
+    }
+
+    /// Differences on a diverging map centred on 0 (`RdBu_r`), as
+    /// `render --diff` draws them; back to the runs' colormap and norm.
+    fn set_diff(&mut self, on: bool) {
+        if on == self.view.opts.diff {
+            return;
+        }
+        if on {
+            self.before_diff = Some((self.view.opts.colormap, self.view.opts.norm));
+            if let Ok(c) = crate::export::compare::DIFF_CMAP.parse::<Colormap>() {
+                self.view.opts.colormap = c;
+            }
+            self.view.opts.norm = NormKind::Centered { vcenter: 0.0 };
+        } else if let Some((c, n)) = self.before_diff.take() {
+            self.view.opts.colormap = c;
+            self.view.opts.norm = n;
+        }
+        self.view.opts.diff = on;
+        self.view.reset_ranges();
     }
 
     fn cycle_colormap(&mut self, forward: bool) {

@@ -240,6 +240,136 @@ impl Follower {
     }
 }
 
+/// The separator of a difference channel's run part: `b − a/acts`.
+pub const DIFF_SEP: &str = " − ";
+
+/// The store channel of `b − a` for `channel`.
+pub fn diff_channel(a: &str, b: &str, channel: &str) -> String {
+    format!("{b}{DIFF_SEP}{a}/{channel}")
+}
+
+/// Whether a store channel is a difference ([`DiffFollower`]'s).
+pub fn is_diff_channel(name: &str) -> bool {
+    name.split('/').next().is_some_and(|run| run.contains(DIFF_SEP))
+}
+
+#[derive(Debug, Default)]
+struct DiffState {
+    /// Records of each run the pushed differences were computed from.
+    rows: (u64, u64),
+    /// The largest step of each run seen.
+    max: (Option<i64>, Option<i64>),
+    /// Common steps pushed.
+    pushed: usize,
+}
+
+/// B − A of two run logs, followed as they grow: for each channel of 1-D
+/// records both have, a store channel [`diff_channel`] of the
+/// differences at the steps both logged (aligned by step value, each
+/// step's latest write; the columns both have), read from the run logs
+/// themselves so that every row is a true difference (the live histories
+/// merge rows; a difference of merged rows would not be one). New common
+/// steps are pushed as they appear; a run that steps backwards (resumed)
+/// has its difference computed again.
+#[derive(Debug)]
+pub struct DiffFollower {
+    runs: [(String, PathBuf); 2],
+    store: Arc<LiveStore>,
+    state: HashMap<String, DiffState>,
+}
+
+impl DiffFollower {
+    /// The difference of run `b` minus run `a` (name, path each).
+    pub fn new(a: (String, PathBuf), b: (String, PathBuf), store: Arc<LiveStore>) -> DiffFollower {
+        DiffFollower {
+            runs: [a, b],
+            store,
+            state: HashMap::new(),
+        }
+    }
+
+    /// Take the differences out of the store (the runs shown changed).
+    pub fn clear(&mut self) {
+        for name in self.state.keys() {
+            self.store
+                .remove_channel(&diff_channel(&self.runs[0].0, &self.runs[1].0, name));
+        }
+        self.state.clear();
+    }
+
+    /// Look at both runs once; push the new differences.
+    pub fn poll(&mut self, stop: &AtomicBool) {
+        let (Ok(ra), Ok(rb)) = (RunReader::open(&self.runs[0].1), RunReader::open(&self.runs[1].1)) else {
+            return;
+        };
+        for name in ra.channel_names() {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let (Ok(ca), Ok(cb)) = (ra.channel(name), rb.channel(name)) else {
+                continue;
+            };
+            if ca.record_shape().len() != 1 || cb.record_shape().len() != 1 {
+                continue;
+            }
+            if let Err(e) = self.update(&ca, &cb) {
+                let key = diff_channel(&self.runs[0].0, &self.runs[1].0, name);
+                self.store.report_problem(format!("{key}: {e}"));
+            }
+        }
+    }
+
+    fn update(&mut self, ca: &ChannelReader, cb: &ChannelReader) -> Result<()> {
+        let key = diff_channel(&self.runs[0].0, &self.runs[1].0, ca.name());
+        let st = self.state.entry(ca.name().to_string()).or_default();
+        if st.rows == (ca.rows(), cb.rows()) {
+            return Ok(());
+        }
+        // Forward: each run's new records step past everything it had.
+        let forward = |c: &ChannelReader, seen: u64, max: Option<i64>| -> Result<(bool, Option<i64>)> {
+            let new = c.steps(seen.min(c.rows())..c.rows())?;
+            let ok = c.rows() >= seen
+                && max.is_none_or(|m| new.first().is_none_or(|&s| s > m))
+                && new.windows(2).all(|w| w[1] > w[0]);
+            Ok((ok, new.last().copied().or(max)))
+        };
+        let (fa, max_a) = forward(ca, st.rows.0, st.max.0)?;
+        let (fb, max_b) = forward(cb, st.rows.1, st.max.1)?;
+        if !(fa && fb) || st.pushed == 0 {
+            self.store.remove_channel(&key);
+            st.pushed = 0;
+        }
+        let (ja, jb, _, _) = ca.step_index()?.intersect(&cb.step_index()?);
+        let cols = ca.record_len().min(cb.record_len());
+        if ja.len() > st.pushed && cols > 0 {
+            let from = ja.steps()[st.pushed];
+            let (sa, sb) = (ja.range(Some(from), None), jb.range(Some(from), None));
+            let steps = sa.steps().to_vec();
+            let mut src = crate::export::compare::DiffRows::new(
+                Box::new(ca.row_source(sa)),
+                Box::new(cb.row_source(sb)),
+                cols,
+                key.clone(),
+            )?;
+            let block = (LOAD_BLOCK_BYTES / 4 / cols).max(1);
+            let (mut buf, mut at) = (Vec::new(), 0);
+            while at < steps.len() {
+                let n = src.read_rows(block, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                self.store
+                    .push_records(&key, Some(&steps[at..at + n]), &[cols], &buf)?;
+                at += n;
+            }
+            st.pushed = ja.len();
+        }
+        st.rows = (ca.rows(), cb.rows());
+        st.max = (max_a, max_b);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +421,54 @@ mod tests {
         );
         assert_eq!(a.grid.as_ref().unwrap().get(2, 0), Some(-20.0));
         w.close().unwrap();
+    }
+
+    #[test]
+    fn a_difference_of_two_runs_is_followed_by_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pa, pb) = (dir.path().join("a"), dir.path().join("b"));
+        let store = Arc::new(LiveStore::new(StoreOptions::default()).unwrap());
+        let wa = RunWriter::open(&pa, WriterOptions::default()).unwrap();
+        let wb = RunWriter::open(&pb, WriterOptions::default()).unwrap();
+        for s in [0, 10, 20, 30] {
+            wa.append("acts", Some(s), 0.0, &[2], &[s as f32, 1.0]).unwrap();
+        }
+        // b logs every 5 steps, so only 0, 10, 20 are shared so far.
+        for s in [0, 5, 10, 15, 20] {
+            wb.append("acts", Some(s), 0.0, &[2], &[2.0 * s as f32, 1.0])
+                .unwrap();
+        }
+        wa.flush().unwrap();
+        wb.flush().unwrap();
+        let mut d = DiffFollower::new(("a".into(), pa.clone()), ("b".into(), pb.clone()), store.clone());
+        let stop = AtomicBool::new(false);
+        d.poll(&stop);
+        let key = diff_channel("a", "b", "acts");
+        assert_eq!(key, "b − a/acts");
+        assert!(is_diff_channel(&key) && !is_diff_channel("a/acts"));
+        let snap = store.snapshot();
+        let c = snap.channel(&key).unwrap();
+        assert_eq!(c.steps.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 10, 20]);
+        assert_eq!(c.grid.as_ref().unwrap().data(), [0.0, 0.0, 10.0, 0.0, 20.0, 0.0]);
+        // b catches up: step 30 is shared now, pushed on its own.
+        wb.append("acts", Some(30), 0.0, &[2], &[100.0, 1.0]).unwrap();
+        wb.flush().unwrap();
+        d.poll(&stop);
+        let snap = store.snapshot();
+        let c = snap.channel(&key).unwrap();
+        assert_eq!(c.total_rows, 4);
+        assert_eq!(c.grid.as_ref().unwrap().row(3), [70.0, 0.0]);
+        // a resumed from step 10 (a rewrite): the difference is computed again.
+        wa.append("acts", Some(10), 0.0, &[2], &[0.0, 1.0]).unwrap();
+        wa.flush().unwrap();
+        d.poll(&stop);
+        let snap = store.snapshot();
+        let c = snap.channel(&key).unwrap();
+        assert_eq!(c.total_rows, 4);
+        assert_eq!(c.grid.as_ref().unwrap().row(1), [20.0, 0.0]);
+        d.clear();
+        assert!(store.snapshot().channel(&key).is_none());
+        wa.close().unwrap();
+        wb.close().unwrap();
     }
 }

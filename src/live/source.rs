@@ -327,6 +327,8 @@ fn spawn_runs(paths: &[PathBuf], patterns: &[String], store: Arc<LiveStore>) -> 
     .to_string();
     let (paths, patterns) = (paths.to_vec(), patterns.to_vec());
     let mut followers: Vec<(String, PathBuf, Follower)> = Vec::new();
+    // Two runs: their difference too (the view shows it on request).
+    let mut diff: Option<crate::live::follow::DiffFollower> = None;
     spawn_poller(
         first,
         name,
@@ -344,6 +346,24 @@ fn spawn_runs(paths: &[PathBuf], patterns: &[String], store: Arc<LiveStore>) -> 
                     return;
                 }
                 f.poll(stop);
+            }
+            match (&followers[..], &mut diff) {
+                ([a, b], None) => {
+                    diff = Some(crate::live::follow::DiffFollower::new(
+                        (a.0.clone(), a.1.clone()),
+                        (b.0.clone(), b.1.clone()),
+                        store.clone(),
+                    ));
+                }
+                ([_, _], Some(_)) => {}
+                (_, Some(d)) => {
+                    d.clear();
+                    diff = None;
+                }
+                _ => {}
+            }
+            if let Some(d) = &mut diff {
+                d.poll(stop);
             }
             let names: Vec<&str> = followers.iter().map(|(n, _, _)| n.as_str()).collect();
             store.set_status(match names.len() {

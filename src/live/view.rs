@@ -78,6 +78,9 @@ pub struct ViewOptions {
     pub shared_scale: bool,
     /// Channels not drawn (the page's picker); they keep receiving rows.
     pub hidden: Vec<String>,
+    /// Draw the differences of two runs (`b − a/...` channels) instead of
+    /// the runs.
+    pub diff: bool,
 }
 
 impl Default for ViewOptions {
@@ -92,6 +95,7 @@ impl Default for ViewOptions {
             aggregate: Aggregate::Extreme,
             shared_scale: false,
             hidden: Vec::new(),
+            diff: false,
         }
     }
 }
@@ -345,6 +349,7 @@ impl LiveView {
             .iter()
             .filter(|c| c.grid.is_some() || !c.records.is_empty())
             .filter(|c| !self.opts.hidden.contains(&c.name))
+            .filter(|c| crate::live::follow::is_diff_channel(&c.name) == self.opts.diff)
             .collect();
         if channels.is_empty() {
             return Ok(None);

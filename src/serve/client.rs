@@ -88,6 +88,8 @@ enum FromPage {
         paused: Option<bool>,
         /// One colour scale for every panel.
         shared: Option<bool>,
+        /// Two runs: their difference.
+        diff: Option<bool>,
     },
     /// Show everything again.
     Reset,
@@ -113,6 +115,9 @@ struct Info {
     autoscale: &'static str,
     autoscales: Vec<&'static str>,
     shared: bool,
+    /// Two runs are shown: their difference can be.
+    diff_available: bool,
+    diff: bool,
     channels: Vec<ChannelInfo>,
     keys: &'static [(&'static str, &'static str)],
 }
@@ -448,7 +453,11 @@ fn render_loop(
                     autoscale,
                     paused,
                     shared,
+                    diff,
                 } => {
+                    if let Some(on) = diff {
+                        control.handle(Event::SetDiff(on));
+                    }
                     if let Some(on) = shared {
                         control.handle(Event::SetSharedScale(on));
                     }
@@ -689,6 +698,12 @@ fn info(control: &Controller) -> Info {
         autoscale: autoscale_name(opts.autoscale),
         autoscales,
         shared: opts.shared_scale,
+        diff_available: control.shown().is_some_and(|s| {
+            s.channels
+                .iter()
+                .any(|c| crate::live::follow::is_diff_channel(&c.name))
+        }),
+        diff: opts.diff,
         channels,
         keys: HELP,
     }
