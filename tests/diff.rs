@@ -147,15 +147,7 @@ fn diff_refusals_name_what_is_wrong() {
             "channel 'acts', c − a: the runs have no step in common ('a': steps 0 .. 40, 'c': steps 100 .. 100)",
         ),
     ];
-    for (args, want) in cases {
-        let o = common::actmap(args, dir.path());
-        assert!(!o.status.success(), "{args:?}");
-        assert!(
-            common::stderr(&o).contains(want),
-            "{args:?}: {}",
-            common::stderr(&o)
-        );
-    }
+    common::assert_refused(&cases, dir.path());
     assert!(!dir.path().join("x.png").exists());
 }
 

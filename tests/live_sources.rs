@@ -426,3 +426,32 @@ fn a_directory_of_runs_is_followed_run_by_run_and_new_runs_show_up() {
     assert!(snap.channel("b/acts").is_none());
     h.stop();
 }
+
+#[test]
+fn every_rank_of_a_distributed_run_is_followed_side_by_side() {
+    use actmap::runlog::{RunWriter, WriterOptions, rank_dir};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("ddp");
+    let write = |rank: u32| {
+        let w = RunWriter::open(rank_dir(&run, rank).unwrap(), WriterOptions::default()).unwrap();
+        w.append("acts", Some(0), 0.0, &[2], &[rank as f32, 0.0]).unwrap();
+        w.close().unwrap();
+    };
+    write(0);
+    write(1);
+    let s = store();
+    let h = spawn_source(
+        &SourceSpec::Ranks(run.clone()),
+        &SourceOptions::default(),
+        s.clone(),
+    )
+    .unwrap();
+    let snap = wait_until(&s, "both ranks", |snap| {
+        rows(snap, "rank0/acts") == 1 && rows(snap, "rank1/acts") == 1
+    });
+    assert_eq!(data(&snap, "rank1/acts"), [1.0, 0.0]);
+    // A rank that starts later (a job scaled up, a slow node) joins.
+    write(2);
+    wait_until(&s, "rank 2", |snap| rows(snap, "rank2/acts") == 1);
+    h.stop();
+}

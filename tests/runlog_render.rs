@@ -410,15 +410,7 @@ fn runs_draw_side_by_side_on_one_colour_scale() {
             "--rank all draws the ranks of one run; 3 runs given",
         ),
     ];
-    for (args, want) in cases {
-        let o = common::actmap(args, dir.path());
-        assert!(!o.status.success(), "{args:?}");
-        assert!(
-            common::stderr(&o).contains(want),
-            "{args:?}: {}",
-            common::stderr(&o)
-        );
-    }
+    common::assert_refused(&cases, dir.path());
     assert!(!dir.path().join("x.png").exists());
     // -o DIR: a figure per channel, each with the runs that have it.
     let o = common::actmap(&["render", "runs", "-o", "figs"], dir.path());

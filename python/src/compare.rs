@@ -101,13 +101,7 @@ pub fn compare(
         return Err(invalid(py, "compare(): no runs given"));
     }
     let template = PanelSpec::from_options(&fig_opts, "", fig_opts.title.clone()).py_err(py)?;
-    let (w, h) = fig_opts.size.unwrap_or((1200, 900));
-    let look = Look {
-        width: w,
-        height: h,
-        scale: fig_opts.scale,
-        bare: fig_opts.bare,
-    };
+    let look = Look::of(&fig_opts);
     let opts = RunFigureOptions {
         keys,
         steps,

@@ -40,9 +40,10 @@ pub struct SourceArgs {
     /// Rows kept per channel before pairs are merged (memory stays fixed).
     #[arg(long, default_value_t = 2048)]
     pub history: usize,
-    /// A distributed run log (RUN/rank<N>/): the rank to follow (default: the lowest).
-    #[arg(long, value_name = "N")]
-    pub rank: Option<u32>,
+    /// A distributed run log (RUN/rank<N>/): the rank to follow (default:
+    /// the lowest), or `all`: every rank side by side on one colour scale.
+    #[arg(long, value_name = "N|all")]
+    pub rank: Option<String>,
 }
 
 impl SourceArgs {
@@ -73,11 +74,31 @@ impl SourceArgs {
                 self.source
             );
         }
-        if let Some(rank) = self.rank {
-            if matches!(spec, SourceSpec::Runs { .. }) {
-                anyhow::bail!("--rank follows one rank of one distributed run; several runs given");
+        match self.rank.as_deref() {
+            None => {}
+            Some(_) if matches!(spec, SourceSpec::Runs { .. }) => {
+                anyhow::bail!("--rank follows the ranks of one distributed run; several runs given");
             }
-            spec = spec.with_rank(rank)?;
+            Some("all") => {
+                let SourceSpec::RunLog(run) = &spec else {
+                    anyhow::bail!(
+                        "--rank all shows the ranks of a distributed run log; {spec} is not a run log"
+                    );
+                };
+                if run.exists() && actmap::runlog::ranks(run)?.is_none() {
+                    anyhow::bail!(
+                        "{}: --rank all: a single-process run log (rank 0 only)",
+                        run.display()
+                    );
+                }
+                spec = SourceSpec::Ranks(run.clone());
+            }
+            Some(n) => {
+                let rank: u32 = n
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--rank takes a rank (0, 1, ...) or 'all', got '{n}'"))?;
+                spec = spec.with_rank(rank)?;
+            }
         }
         let (plain, named) = super::record::parse_cols(&self.cols)?;
         let store = StoreOptions {

@@ -385,14 +385,7 @@ pub fn diff(a: RenderArgs) -> anyhow::Result<()> {
     let pending = Renderer::spawn();
     let template = batch_panel(&a)?;
     let panel = compare::diff_arrays(ra, rb, &template, &load)?;
-    let (w, h) = a.fig.size.unwrap_or((1200, 900));
-    let look = Look {
-        width: w,
-        height: h,
-        scale: a.fig.scale,
-        bare: a.fig.bare,
-    };
-    let fig = compare::figure_of(vec![panel], &look);
+    let fig = compare::figure_of(vec![panel], &Look::of(&a.fig));
     let out = match &a.out {
         Some(o) if o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/') => {
             o.join(format!("{}_diff.png", stem(rb.path, rb.key)))

@@ -122,7 +122,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     };
     let template = batch_panel(&a)?;
     if runs.len() > 1 || a.diff {
-        return compare(&runs, &b, &opts, &template, a.diff, t0);
+        return compare(&runs, &b, &a.fig, &opts, &template, a.diff, t0);
     }
     let run = runs.into_iter().next().map(|(_, p)| p).unwrap_or_default();
     let reader = RunReader::open(&run)?;
@@ -157,13 +157,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         }
         anyhow::bail!("nothing to render ({} failed)", failed.len());
     }
-    let (w, h) = b.size.unwrap_or((1200, 900));
-    let look = Look {
-        width: w,
-        height: h,
-        scale: b.scale,
-        bare: b.bare,
-    };
+    let look = Look::of(&a.fig);
     let renderer = Renderer::new()?;
     let one_file = b
         .out
@@ -219,6 +213,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
 fn compare(
     runs: &[(String, PathBuf)],
     b: &super::render::BatchArgs<'_>,
+    fig: &actmap::options::FigureOptions,
     opts: &RunFigureOptions,
     template: &actmap::render::spec::PanelSpec,
     diff: bool,
@@ -278,13 +273,7 @@ fn compare(
             }
         }
     }
-    let (w, h) = b.size.unwrap_or((1200, 900));
-    let look = Look {
-        width: w,
-        height: h,
-        scale: b.scale,
-        bare: b.bare,
-    };
+    let look = Look::of(fig);
     let renderer = Renderer::new()?;
     let one_file = b
         .out

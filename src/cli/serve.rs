@@ -38,7 +38,10 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let mut view = a.figure.view_options(a.source.source.clone())?;
     let (spec, store_opts, source_opts) = a.source.parse(view.aggregate)?;
     // Several runs compare on one colour scale.
-    view.shared_scale |= matches!(spec, actmap::live::SourceSpec::Runs { .. });
+    view.shared_scale |= matches!(
+        spec,
+        actmap::live::SourceSpec::Runs { .. } | actmap::live::SourceSpec::Ranks(_)
+    );
     let opts = ServeOptions {
         bind: a.bind,
         view,

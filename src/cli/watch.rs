@@ -73,7 +73,10 @@ pub fn watch(a: WatchArgs) -> anyhow::Result<()> {
     let mut opts = window_options(&a.view, a.source.source.clone())?;
     let (spec, store_opts, source_opts) = a.source.parse(opts.view.aggregate)?;
     // Several runs compare on one colour scale.
-    opts.view.shared_scale |= matches!(spec, actmap::live::SourceSpec::Runs { .. });
+    opts.view.shared_scale |= matches!(
+        spec,
+        actmap::live::SourceSpec::Runs { .. } | actmap::live::SourceSpec::Ranks(_)
+    );
     let store = Arc::new(LiveStore::new(store_opts)?);
     let recorder = a.source.attach_recorder(&spec, &store)?;
     if recorder.is_some() {

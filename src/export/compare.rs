@@ -35,6 +35,20 @@ pub struct Look {
     pub bare: bool,
 }
 
+impl Look {
+    /// The size, scale and bareness the figure options give (1200x900 by
+    /// default).
+    pub fn of(o: &crate::options::FigureOptions) -> Look {
+        let (width, height) = o.size.unwrap_or((1200, 900));
+        Look {
+            width,
+            height,
+            scale: o.scale,
+            bare: o.bare,
+        }
+    }
+}
+
 impl Default for Look {
     fn default() -> Look {
         Look {

@@ -65,6 +65,9 @@ pub enum SourceSpec {
         /// every run.
         patterns: Vec<String>,
     },
+    /// Every rank of a distributed run log (`RUN/rank<N>/`) side by side,
+    /// as `rank<N>/channel`; ranks that start later join.
+    Ranks(PathBuf),
 }
 
 impl SourceSpec {
@@ -127,6 +130,7 @@ impl fmt::Display for SourceSpec {
             SourceSpec::Tcp(a) => write!(f, "tcp://{a}"),
             SourceSpec::Unix(p) => write!(f, "unix:{}", p.display()),
             SourceSpec::File(p) | SourceSpec::RunLog(p) => write!(f, "{}", p.display()),
+            SourceSpec::Ranks(p) => write!(f, "{} (every rank)", p.display()),
             SourceSpec::Runs { paths, .. } => {
                 let p: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 f.write_str(&p.join(" "))
@@ -271,18 +275,26 @@ pub fn spawn_source(spec: &SourceSpec, opts: &SourceOptions, store: Arc<LiveStor
         SourceSpec::Unix(path) => spawn_unix(path, opts, store),
         SourceSpec::File(path) => spawn_file(path, opts, store),
         SourceSpec::RunLog(path) => spawn_runlog(path, store),
-        SourceSpec::Runs { paths, patterns } => spawn_runs(paths, patterns, store),
+        SourceSpec::Runs { paths, patterns } => spawn_runs(paths, patterns, false, store),
+        SourceSpec::Ranks(path) => spawn_runs(std::slice::from_ref(path), &[], true, store),
     }
 }
 
 /// The runs `paths` name now (a collection's members, matched by
 /// `patterns`), each with the name it is shown by.
-fn runs_of(paths: &[PathBuf], patterns: &[String]) -> Vec<(String, PathBuf)> {
+fn runs_of(paths: &[PathBuf], patterns: &[String], ranks: bool) -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = Vec::new();
     for p in paths {
-        let members = match crate::runlog::collection(p) {
-            Ok(Some(runs)) => runs,
-            _ => vec![p.clone()],
+        let members = if ranks {
+            match crate::runlog::ranks(p) {
+                Ok(Some(r)) => r.into_iter().map(|r| p.join(format!("rank{r}"))).collect(),
+                _ => Vec::new(),
+            }
+        } else {
+            match crate::runlog::collection(p) {
+                Ok(Some(runs)) => runs,
+                _ => vec![p.clone()],
+            }
         };
         for m in members {
             let base = m
@@ -309,7 +321,12 @@ fn runs_of(paths: &[PathBuf], patterns: &[String]) -> Vec<(String, PathBuf)> {
     out
 }
 
-fn spawn_runs(paths: &[PathBuf], patterns: &[String], store: Arc<LiveStore>) -> Result<SourceHandle> {
+fn spawn_runs(
+    paths: &[PathBuf],
+    patterns: &[String],
+    ranks: bool,
+    store: Arc<LiveStore>,
+) -> Result<SourceHandle> {
     let Some(first) = paths.first() else {
         return Err(Error::Invalid("no run logs to follow".into()));
     };
@@ -335,7 +352,7 @@ fn spawn_runs(paths: &[PathBuf], patterns: &[String], store: Arc<LiveStore>) -> 
         Arc::new(AtomicBool::new(false)),
         FOLLOW_POLL,
         move |stop| {
-            for (run, path) in runs_of(&paths, &patterns) {
+            for (run, path) in runs_of(&paths, &patterns, ranks) {
                 if !followers.iter().any(|(_, p, _)| *p == path) {
                     let f = Follower::with_prefix(&path, store.clone(), &format!("{run}/"));
                     followers.push((run, path, f));

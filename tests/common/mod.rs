@@ -46,6 +46,17 @@ pub fn actmap(args: &[&str], dir: &std::path::Path) -> std::process::Output {
         .expect("run actmap")
 }
 
+/// Each `(args, message)`: `actmap args` in `dir` fails, and its stderr
+/// says `message`.
+#[allow(dead_code)]
+pub fn assert_refused(cases: &[(&[&str], &str)], dir: &std::path::Path) {
+    for (args, want) in cases {
+        let o = actmap(args, dir);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}
+
 /// A command's stderr as text.
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
