@@ -285,6 +285,8 @@ pub fn single(a: RenderArgs) -> anyhow::Result<()> {
         spec.scale = a.fig.scale;
     }
     let out = output_path(&first, a.out.as_deref());
+    // Refused before any work when the PNG cannot be written there.
+    actmap::sink::check_out_file(&out)?;
     // The GPU starts while the inputs are read, and streamed grids are
     // folded on the CPU meanwhile: reading them is most of the work, and the
     // GPU takes a while to start (ACTMAP_REDUCE=gpu folds them on the GPU,
@@ -382,10 +384,6 @@ pub fn diff(a: RenderArgs) -> anyhow::Result<()> {
         }
     }
     let load = load_options(&a)?;
-    let pending = Renderer::spawn();
-    let template = batch_panel(&a)?;
-    let panel = compare::diff_arrays(ra, rb, &template, &load)?;
-    let fig = compare::figure_of(vec![panel], &Look::of(&a.fig));
     let out = match &a.out {
         Some(o) if o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/') => {
             o.join(format!("{}_diff.png", stem(rb.path, rb.key)))
@@ -393,6 +391,11 @@ pub fn diff(a: RenderArgs) -> anyhow::Result<()> {
         Some(o) => o.clone(),
         None => PathBuf::from(format!("{}_diff.png", stem(rb.path, rb.key))),
     };
+    actmap::sink::check_out_file(&out)?;
+    let pending = Renderer::spawn();
+    let template = batch_panel(&a)?;
+    let panel = compare::diff_arrays(ra, rb, &template, &load)?;
+    let fig = compare::figure_of(vec![panel], &Look::of(&a.fig));
     let renderer = pending.wait()?;
     renderer.render_figure_png(&fig, &out)?;
     if !a.quiet {

@@ -164,6 +164,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         .filter(|o| o.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) && !o.is_dir());
     let mut errors = failed.len();
     if let Some(out) = one_file {
+        actmap::sink::check_out_file(out)?;
         let mut panels = Vec::with_capacity(jobs.len());
         for job in &jobs {
             panels.push(draw_panel(job)?);
@@ -300,6 +301,7 @@ fn compare(
     };
     let mut written = 0;
     if let Some(out) = one_file {
+        actmap::sink::check_out_file(out)?;
         renderer.render_figure_png(&draw(&groups[0])?, out)?;
         written += 1;
         if !b.quiet {

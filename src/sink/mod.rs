@@ -58,6 +58,56 @@ pub fn check_target_dir(dir: &Path) -> Result<()> {
     }
 }
 
+/// Refuse to start a figure that cannot be written to `path`: its
+/// directory is missing, is not a directory, or takes no new file (a
+/// read-only file system, no permission). Checked before any work, by
+/// creating and removing a probe file beside it; nothing is left. The
+/// error names `path` and the cause.
+pub fn check_out_file(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotADirectory,
+                    format!("its parent {} is not a directory", dir.display()),
+                ),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "its parent directory {} does not exist; create it first",
+                        dir.display()
+                    ),
+                ),
+            ));
+        }
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    let probe = dir.join(format!(".actmap-probe-{}.tmp", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(f) => {
+            drop(f);
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 /// Make the output directory `dir` (its parent must exist, see
 /// [`check_target_dir`]) and check that files can be created in it, so a
 /// read-only file system or a missing permission is refused before any
