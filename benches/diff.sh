@@ -26,22 +26,7 @@ need=$(( 2 * rows * 16384 / 1048576 + 1024 ))
 free=$(df -Pm "$work" | awk 'NR == 2 {print $4}')
 [ "$free" -gt "$need" ] || { echo "need ${need} MiB free in $work, have ${free}" >&2; exit 1; }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-declare -A med
-measure() { # key, label, then the command
-    local key="$1" label="$2"; shift 2
-    local times=() peak=0
-    for _ in $(seq "$runs"); do
-        local start=$EPOCHREALTIME
-        /usr/bin/time -f '%M' -o "$work/rss" "$@" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-        local end=$EPOCHREALTIME
-        times+=("$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}')")
-        local rss; rss=$(cat "$work/rss"); [ "$rss" -gt "$peak" ] && peak=$rss
-    done
-    med[$key]=$(printf '%s\n' "${times[@]}" | median)
-    printf '| %s | %s s | %d MiB | %s |\n' "$label" "${med[$key]}" $((peak / 1024)) "${times[*]}"
-}
+. benches/lib.sh
 
 echo "$rows steps x 4096 float32 per run ($(( rows * 16384 / 1000000 )) MB each), $(nproc) cores, $runs runs"
 mkdir -p "$work/runs"
@@ -50,8 +35,9 @@ GEN_SEED=1 GEN_SPIKES=0 "$py" benches/runlog/gen.py stream "$rows" | "$bin" reco
 echo
 echo "| figure | median time | peak RSS | runs |"
 echo "|---|---|---|---|"
-measure one "one run (\`render runs/a --key acts\`)" \
+measure "one run (\`render runs/a --key acts\`)" \
     "$bin" render "$work/runs/a" --key acts -o "$work/one.png" --size 1920x1080 -q
-measure diff "B − A (\`render runs/a runs/b --diff --key acts\`)" \
+one=$last_median
+measure "B − A (\`render runs/a runs/b --diff --key acts\`)" \
     "$bin" render "$work/runs/a" "$work/runs/b" --diff --key acts -o "$work/diff.png" --size 1920x1080 -q
-awk -v a="${med[one]}" -v b="${med[diff]}" 'BEGIN {printf "\ndiff / one run: %.2fx\n", b / a}'
+awk -v a="$one" -v b="$last_median" 'BEGIN {printf "\ndiff / one run: %.2fx\n", b / a}'

@@ -15,29 +15,19 @@ runs="${2:-3}"
 work="${ACTMAP_BENCH_DIR:-/tmp/actmap-bench}/runlog-render"
 rm -rf "$work"
 mkdir -p "$work"
-cargo build --release --locked --quiet
-bin="$PWD/target/release/actmap"
+# ACTMAP_BIN: a binary built already (else a release build here).
+bin="${ACTMAP_BIN:-}"
+if [ -z "$bin" ]; then
+    cargo build --release --locked --quiet
+    bin="$PWD/target/release/actmap"
+fi
 py="$(bash .ci/pyenv.sh)"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 need=$(( rows * 16384 / 1048576 + 1024 ))
 free=$(df -Pm "$work" | awk 'NR == 2 {print $4}')
 [ "$free" -gt "$need" ] || { echo "need ${need} MiB free in $work, have ${free}" >&2; exit 1; }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-measure() { # label, then the command
-    local label="$1"; shift
-    local times=() peak=0
-    for _ in $(seq "$runs"); do
-        local start=$EPOCHREALTIME
-        /usr/bin/time -f '%M' -o "$work/rss" "$@" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-        local end=$EPOCHREALTIME
-        times+=("$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}')")
-        local rss; rss=$(cat "$work/rss"); [ "$rss" -gt "$peak" ] && peak=$rss
-    done
-    printf '| %s | %s s | %d MiB | %s |\n' "$label" "$(printf '%s\n' "${times[@]}" | median)" \
-        $((peak / 1024)) "${times[*]}"
-}
+. benches/lib.sh
 
 echo "$rows steps x 4096 float32 ($(( rows * 16384 / 1000000 )) MB), $(nproc) cores, $runs runs"
 start=$EPOCHREALTIME
