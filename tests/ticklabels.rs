@@ -271,6 +271,7 @@ fn a_live_channel_s_token_labels_are_on_its_axis_and_in_the_hover() {
             AxisLabels {
                 x: Some(Arc::new(toks[..3].to_vec())),
                 y: None,
+                ..Default::default()
             },
         )
         .unwrap_err()
@@ -282,6 +283,7 @@ fn a_live_channel_s_token_labels_are_on_its_axis_and_in_the_hover() {
             AxisLabels {
                 x: Some(Arc::new(toks.clone())),
                 y: None,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -133,6 +133,7 @@ pub fn show(a: ShowArgs) -> anyhow::Result<()> {
         actmap::live::AxisLabels {
             x: labels(&a.xticklabels)?,
             y: labels(&a.yticklabels)?,
+            ..Default::default()
         },
     )?;
     store.set_status(format!("{}", a.file.display()));

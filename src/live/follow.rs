@@ -234,6 +234,18 @@ impl Follower {
                 self.set_status(format!("following {}", self.name));
             }
         }
+        if let Some(cols) = c.columns() {
+            // One rank's slice of a sharded row: at its true columns. (A
+            // channel with no records yet is not in the store: labelled
+            // when its first records load.)
+            let _ = self.store.set_labels(
+                &self.key(c.name()),
+                crate::live::store::AxisLabels {
+                    x_offset: cols.start,
+                    ..Default::default()
+                },
+            );
+        }
         self.channels
             .insert(c.name().to_string(), Followed { rows, max_step });
         Ok(())
@@ -470,5 +482,34 @@ mod tests {
         assert!(store.snapshot().channel(&key).is_none());
         wa.close().unwrap();
         wb.close().unwrap();
+    }
+
+    #[test]
+    fn a_ranks_slice_of_a_sharded_row_sits_at_its_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let w = RunWriter::open(&run, WriterOptions::default()).unwrap();
+        w.append("fc", Some(0), 0.0, &[4], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        w.set_columns("fc", 4).unwrap();
+        w.close().unwrap();
+        let store = Arc::new(LiveStore::new(StoreOptions::default()).unwrap());
+        Follower::new(&run, store.clone()).poll(&AtomicBool::new(false));
+        let snap = store.snapshot();
+        assert_eq!(snap.channel("fc").unwrap().labels.x_offset, 4);
+        let mut view = crate::live::LiveView::new(crate::live::ViewOptions::default());
+        let (fig, sources) = view.figure(&snap, 400, 300).unwrap().unwrap();
+        assert_eq!(fig.panels[0].x.coords.as_deref(), Some(&[4.0, 5.0, 6.0, 7.0][..]));
+        // The hover names the true column.
+        let layout = crate::layout::layout_figure(&fig, crate::text::Font::default_sans()).unwrap();
+        let p = layout.panels[0].plot;
+        let at = |i: f64| {
+            (
+                p.x as f64 + p.width as f64 * (i + 0.5) / 4.0,
+                (p.y + p.height / 2) as f64,
+            )
+        };
+        let (x, y) = at(2.0);
+        let text = crate::live::view::hover_text(&layout, &sources, x, y).unwrap();
+        assert!(text.contains("column 6") && text.contains("value 3"), "{text}");
     }
 }

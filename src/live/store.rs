@@ -147,6 +147,10 @@ pub struct AxisLabels {
     pub x: Option<Arc<Vec<String>>>,
     /// One label per row (2-D records).
     pub y: Option<Arc<Vec<String>>>,
+    /// The true index of the first column: one rank's slice of a row
+    /// sharded across the ranks of a tensor-parallel job sits at its
+    /// columns (`128 ..` for the second half of 256).
+    pub x_offset: u64,
 }
 
 impl Channel {

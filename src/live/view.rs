@@ -476,8 +476,9 @@ impl LiveView {
         }
         let mut panel = Panel::heatmap(h);
         panel.x = Axis::labelled("column");
-        if c0 > 0 || c1 < cols {
-            panel.x.coords = Some((c0..c1).map(|c| c as f64).collect());
+        let off = ch.labels.x_offset as f64;
+        if c0 > 0 || c1 < cols || off > 0.0 {
+            panel.x.coords = Some((c0..c1).map(|c| c as f64 + off).collect());
             panel.x.mode = CoordMode::True;
         } else if let Some(x) = ch.labels.x.as_ref().filter(|x| x.len() == cols) {
             // Token labels on the axis while all columns show (a zoomed
@@ -645,7 +646,7 @@ impl LiveView {
         let mut w = self.window(&src.channel);
         let (nr, nc) = (src.grid.rows() as f64, src.grid.cols() as f64);
         // Data under the cursor, in stored-row and column index units.
-        let (sr, sc) = (src.stored_at(dy), dx);
+        let (sr, sc) = (src.stored_at(dy), dx - src.labels.x_offset as f64);
         let scale = |range: Option<(f64, f64)>, n: f64, at: f64| {
             let (a, b) = range.unwrap_or((-0.5, n - 0.5));
             let (na, nb) = (at - (at - a) * factor, at + (b - at) * factor);
@@ -740,7 +741,7 @@ pub fn hit(layout: &FigureLayout, x: f64, y: f64) -> Option<(usize, (f64, f64))>
 pub fn hover_text(layout: &FigureLayout, sources: &[PanelSource], x: f64, y: f64) -> Option<String> {
     let (i, (dx, dy)) = hit(layout, x, y)?;
     let src = sources.get(i)?;
-    let col = dx.round();
+    let col = (dx - src.labels.x_offset as f64).round();
     let stored = src.stored_at(dy).round();
     if col < 0.0 || stored < 0.0 {
         return None;
@@ -759,7 +760,8 @@ pub fn hover_text(layout: &FigureLayout, sources: &[PanelSource], x: f64, y: f64
     let (xl, yl) = (label(&src.labels.x, c), label(&src.labels.y, r));
     if let Some(step) = src.record_step {
         return Some(format!(
-            "{name}step {step} · row {r}{yl} · column {c}{xl} · value {v}"
+            "{name}step {step} · row {r}{yl} · column {}{xl} · value {v}",
+            c as u64 + src.labels.x_offset
         ));
     }
     let (a, b) = src.input_rows(r);
@@ -773,7 +775,10 @@ pub fn hover_text(layout: &FigureLayout, sources: &[PanelSource], x: f64, y: f64
         Some(&(s0, s1)) if src.stepped => format!("steps {s0}–{s1} ({rows})"),
         _ => rows,
     };
-    Some(format!("{name}{steps} · column {c}{xl} · value {v}"))
+    Some(format!(
+        "{name}{steps} · column {}{xl} · value {v}",
+        c as u64 + src.labels.x_offset
+    ))
 }
 
 #[cfg(test)]
